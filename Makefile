@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` and `make test`. Every target first installs what is
+# missing into .venv (idempotent: a stamp keyed on pyproject.toml makes the second run take ~1 s).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.oms-installed-$(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+PROTO_SRC := $(shell find proto -name '*.proto' 2>/dev/null)
+PROTO_STAMP := oms/api/gen/.stamp
+PYTEST_ARGS ?=
+
+.PHONY: all install proto run test bench lint clean down
+
+all: test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[dev]'
+	rm -f $(VENV)/.oms-installed-*
+	touch $@
+
+# Generated gRPC code is built from proto/ (never edited by hand, never committed).
+$(PROTO_STAMP): $(PROTO_SRC) $(STAMP) scripts/gen_proto.py
+	$(PY) scripts/gen_proto.py
+	touch $@
+
+install: $(STAMP) $(PROTO_STAMP)
+
+proto: $(PROTO_STAMP)
+
+run: install
+	$(VENV)/bin/oms run
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/oms bench
+
+lint: install
+	$(VENV)/bin/ruff check oms tests bench scripts
+	$(VENV)/bin/ruff format --check oms tests bench scripts
+
+down: install
+	$(VENV)/bin/oms down
+
+clean:
+	-$(VENV)/bin/oms down 2>/dev/null
+	-$(VENV)/bin/oms shm gc 2>/dev/null
+	rm -rf var/run var/log var/data oms/api/gen .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""engine room (see DESIGN.md); filled in by its issue."""

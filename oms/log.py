@@ -1,0 +1,89 @@
+"""Logging room: one logger per room (`oms.<room>`), text or JSON lines, never a secret.
+
+Call `setup(json_lines=..., level=...)` once per process (the CLI and every `oms/procs` program do);
+rooms use `get(__name__)`. A redaction filter masks anything that looks like a key or signature and any
+value registered with `redact()`, so a secret cannot reach a log line even by mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+
+_lock = threading.Lock()
+_redacted: set[str] = set()
+_PATTERNS = [
+    re.compile(r"(signature=)[0-9A-Za-z+/=%]+"),
+    re.compile(r"((?:api[_-]?key|secret|password|passphrase|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+", re.I),
+]
+
+
+def redact(value: str) -> None:
+    """Register a literal (e.g. an API secret) that must never appear in any log line."""
+    if value and len(value) >= 6:
+        with _lock:
+            _redacted.add(value)
+
+
+def scrub(text: str) -> str:
+    for pat in _PATTERNS:
+        text = pat.sub(r"\1***", text)
+    with _lock:
+        values = list(_redacted)
+    for v in values:
+        if v in text:
+            text = text.replace(v, "***")
+    return text
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = scrub(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "room": record.name,
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            out.update(extra)
+        if record.exc_info:
+            out["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(out, default=str)
+
+
+def setup(*, json_lines: bool = False, level: str | int = "INFO", stream=None) -> None:
+    """Configure the root `oms` logger once for this process (idempotent)."""
+    root = logging.getLogger("oms")
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(_RedactFilter())
+    if json_lines:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def get(name: str) -> logging.Logger:
+    """The logger for a room: pass `__name__` of a module inside `oms`."""
+    if not name.startswith("oms"):
+        name = f"oms.{name}"
+    return logging.getLogger(name)

@@ -1,0 +1,1 @@
+"""monitor room (see DESIGN.md); filled in by its issue."""

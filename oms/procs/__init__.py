@@ -1,0 +1,1 @@
+"""procs room (see DESIGN.md); filled in by its issue."""

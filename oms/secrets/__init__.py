@@ -1,0 +1,1 @@
+"""secrets room (see DESIGN.md); filled in by its issue."""

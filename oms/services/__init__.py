@@ -1,0 +1,1 @@
+"""services room (see DESIGN.md); filled in by its issue."""

@@ -1,0 +1,1 @@
+"""store room (see DESIGN.md); filled in by its issue."""

@@ -1,0 +1,1 @@
+"""venues room (see DESIGN.md); filled in by its issue."""
