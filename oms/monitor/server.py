@@ -1,0 +1,142 @@
+"""Monitor room: the monitor's HTTP face and background loops (aiohttp), wired by oms/procs/monitor.py.
+
+Touches: its listen socket (loopback by default), the NATS subject `<stats_subject>.>` when a NATS URL
+is given, /dev/shm rings through `RingWatcher` (read-only), and the alert webhooks.
+
+| route                 | answer                                                               |
+|-----------------------|----------------------------------------------------------------------|
+| GET  /metrics         | Prometheus text format 0.0.4                                         |
+| GET  /health          | JSON; 200 ok/degraded, 503 when every exchange is down              |
+| GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown exchange (lists known)  |
+| GET  /api/summary     | JSON for `oms top`                                                   |
+| POST /ingest          | msgpack StatsFrame → 204, or 400 naming the bad field                |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from oms import log
+from oms.monitor.alerts import AlertSender
+from oms.monitor.exposition import registry_for, render
+from oms.monitor.frames import FrameError, decode
+from oms.monitor.rings import RingWatcher
+from oms.monitor.settings import Settings
+from oms.monitor.state import MonitorState
+
+_log = log.get(__name__)
+
+
+def _json(status: int, body: object) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, default=str), content_type="application/json")
+
+
+@dataclass
+class MonitorServer:
+    settings: Settings
+    rings: RingWatcher | None = None
+    nats_url: str = ""
+    state: MonitorState = field(init=False)
+    alerts: AlertSender = field(init=False)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _nc: object | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.state = MonitorState(s)
+        self.alerts = AlertSender.from_urls(s.slack_webhook_url, s.discord_webhook_url, s.alert_timeout_s)
+        self.registry = registry_for(self.state)
+
+    # ---- HTTP ---------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/health/{exchange}", self._health_one)
+        app.router.add_get("/api/summary", self._summary)
+        app.router.add_post("/ingest", self._ingest)
+        return app
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _health(self, _: web.Request) -> web.Response:
+        return _json(*self.state.health())
+
+    async def _health_one(self, req: web.Request) -> web.Response:
+        return _json(*self.state.exchange_health(req.match_info["exchange"]))
+
+    async def _summary(self, _: web.Request) -> web.Response:
+        return _json(200, self.state.summary())
+
+    async def _ingest(self, req: web.Request) -> web.Response:
+        data = await req.read()
+        try:
+            self.state.apply(decode(data))
+        except FrameError as e:
+            self.state.frame_errors += 1
+            return _json(400, {"error": str(e)})
+        return web.Response(status=204)
+
+    async def _on_nats(self, msg: object) -> None:
+        try:
+            self.state.apply(decode(msg.data))  # type: ignore[attr-defined]
+        except FrameError as e:
+            self.state.frame_errors += 1
+            _log.warning("%s (subject %s)", e, getattr(msg, "subject", "?"))
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.nats_url:
+            import nats
+
+            self._nc = await nats.connect(self.nats_url, name="oms-monitor", max_reconnect_attempts=-1)
+            await self._nc.subscribe(f"{self.settings.stats_subject}.>", cb=self._on_nats)  # type: ignore[attr-defined]
+        self._tasks = [asyncio.create_task(self._anomaly_loop())]
+        if self.rings is not None:
+            self._tasks.append(asyncio.create_task(self._ring_loop()))
+        _log.info("monitor listening on http://%s:%d", self.settings.host, self.port)
+
+    async def _anomaly_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.anomaly_window_s)
+            for anomaly, unit in self.state.anomaly_tick():
+                await self.alerts.send(anomaly, unit)
+
+    async def _ring_loop(self) -> None:
+        assert self.rings is not None
+        while True:
+            self.state.set_rings(await asyncio.to_thread(self.rings.poll))
+            await asyncio.sleep(self.settings.ring_poll_s)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        if self._nc is not None:
+            await self._nc.close()  # type: ignore[attr-defined]
+            self._nc = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.rings is not None:
+            self.rings.close()
+        await self.alerts.close()

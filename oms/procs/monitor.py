@@ -1,0 +1,90 @@
+"""Procs room: the `monitor` program (a supervisord program): Prometheus exporter, health, alerts.
+
+Only wiring: loads `[monitor]` from the config (oms.config), builds a `MonitorServer`
+(oms/monitor/server.py) with a ring watcher over the stack's rings, subscribes to NATS when a URL is
+given, and runs until SIGTERM/SIGINT. Touches its HTTP port, NATS, /dev/shm (read-only) and webhooks.
+
+    python -m oms.procs.monitor [--config configs/oms.toml] [--port 9464] [--nats-url nats://...]
+                                [--prefix oms] [--venues binance,bybit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import msgspec
+
+from oms import log
+from oms.errors import ConfigError, OmsError
+from oms.monitor.rings import RingWatcher, stack_rings
+from oms.monitor.server import MonitorServer
+from oms.monitor.settings import SECTION, Settings, validate
+
+_log = log.get(__name__)
+
+
+def load_settings(config: str | None) -> Settings:
+    """The `[monitor]` section via oms.config when that loader exists; defaults otherwise (logged)."""
+    try:
+        from oms.config import load  # type: ignore[attr-defined]
+    except ImportError:
+        if config:
+            raise ConfigError(f"--config {config}: oms.config.load is not available in this build") from None
+        _log.warning("oms.config.load not available; [monitor] uses its defaults")
+        return Settings()
+    cfg = load(config)
+    return cfg.section(SECTION)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="oms.procs.monitor", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="path to oms.toml")
+    p.add_argument("--port", type=int, default=None, help="override [monitor].port")
+    p.add_argument("--nats-url", default=os.environ.get("OMS_NATS_URL", ""), help="NATS for stats frames")
+    p.add_argument("--prefix", default=os.environ.get("OMS_SHM_PREFIX", "oms"), help="shm ring prefix")
+    p.add_argument("--venues", default="binance", help="comma-separated venues whose rings to watch")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings = load_settings(args.config)
+    if args.port is not None:
+        settings = msgspec.structs.replace(settings, port=args.port)
+    problems = validate(settings)
+    if problems:
+        raise ConfigError("; ".join(f"[monitor].{k} = {v!r} {why}" for k, v, why in problems))
+    venues = [v for v in args.venues.split(",") if v]
+    server = MonitorServer(settings, RingWatcher(stack_rings(args.prefix, venues)), args.nats_url)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        _log.info("monitor stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    log.setup(json_lines=os.environ.get("OMS_JSON_LOGS") == "1")
+    args = parse_args(argv)
+    try:
+        asyncio.run(serve(args))
+    except OmsError as e:
+        print(f"monitor: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        raise SystemExit(main())
