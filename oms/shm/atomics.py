@@ -11,16 +11,16 @@ All operate on a 1-D `uint64` numpy array and an integer index (the word `arr[id
 `i64` is signless, our sequences never reach 2**63, and int64 keeps Numba arithmetic integral (Numba
 promotes `uint64 + int64` to float64, a classic silent bug).
 
-| function                                     | LLVM                              | use                      |
-|----------------------------------------------|-----------------------------------|--------------------------|
-| `load_acquire(a, i) -> int64`                | `load atomic i64 acquire`         | read the other's index   |
-| `load_relaxed(a, i) -> int64`                | `load atomic i64 monotonic`       | read an index you own    |
-| `store_release(a, i, v)`                     | `store atomic i64 release`        | publish your index       |
-| `store_relaxed(a, i, v)`                     | `store atomic i64 monotonic`      | private caches, seqlock  |
-| `fetch_add(a, i, v) -> int64` (old value)    | `atomicrmw add acq_rel`           | counters                 |
-| `compare_exchange(a, i, exp, new) -> bool`   | `cmpxchg acq_rel acquire` (strong)| ownership claims         |
-| `fence_acquire/fence_release/fence_seq_cst()`| `fence ...`                       | seqlock                  |
-| `cpu_pause()`                                | x86 `pause` (inline asm), or no-op| spin loops               |
+| function                                     | LLVM                              | use                     |
+|----------------------------------------------|-----------------------------------|-------------------------|
+| `load_acquire(a, i) -> int64`                | `load atomic i64 acquire`         | read the other's index  |
+| `load_relaxed(a, i) -> int64`                | `load atomic i64 monotonic`       | read an index you own   |
+| `store_release(a, i, v)`                     | `store atomic i64 release`        | publish your index      |
+| `store_relaxed(a, i, v)`                     | `store atomic i64 monotonic`      | private caches, seqlock |
+| `fetch_add(a, i, v) -> int64` (old value)    | `atomicrmw add acq_rel`           | counters                |
+| `compare_exchange(a, i, exp, new) -> bool`   | `cmpxchg acq_rel acquire` (strong)| ownership claims        |
+| `fence_acquire/fence_release/fence_seq_cst()`| `fence ...`                       | seqlock                 |
+| `cpu_pause()`                                | x86 `pause` (inline asm), or no-op| spin loops              |
 
 These are compile-time intrinsics: call them from `@njit` code only (the Python-level helpers in
 `ring.py`/`segment.py` wrap them in small njit functions).
