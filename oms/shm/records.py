@@ -10,6 +10,7 @@ tag so one SPSC ring can carry every message of its direction (Numba needs one c
 |           |      | OrderModified, OrderExpired, OrderTriggered, CancelRejected, ModifyRejected,      |
 |           |      | RiskLimitChanged, TradingStateChanged                                             |
 | MARKET    |  64  | MarketDataDelta, MarketDataTrade, MarketDataBBO, MarketDataMark                   |
+| BBO       |  64  | (not a ring record) one row per instrument of the seqlock BBO table (table.py)    |
 
 The message names (SubmitOrder, OrderFilled, ...) are the same words as the proto messages and NATS
 actions (STYLE.md); `KIND_NAMES` maps each kind to its name.
@@ -201,6 +202,24 @@ MARKET = np.dtype(
 )
 
 
+# BBO snapshot table row (oms/shm/table.py): one cache line per instrument, row index = instrument id.
+# `seq` is the row's seqlock word (odd while the writer is mid-update; seq // 2 = updates so far).
+BBO = np.dtype(
+    [
+        ("seq", "<u8"),  # 0 seqlock
+        ("bid_px", "<i8"),  # 8 ticks
+        ("bid_qty", "<i8"),  # 16 lots
+        ("ask_px", "<i8"),  # 24 ticks
+        ("ask_qty", "<i8"),  # 32 lots
+        ("mark_px", "<i8"),  # 40 ticks (0 = none, e.g. spot)
+        ("ts_ns", "<i8"),  # 48 time of the venue update this row reflects
+        ("instrument", "<u4"),  # 56
+        ("reserved", "<u4"),  # 60
+    ],
+    align=True,
+)
+
+
 def dtype_hash(dt: np.dtype) -> int:
     """A stable 64-bit hash of a dtype's layout (names, formats, offsets, itemsize) for segment headers."""
     desc = repr((dt.descr, dt.itemsize, LAYOUT_VERSION)).encode()
@@ -220,6 +239,7 @@ def _assert_layout(dt: np.dtype, size: int) -> None:
 _assert_layout(COMMAND, 128)
 _assert_layout(EVENT, 128)
 _assert_layout(MARKET, 64)
+_assert_layout(BBO, 64)
 
 
 def new(dt: np.dtype, n: int = 1) -> np.ndarray:
