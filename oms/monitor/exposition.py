@@ -123,6 +123,9 @@ class StateCollector:
         per_ring: dict[str, int] = {}
         for (_, ring), n in s.ring_drops.items():
             per_ring[ring] = per_ring.get(ring, 0) + n
+        for r in s.rings:  # the ring's own full counter, unless a producer reports its drops itself
+            if r.present and r.name not in per_ring:
+                per_ring[r.name] = r.full_count
         for ring, n in sorted(per_ring.items()):
             drops.add_metric([ring], n)
         yield drops

@@ -25,6 +25,7 @@ class RingStatus:
     depth: int = 0
     capacity: int = 0
     producer_alive: bool = False
+    full_count: int = 0  # publishes the ring refused because it was full (the ring's own counter)
     note: str = ""
 
 
@@ -68,17 +69,17 @@ class RingWatcher:
             ring = self._attached.get(name)
             if ring is None:
                 try:
-                    ring = ring_cls.attach(name, dt)
-                except FileNotFoundError:
-                    out.append(RingStatus(name, False, note="not created (producer not started)"))
-                    continue
-                except Exception as e:  # header mismatch etc.: report, do not crash the monitor
-                    out.append(RingStatus(name, False, note=f"attach failed: {e}"))
+                    ring = ring_cls.attach(name, dt, allow_stale=True, timeout=0.0)
+                except Exception as e:
+                    missing = type(e).__name__ in ("SegmentNotFound", "FileNotFoundError")
+                    note = "not created (its creator has not started)" if missing else f"attach failed: {e}"
+                    out.append(RingStatus(name, False, note=note))
                     continue
                 self._attached[name] = ring
             try:
                 alive = bool(ring.producer_alive())
-                out.append(RingStatus(name, True, int(ring.depth()), int(ring.capacity), alive))
+                full = int(ring.full_count()) if hasattr(ring, "full_count") else 0
+                out.append(RingStatus(name, True, int(ring.depth()), int(ring.capacity), alive, full))
                 if not alive:  # the producer may recreate the segment when it restarts: re-attach
                     self._attached.pop(name, None)
                     ring.close()

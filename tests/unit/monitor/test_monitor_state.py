@@ -107,3 +107,23 @@ def test_ring_watcher_reports_missing_rings_as_absent() -> None:
     out = w.poll()
     assert len(out) == 8 and not any(s.present for s in out)
     assert all(s.note for s in out)
+
+
+def test_ring_watcher_reads_depth_of_a_real_ring() -> None:
+    import os
+
+    from oms.monitor.rings import RingWatcher
+    from oms.shm.ring import Ring
+
+    name = f"omsmontest{os.getpid()}.gw.cmd"
+    ring = Ring.create(name, r.COMMAND, 64, producer=True)
+    try:
+        rec = r.new(r.COMMAND, 3)
+        assert ring.publish_batch(rec) == 3
+        w = RingWatcher([(name, r.COMMAND)])
+        (st,) = w.poll()
+        assert (st.present, st.depth, st.capacity, st.producer_alive) == (True, 3, 64, True)
+        w.close()
+    finally:
+        ring.close()
+        ring.unlink()
