@@ -1,0 +1,112 @@
+"""Bus room settings: the `[bus]` section of configs/oms.toml (NATS, JetStream streams, bridge spool).
+
+Touches nothing; read by oms/bus, oms/procs/bridge.py and oms/procs/recorder.py through
+`oms.config.load().section("bus")` (or `Settings()` for the defaults). Every field has a default so an
+empty `[bus]` section is valid; `validate()` names each bad key, its value and what it must be.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+SECTION = "bus"
+
+KINDS = ("orders", "fills", "market", "positions", "risk")
+_STORAGE = ("file", "memory")
+_RETENTION = ("limits", "interest", "workqueue")
+_DISCARD = ("old", "new")
+
+
+class StreamLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Retention and limits of one JetStream stream kind (applied to every exchange's stream of it)."""
+
+    storage: str = "file"
+    retention: str = "limits"
+    discard: str = "old"
+    max_age_s: float = 7 * 86400.0
+    max_bytes: int = 8 * 1024**3
+    max_msgs: int = -1
+    max_msg_size: int = 8 * 1024 * 1024
+    duplicate_window_s: float = 120.0
+    replicas: int = 1
+
+
+def _default_streams() -> dict[str, StreamLimits]:
+    return {
+        "orders": StreamLimits(),
+        "fills": StreamLimits(max_age_s=30 * 86400.0),
+        "market": StreamLimits(max_age_s=86400.0, max_bytes=2 * 1024**3),
+        "positions": StreamLimits(),
+        "risk": StreamLimits(max_age_s=30 * 86400.0),
+        "audit": StreamLimits(max_age_s=30 * 86400.0),
+    }
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[bus]`: where NATS is, which streams exist and how the bridge batches and spools."""
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    # exchanges that get one stream per kind; "all" carries venue-less events (risk/trading state)
+    exchanges: list[str] = msgspec.field(default_factory=lambda: ["binance", "bybit", "okx", "all"])
+    streams: dict[str, StreamLimits] = msgspec.field(default_factory=_default_streams)
+    # bridge: records per frame, frames awaiting a JetStream ack at once, ack timeout
+    frame_records: int = 2048
+    max_inflight: int = 64
+    ack_timeout_s: float = 5.0
+    # bridge spool (frames written here while NATS is unreachable, drained in order afterwards)
+    spool_dir: str = "var/spool/bridge"
+    spool_max_bytes: int = 1024**3
+    spool_segment_bytes: int = 64 * 1024**2
+    # cross-host order intake (cmd.<verb>.<exchange>.<market>.<symbol>)
+    intake: bool = True
+    # recorder: messages per pull, durable consumer name prefix, redelivery wait
+    fetch_batch: int = 64
+    durable_prefix: str = "recorder"
+    ack_wait_s: float = 60.0
+
+
+def validate(s: Settings) -> list[tuple[str, object, str]]:
+    """Every problem as (key, value, "must be ...")."""
+    from oms.ids import VENUES
+
+    bad: list[tuple[str, object, str]] = []
+    if not s.nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        bad.append(("bus.nats_url", s.nats_url, "must be a nats:// (or tls://, ws://) URL"))
+    for ex in s.exchanges:
+        if ex != "all" and ex not in VENUES:
+            bad.append(("bus.exchanges", ex, f"must be one of {sorted(VENUES)} or 'all'"))
+    for kind, lim in s.streams.items():
+        key = f"bus.streams.{kind}"
+        if kind not in (*KINDS, "audit"):
+            bad.append((key, kind, f"must be one of {[*KINDS, 'audit']}"))
+        if lim.storage not in _STORAGE:
+            bad.append((f"{key}.storage", lim.storage, f"must be one of {list(_STORAGE)}"))
+        if lim.retention not in _RETENTION:
+            bad.append((f"{key}.retention", lim.retention, f"must be one of {list(_RETENTION)}"))
+        if lim.discard not in _DISCARD:
+            bad.append((f"{key}.discard", lim.discard, f"must be one of {list(_DISCARD)}"))
+        if lim.max_age_s < 0:
+            bad.append((f"{key}.max_age_s", lim.max_age_s, "must be >= 0 (0 = unlimited)"))
+        if lim.max_bytes == 0 or lim.max_bytes < -1:
+            bad.append((f"{key}.max_bytes", lim.max_bytes, "must be > 0 or -1 (unlimited)"))
+        if lim.max_msgs == 0 or lim.max_msgs < -1:
+            bad.append((f"{key}.max_msgs", lim.max_msgs, "must be > 0 or -1 (unlimited)"))
+        if lim.duplicate_window_s <= 0:
+            bad.append((f"{key}.duplicate_window_s", lim.duplicate_window_s, "must be > 0 seconds"))
+        if not 1 <= lim.replicas <= 5:
+            bad.append((f"{key}.replicas", lim.replicas, "must be 1..5"))
+    if not 1 <= s.frame_records <= 65536:
+        bad.append(("bus.frame_records", s.frame_records, "must be 1..65536"))
+    if not 1 <= s.max_inflight <= 4096:
+        bad.append(("bus.max_inflight", s.max_inflight, "must be 1..4096"))
+    if s.ack_timeout_s <= 0:
+        bad.append(("bus.ack_timeout_s", s.ack_timeout_s, "must be > 0 seconds"))
+    if s.spool_max_bytes < s.spool_segment_bytes:
+        bad.append(("bus.spool_max_bytes", s.spool_max_bytes, "must be >= bus.spool_segment_bytes"))
+    if s.spool_segment_bytes < 64 * 1024:
+        bad.append(("bus.spool_segment_bytes", s.spool_segment_bytes, "must be >= 65536"))
+    if not 1 <= s.fetch_batch <= 1024:
+        bad.append(("bus.fetch_batch", s.fetch_batch, "must be 1..1024"))
+    if s.ack_wait_s <= 1:
+        bad.append(("bus.ack_wait_s", s.ack_wait_s, "must be > 1 second"))
+    return bad

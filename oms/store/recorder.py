@@ -1,0 +1,226 @@
+"""Store room: the recorder's logic, JetStream durable pull consumers → PostgreSQL and Redis.
+
+Touches NATS (durable consumers `<durable_prefix>-<STREAM>`), PostgreSQL (events, fills, orders,
+audit_log through EventWriter/AuditLog) and Redis (HotCache). A message is acked only after its records
+are committed in PostgreSQL, so:
+- PostgreSQL down → the batch is retried every `reconnect_s` and never acked (`in_progress()` keeps
+  JetStream from redelivering it meanwhile); later batches wait behind it; nothing is lost.
+- recorder killed → JetStream redelivers every unacked message to the same durable after `ack_wait_s`;
+  the writers are idempotent by (source, seq) / ext_id, so nothing is duplicated.
+- Redis down → the cache update is skipped with a warning (PostgreSQL is the record; the cache is
+  rebuilt by later events and expires by TTL).
+A frame that fails its header check is terminated (`term()`, never redelivered) and logged by subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import nats
+import numpy as np
+import psycopg
+import redis
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+
+from oms import log
+from oms.bus import frames as F
+from oms.bus import settings as bus_settings
+from oms.bus import subjects
+from oms.bus.audit import decode_record
+from oms.bus.streams import desired_streams, ensure_streams
+from oms.errors import Rejected
+from oms.shm import records as R
+from oms.store import settings as store_settings
+from oms.store.audit import AuditLog, AuditRecord
+from oms.store.cache import HotCache
+from oms.store.writer import EventWriter
+
+_log = log.get(__name__)
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    messages: int = 0
+    events_received: int = 0
+    events_inserted: int = 0
+    market_records: int = 0
+    audit_rows: int = 0
+    bad_frames: int = 0
+    pg_retries: int = 0
+    cache_errors: int = 0
+    last_error: str = ""
+
+
+class Recorder:
+    def __init__(
+        self,
+        bus: bus_settings.Settings,
+        store: store_settings.Settings,
+        *,
+        streams: list[str] | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.bus, self.store = bus, store
+        self.stream_names = streams or [c.name or "" for c in desired_streams(bus)]
+        self.stats = RecorderStats()
+        self.writer = EventWriter(store.postgres_dsn)
+        self.audit = AuditLog(store.postgres_dsn)
+        self.cache = (
+            HotCache(
+                store.redis_url,
+                prefix=store.redis_prefix,
+                ttl_closed_order_s=store.ttl_closed_order_s,
+                ttl_bbo_s=store.ttl_bbo_s,
+                ttl_balance_s=store.ttl_balance_s,
+                ttl_position_s=store.ttl_position_s,
+            )
+            if use_cache
+            else None
+        )
+        self.nc: nats.NATS | None = None
+        self.js: JetStreamContext | None = None
+        self._stop = asyncio.Event()
+        self._pg_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self.nc = await nats.connect(
+            self.bus.nats_url,
+            name="oms-recorder",
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            connect_timeout=2,
+        )
+        self.js = self.nc.jetstream()
+        await ensure_streams(self.js, self.bus)
+        for name in self.stream_names:
+            durable = f"{self.bus.durable_prefix}-{name}"
+            cfg = ConsumerConfig(
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.bus.ack_wait_s,
+                max_ack_pending=max(1024, self.bus.fetch_batch * 4),
+                max_deliver=-1,
+            )
+            try:
+                await self.js.add_consumer(name, cfg)
+            except Exception as e:  # exists with other settings: keep it (its position is what matters)
+                _log.warning("durable %s on %s kept as is: %s", durable, name, e)
+            sub = await self.js.pull_subscribe_bind(durable=durable, stream=name)
+            self._tasks.append(asyncio.get_running_loop().create_task(self._consume(name, sub)))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.nc is not None:
+            await self.nc.close()
+        self.writer.close()
+        self.audit.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    async def run(self) -> None:
+        await self.start()
+        await self._stop.wait()
+
+    # ---- per-stream loop -------------------------------------------------------------------------
+    async def _consume(self, stream: str, sub: object) -> None:
+        while not self._stop.is_set():
+            try:
+                msgs = await sub.fetch(self.bus.fetch_batch, timeout=1.0)  # type: ignore[attr-defined]
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            except Exception as e:  # reconnecting: try again shortly
+                self.stats.last_error = f"fetch {stream}: {type(e).__name__}: {e}"
+                await asyncio.sleep(0.2)
+                continue
+            await self._handle(stream, msgs)
+
+    async def _handle(self, stream: str, msgs: list) -> None:
+        events: list[np.ndarray] = []
+        market: list[np.ndarray] = []
+        audits: list[AuditRecord] = []
+        good: list = []
+        for m in msgs:
+            try:
+                if m.subject.startswith("audit."):
+                    audits.append(decode_record(m.data))
+                else:
+                    h, recs = F.decode(m.data)
+                    (market if h.family == "MARKET" else events).append(recs)
+                good.append(m)
+            except Rejected as e:
+                self.stats.bad_frames += 1
+                _log.error("recorder: dropping bad message on %s (stream %s): %s", m.subject, stream, e)
+                await m.term()
+        self.stats.messages += len(msgs)
+        ev = np.concatenate(events) if events else np.empty(0, R.EVENT)
+        await self._persist(ev, audits, good)
+        if self.cache is not None:
+            try:
+                if len(ev):
+                    await asyncio.to_thread(self.cache.apply_events, ev)
+                for mk in market:
+                    self.stats.market_records += len(mk)
+                    await asyncio.to_thread(self.cache.apply_market, mk)
+            except redis.RedisError as e:
+                self.stats.cache_errors += 1
+                _log.warning("recorder: Redis cache update skipped: %s", e)
+        for m in good:
+            await m.ack()
+
+    async def _persist(self, ev: np.ndarray, audits: list[AuditRecord], msgs: list) -> None:
+        """Write to PostgreSQL, retrying until it works (messages stay unacked meanwhile)."""
+        last_progress = time.monotonic()
+        warned = False
+        while True:
+            try:
+                async with self._pg_lock:
+                    if len(ev):
+                        res = await asyncio.to_thread(self.writer.write, ev)
+                        self.stats.events_received += res.received
+                        self.stats.events_inserted += res.inserted
+                    if audits:
+                        rows = await asyncio.to_thread(self.audit.append_many, audits)
+                        self.stats.audit_rows += sum(r is not None for r in rows)
+                if warned:
+                    _log.info("recorder: PostgreSQL is back; catching up")
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+                self.stats.pg_retries += 1
+                self.stats.last_error = f"postgres: {str(e).strip()[:200]}"
+                if not warned:
+                    _log.warning(
+                        "recorder: PostgreSQL unavailable, holding %d messages unacked: %s", len(msgs), e
+                    )
+                    warned = True
+                self.writer.close()
+                self.audit.close()
+                if self._stop.is_set():
+                    raise
+                if time.monotonic() - last_progress > self.bus.ack_wait_s / 3:
+                    for m in msgs:
+                        with contextlib.suppress(Exception):
+                            await m.in_progress()
+                    last_progress = time.monotonic()
+                await asyncio.sleep(self.store.reconnect_s)
+
+
+def stream_names_for(bus: bus_settings.Settings, kinds: tuple[str, ...]) -> list[str]:
+    """Stream names of some kinds on every configured exchange (e.g. only orders and fills)."""
+    out = [subjects.stream_name(k, ex) for ex in bus.exchanges for k in kinds if k != "audit"]
+    if "audit" in kinds:
+        out.append(subjects.AUDIT_STREAM)
+    return out

@@ -1,0 +1,72 @@
+"""Store room settings: the `[store]` section (PostgreSQL DSN, Redis URL, hot-cache TTLs).
+
+Touches nothing; read by oms/store, oms/procs/recorder.py and `oms db` / `oms audit`. The DSN may also
+come from the environment (`OMS_PG_DSN`, `OMS_REDIS_URL`), which wins over the file so a password
+never has to sit in configs/oms.toml.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+SECTION = "store"
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[store]`: where PostgreSQL and Redis are and how long cached entries live."""
+
+    postgres_dsn: str = "host=127.0.0.1 port=5432 user=postgres dbname=oms"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "oms"
+    # hot cache TTLs (seconds; 0 = no expiry)
+    ttl_closed_order_s: int = 3600
+    ttl_bbo_s: int = 10
+    ttl_balance_s: int = 300
+    ttl_position_s: int = 0
+    # recorder: retry interval while PostgreSQL is unreachable
+    reconnect_s: float = 0.5
+
+
+def validate(s: Settings) -> list[tuple[str, object, str]]:
+    bad: list[tuple[str, object, str]] = []
+    if not s.postgres_dsn.strip():
+        bad.append(("store.postgres_dsn", s.postgres_dsn, "must be a libpq conninfo or postgresql:// URL"))
+    if not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        bad.append(("store.redis_url", s.redis_url, "must be a redis://, rediss:// or unix:// URL"))
+    if not s.redis_prefix or ":" in s.redis_prefix:
+        bad.append(("store.redis_prefix", s.redis_prefix, "must be a non-empty word without ':'"))
+    for key in ("ttl_closed_order_s", "ttl_bbo_s", "ttl_balance_s", "ttl_position_s"):
+        if getattr(s, key) < 0:
+            bad.append((f"store.{key}", getattr(s, key), "must be >= 0 seconds (0 = no expiry)"))
+    if s.reconnect_s <= 0:
+        bad.append(("store.reconnect_s", s.reconnect_s, "must be > 0 seconds"))
+    return bad
+
+
+def resolve(dsn: str | None = None, redis_url: str | None = None, config: str | None = None) -> Settings:
+    """Settings with CLI arguments > environment > config file > defaults."""
+    import os
+
+    s = Settings()
+    try:
+        from oms.config import load  # foundation room; absent in a partial tree
+
+        cfg = load(config)
+        got = cfg.section(SECTION)
+        if isinstance(got, Settings):
+            s = got
+    except ImportError:
+        pass
+    except Exception as e:
+        from oms.errors import ConfigError, OmsError
+
+        if isinstance(e, OmsError):
+            raise
+        if config:
+            raise ConfigError(f"cannot read config {config}: {e}") from e
+    env_dsn, env_redis = os.environ.get("OMS_PG_DSN"), os.environ.get("OMS_REDIS_URL")
+    return msgspec.structs.replace(
+        s,
+        postgres_dsn=dsn or env_dsn or s.postgres_dsn,
+        redis_url=redis_url or env_redis or s.redis_url,
+    )
