@@ -1,0 +1,719 @@
+"""Binance simulator room: USD-M futures REST handlers (`/fapi/v1|v2|v3/...`) and their endpoint table.
+
+Touches nothing outside this simulator. Same contract as rest_spot: handlers take a `Req` and return
+Binance's JSON or raise `SimError`. Conditional types sent to `/fapi/v1/order` get -4120 and belong on
+`/fapi/v1/algoOrder`, as on the real venue since 2025-12.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from oms.venues.sim.binance.config import SymbolSpec
+from oms.venues.sim.binance.core import AlgoOrder, SimError
+from oms.venues.sim.binance.orders import Order, fmt, futures_order
+from oms.venues.sim.binance.rest_common import (
+    NONE,
+    SIGNED,
+    USER_STREAM,
+    Req,
+    check_notional,
+    check_percent_price,
+    to_lots,
+    to_ticks,
+)
+from oms.venues.sim.binance.rest_spot import (
+    agg_trades,
+    book_ticker,
+    depth,
+    depth_weight,
+    ticker_price,
+    trades,
+)
+
+ZERO = Decimal(0)
+CONDITIONAL = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+_CID_OK = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.:/_-")
+
+
+def symbol_info(spec: SymbolSpec, status: str) -> dict[str, Any]:
+    pp, qp = spec.price_precision, spec.qty_precision
+    return {
+        "symbol": spec.symbol,
+        "pair": spec.base + spec.quote,
+        "contractType": spec.contract_type,
+        "deliveryDate": spec.delivery_date,
+        "onboardDate": 1569398400000,
+        "status": status,
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": spec.base,
+        "quoteAsset": spec.quote,
+        "marginAsset": spec.quote,
+        "pricePrecision": pp,
+        "quantityPrecision": qp,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "settlePlan": 0,
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": f"{spec.min_price:f}",
+                "maxPrice": f"{spec.max_price:f}",
+                "tickSize": f"{spec.tick:f}",
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "stepSize": f"{spec.step:f}",
+                "maxQty": f"{spec.max_qty:f}",
+                "minQty": f"{spec.min_qty:f}",
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "stepSize": f"{spec.step:f}",
+                "maxQty": f"{spec.max_qty:f}",
+                "minQty": f"{spec.min_qty:f}",
+            },
+            {"filterType": "MAX_NUM_ORDERS", "limit": spec.max_num_orders},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": spec.max_num_algo_orders},
+            {"filterType": "MIN_NOTIONAL", "notional": f"{spec.min_notional:f}"},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": f"{spec.multiplier_up:f}",
+                "multiplierDown": f"{spec.multiplier_down:f}",
+                "multiplierDecimal": "4",
+            },
+        ],
+        "orderTypes": [
+            "LIMIT",
+            "MARKET",
+            "STOP",
+            "STOP_MARKET",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_MARKET",
+            "TRAILING_STOP_MARKET",
+        ],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+        "permissionSets": ["GRID", "COPY"],
+    }
+
+
+def exchange_info(req: Req) -> dict[str, Any]:
+    core = req.core
+    return {
+        "timezone": "UTC",
+        "serverTime": req.now,
+        "futuresType": "U_MARGINED",
+        "rateLimits": req.svc.rate_limits(core.market),
+        "exchangeFilters": [],
+        "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+        "symbols": [symbol_info(s, core.status[s.symbol]) for s in core.specs.values()],
+    }
+
+
+def premium_index(req: Req) -> Any:
+    core = req.core
+
+    def row(sym: str) -> dict[str, Any]:
+        spec = core.specs[sym]
+        mark = core.mark[sym]
+        return {
+            "symbol": sym,
+            "markPrice": f"{mark:.8f}",
+            "indexPrice": f"{mark:.8f}",
+            "estimatedSettlePrice": f"{mark:.8f}",
+            "lastFundingRate": "0.00010000",
+            "interestRate": "0.00010000",
+            "nextFundingTime": (req.now // 28_800_000 + 1) * 28_800_000,
+            "time": req.now,
+            "pricePrecision": spec.price_precision,
+        }
+
+    if req.get("symbol"):
+        return row(req.symbol().symbol)
+    return [row(s) for s in core.specs]
+
+
+# ---------------------------------------------------------------- orders
+def _bool(req_params: dict[str, str], name: str) -> bool:
+    v = req_params.get(name, "false").lower()
+    if v not in ("true", "false"):
+        raise SimError(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is 'true, false'."
+        )
+    return v == "true"
+
+
+def build_order(req: Req) -> Order:
+    core = req.core
+    spec = req.symbol()
+    side_s = req.need("side")
+    if side_s not in ("BUY", "SELL"):
+        raise SimError(-1117, "Invalid side.")
+    side = 1 if side_s == "BUY" else -1
+    otype = req.need("type")
+    if otype in CONDITIONAL:
+        raise SimError(
+            -4120,
+            "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
+        )
+    if otype not in ("LIMIT", "MARKET"):
+        raise SimError(-1116, "Invalid orderType.")
+    pos_side = req.get("positionSide") or "BOTH"
+    if pos_side not in ("BOTH", "LONG", "SHORT"):
+        raise SimError(-4006, "Invalid position side.")
+    if pos_side != "BOTH" and not req.account.dual_side:
+        raise SimError(-4061, "Order's position side does not match user's setting.")
+    tif = req.get("timeInForce") or ""
+    if otype == "LIMIT" and not tif:
+        raise SimError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+    if tif and tif not in ("GTC", "IOC", "FOK", "GTX", "GTD"):
+        raise SimError(-1115, "Invalid timeInForce.")
+    reduce_only = _bool(req.params, "reduceOnly")
+    price_ticks = 0
+    if otype == "LIMIT":
+        price = req.dec("price", required=True)
+        assert price is not None
+        price_ticks = to_ticks(spec, price, True)
+        check_percent_price(spec, side, price, core.mark[spec.symbol], True)
+    else:
+        price = core.ref_price(spec.symbol)
+    qty = req.dec("quantity", required=True)
+    assert qty is not None
+    lots = to_lots(spec, qty, True)
+    check_notional(spec, price, qty, True, reduce_only)
+    cid = req.get("newClientOrderId") or f"sim{core.next_id + 1}"
+    if len(cid) > 36 or not set(cid) <= _CID_OK:
+        raise SimError(
+            -1100,
+            "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+            "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+        )
+    return Order(
+        order_id=core.new_id(),
+        market="usdm",
+        spec=spec,
+        account=req.account,
+        client_id=cid,
+        side=side,
+        type=otype,
+        tif=tif or "GTC",
+        price=price_ticks,
+        qty=lots,
+        time=req.now,
+        reduce_only=reduce_only,
+        position_side=pos_side,
+        orig_type=otype,
+        stp_mode=req.get("selfTradePreventionMode") or "EXPIRE_MAKER",
+    )
+
+
+def _ack(o: Order, resp_type: str) -> dict[str, Any]:
+    out = futures_order(o)
+    if resp_type != "RESULT":
+        zero_q = fmt("usdm", ZERO, o.spec.qty_precision)
+        out.update(
+            {
+                "status": "NEW",
+                "executedQty": zero_q,
+                "cumQty": zero_q,
+                "cumQuote": fmt("usdm", ZERO, max(o.spec.price_precision, 5)),
+                "avgPrice": fmt("usdm", ZERO, max(o.spec.price_precision, 5)),
+                "updateTime": o.time,
+            }
+        )
+    return out
+
+
+def new_order(req: Req) -> dict[str, Any]:
+    o = build_order(req)
+    req.core.submit(o)
+    return _ack(o, req.get("newOrderRespType") or "ACK")
+
+
+def batch_orders(req: Req) -> list[dict[str, Any]]:
+    raw = req.need("batchOrders")
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise SimError(-1130, "Data sent for parameter 'batchOrders' is not valid.") from None
+    if not isinstance(items, list) or not items or len(items) > 5:
+        raise SimError(-1130, "Data sent for parameter 'batchOrders' is not valid.")
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            out.append({"code": -1130, "msg": "Data sent for parameter 'batchOrders' is not valid."})
+            continue
+        sub = Req(
+            req.method,
+            req.path,
+            {k: str(v) for k, v in item.items()},
+            req.core,
+            req.now,
+            req.ip,
+            req.svc,
+            req.key,
+        )
+        try:
+            out.append(new_order(sub))
+        except SimError as e:
+            out.append({"code": e.code, "msg": e.msg})
+    return out
+
+
+def _lookup(req: Req) -> Order:
+    spec = req.symbol()
+    oid = req.int_param("orderId")
+    cid = req.get("origClientOrderId")
+    if oid is None and cid is None:
+        raise SimError(-1102, "Either orderId or origClientOrderId must be sent.")
+    return req.core.find(req.account, spec.symbol, oid, cid)
+
+
+def query_order(req: Req) -> dict[str, Any]:
+    return futures_order(_lookup(req))
+
+
+def query_open_order(req: Req) -> dict[str, Any]:
+    o = _lookup(req)
+    if not o.is_open:
+        raise SimError(-2013, "Order does not exist.")
+    return futures_order(o)
+
+
+def cancel_order(req: Req) -> dict[str, Any]:
+    o = _lookup(req)
+    req.core.cancel(o)
+    return futures_order(o)
+
+
+def cancel_batch(req: Req) -> list[dict[str, Any]]:
+    spec = req.symbol()
+    ids_raw = req.get("orderIdList")
+    cids_raw = req.get("origClientOrderIdList")
+    out: list[dict[str, Any]] = []
+    try:
+        ids = json.loads(ids_raw) if ids_raw else []
+        cids = json.loads(cids_raw) if cids_raw else []
+    except ValueError:
+        raise SimError(-1130, "Data sent for parameter 'orderIdList' is not valid.") from None
+    for oid, cid in [(i, None) for i in ids] + [(None, c) for c in cids]:
+        try:
+            o = req.core.find(req.account, spec.symbol, oid, cid)
+            req.core.cancel(o)
+            out.append(futures_order(o))
+        except SimError as e:
+            out.append({"code": e.code, "msg": e.msg})
+    return out
+
+
+def modify_order(req: Req) -> dict[str, Any]:
+    o = _lookup(req)
+    side_s = req.need("side")
+    side = 1 if side_s == "BUY" else -1
+    price = req.dec("price", required=True)
+    qty = req.dec("quantity", required=True)
+    assert price is not None and qty is not None
+    ticks = to_ticks(o.spec, price, True)
+    lots = to_lots(o.spec, qty, True)
+    check_percent_price(o.spec, side, price, req.core.mark[o.spec.symbol], True)
+    req.core.modify(o, side, ticks, lots)
+    return futures_order(o)
+
+
+def cancel_all(req: Req) -> dict[str, Any]:
+    spec = req.symbol()
+    req.core.cancel_all(req.account, spec.symbol)
+    for a in list(req.core.algos.values()):
+        if a.account is req.account and a.spec.symbol == spec.symbol and a.status == "NEW":
+            a.status = "CANCELED"
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def open_orders(req: Req) -> list[dict[str, Any]]:
+    sym = req.symbol().symbol if req.get("symbol") else None
+    return [futures_order(o) for o in req.core.open_orders(req.account, sym)]
+
+
+def all_orders(req: Req) -> list[dict[str, Any]]:
+    spec = req.symbol()
+    limit = min(req.int_param("limit", 500) or 500, 1000)
+    rows = [o for o in req.core.orders.values() if o.account is req.account and o.spec.symbol == spec.symbol]
+    return [futures_order(o) for o in rows[-limit:]]
+
+
+def user_trades(req: Req) -> list[dict[str, Any]]:
+    spec = req.symbol()
+    limit = min(req.int_param("limit", 500) or 500, 1000)
+    oid = req.int_param("orderId")
+    rows = [
+        t
+        for t in req.core.my_trades.get(req.account.uid, [])
+        if t["symbol"] == spec.symbol and (oid is None or t["orderId"] == oid)
+    ]
+    return rows[-limit:]
+
+
+# ---------------------------------------------------------------- algo (conditional) orders
+def _algo_json(a: AlgoOrder) -> dict[str, Any]:
+    sp = a.spec
+    pp, qp = sp.price_precision, sp.qty_precision
+    return {
+        "algoId": a.algo_id,
+        "clientAlgoId": a.client_algo_id,
+        "algoType": "CONDITIONAL",
+        "orderType": a.order_type,
+        "symbol": sp.symbol,
+        "side": "BUY" if a.side > 0 else "SELL",
+        "positionSide": "BOTH",
+        "timeInForce": a.tif,
+        "quantity": fmt("usdm", sp.step * a.qty, qp),
+        "algoStatus": a.status,
+        "triggerPrice": fmt("usdm", sp.tick * a.trigger, pp),
+        "price": fmt("usdm", sp.tick * a.price, pp),
+        "icebergQuantity": None,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": a.working_type,
+        "priceMatch": "NONE",
+        "closePosition": a.close_position,
+        "priceProtect": False,
+        "reduceOnly": a.reduce_only,
+        "activatePrice": "",
+        "callbackRate": "",
+        "createTime": a.time,
+        "updateTime": a.time,
+        "triggerTime": 0,
+        "goodTillDate": 0,
+        "actualOrderId": a.actual_order_id or "",
+    }
+
+
+def new_algo(req: Req) -> dict[str, Any]:
+    core = req.core
+    spec = req.symbol()
+    if (req.get("algoType") or "") != "CONDITIONAL":
+        raise SimError(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
+    otype = req.need("type")
+    if otype not in CONDITIONAL[:4]:
+        raise SimError(-1116, "Invalid orderType.")
+    side_s = req.need("side")
+    if side_s not in ("BUY", "SELL"):
+        raise SimError(-1117, "Invalid side.")
+    side = 1 if side_s == "BUY" else -1
+    trig = req.dec("triggerPrice", required=True)
+    assert trig is not None
+    trig_ticks = to_ticks(spec, trig, True)
+    close = _bool(req.params, "closePosition")
+    lots = 0 if close else to_lots(spec, req.dec("quantity", required=True) or ZERO, True)
+    price_ticks = 0
+    if otype in ("STOP", "TAKE_PROFIT"):
+        p = req.dec("price", required=True)
+        assert p is not None
+        price_ticks = to_ticks(spec, p, True)
+    working = req.get("workingType") or "CONTRACT_PRICE"
+    if working not in ("MARK_PRICE", "CONTRACT_PRICE"):
+        raise SimError(-1100, "Illegal characters found in parameter 'workingType'.")
+    ref = core.last_px.get(spec.symbol) if working == "CONTRACT_PRICE" else None
+    if ref is None:
+        ref = int(core.mark[spec.symbol] / spec.tick)
+    from oms.venues.sim.binance.core import triggered
+
+    if triggered(otype, side, ref, trig_ticks):
+        raise SimError(-2021, "Order would immediately trigger.")
+    n_open = sum(
+        1 for a in core.algos.values() if a.account is req.account and a.spec is spec and a.status == "NEW"
+    )
+    if n_open >= spec.max_num_algo_orders:
+        raise SimError(-4045, "Reach max stop order limit.")
+    a = AlgoOrder(
+        algo_id=core.new_id(),
+        client_algo_id=req.get("clientAlgoId") or f"algo{core.next_id}",
+        account=req.account,
+        spec=spec,
+        side=side,
+        order_type=otype,
+        qty=lots,
+        price=price_ticks,
+        trigger=trig_ticks,
+        working_type=working,
+        reduce_only=_bool(req.params, "reduceOnly"),
+        close_position=close,
+        tif=req.get("timeInForce") or "GTC",
+        time=req.now,
+    )
+    core.algos[a.algo_id] = a
+    return _algo_json(a)
+
+
+def _find_algo(req: Req) -> AlgoOrder:
+    aid = req.int_param("algoId")
+    cid = req.get("clientAlgoId")
+    for a in req.core.algos.values():
+        if a.account is req.account and (
+            (aid is not None and a.algo_id == aid) or (cid and a.client_algo_id == cid)
+        ):
+            return a
+    raise SimError(-2013, "Order does not exist.")
+
+
+def query_algo(req: Req) -> dict[str, Any]:
+    return _algo_json(_find_algo(req))
+
+
+def cancel_algo(req: Req) -> dict[str, Any]:
+    a = _find_algo(req)
+    if a.status != "NEW":
+        raise SimError(-2011, "Unknown order sent.")
+    a.status = "CANCELED"
+    return {"algoId": a.algo_id, "clientAlgoId": a.client_algo_id, "code": "200", "msg": "success"}
+
+
+def open_algos(req: Req) -> list[dict[str, Any]]:
+    return [_algo_json(a) for a in req.core.algos.values() if a.account is req.account and a.status == "NEW"]
+
+
+# ---------------------------------------------------------------- account
+def leverage(req: Req) -> dict[str, Any]:
+    spec = req.symbol()
+    lev = req.int_param("leverage")
+    if lev is None:
+        raise SimError(-1102, "Mandatory parameter 'leverage' was not sent, was empty/null, or malformed.")
+    if lev < 1 or lev > req.core.cfg.max_leverage:
+        raise SimError(-4028, f"Leverage {lev} is not valid")
+    req.account.position(spec.symbol, req.core.cfg.default_leverage).leverage = lev
+    return {"leverage": lev, "maxNotionalValue": str(int(1_000_000_000 / lev)), "symbol": spec.symbol}
+
+
+def margin_type(req: Req) -> dict[str, Any]:
+    spec = req.symbol()
+    mt = req.need("marginType").upper()
+    if mt not in ("ISOLATED", "CROSSED"):
+        raise SimError(-4000, "Invalid marginType.")
+    p = req.account.position(spec.symbol, req.core.cfg.default_leverage)
+    new = "isolated" if mt == "ISOLATED" else "cross"
+    if p.margin_type == new:
+        raise SimError(-4046, "No need to change margin type.")
+    p.margin_type = new
+    return {"code": 200, "msg": "success"}
+
+
+def dual_get(req: Req) -> dict[str, Any]:
+    return {"dualSidePosition": req.account.dual_side}
+
+
+def dual_set(req: Req) -> dict[str, Any]:
+    want = _bool(req.params, "dualSidePosition")
+    if want == req.account.dual_side:
+        raise SimError(-4059, "No need to change position side.")
+    req.account.dual_side = want
+    return {"code": 200, "msg": "success"}
+
+
+def _asset_rows(req: Req) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    a, core = req.account, req.core
+    upnl = a.upnl(core.mark)
+    used = a.margin_used(core.mark)
+    rows = []
+    totals = {"wallet": ZERO, "upnl": upnl, "used": used}
+    for asset, wb in sorted(a.wallet.items()):
+        avail = wb + upnl - used if asset == "USDT" else wb
+        totals["wallet"] += wb
+        rows.append(
+            {
+                "asset": asset,
+                "walletBalance": f"{wb:.8f}",
+                "unrealizedProfit": f"{upnl:.8f}",
+                "marginBalance": f"{wb + upnl:.8f}",
+                "maintMargin": f"{used * Decimal('0.05'):.8f}",
+                "initialMargin": f"{used:.8f}",
+                "positionInitialMargin": f"{used:.8f}",
+                "openOrderInitialMargin": "0.00000000",
+                "crossWalletBalance": f"{wb:.8f}",
+                "crossUnPnl": f"{upnl:.8f}",
+                "availableBalance": f"{avail:.8f}",
+                "maxWithdrawAmount": f"{avail:.8f}",
+                "marginAvailable": True,
+                "updateTime": req.now,
+            }
+        )
+    return rows, totals
+
+
+def _pos_rows(req: Req, v3: bool) -> list[dict[str, Any]]:
+    a, core = req.account, req.core
+    out = []
+    for sym, spec in core.specs.items():
+        p = a.position(sym, core.cfg.default_leverage)
+        has_open = bool(core.open_orders(a, sym))
+        if v3 and not p.amt and not has_open:
+            continue
+        mark = core.mark[sym]
+        row = {
+            "symbol": sym,
+            "positionAmt": fmt("usdm", p.amt, spec.qty_precision),
+            "entryPrice": f"{p.entry:.8f}",
+            "breakEvenPrice": f"{p.entry:.8f}",
+            "markPrice": f"{mark:.8f}",
+            "unRealizedProfit": f"{p.upnl(mark):.8f}",
+            "liquidationPrice": "0",
+            "marginType": p.margin_type,
+            "isolatedMargin": "0.00000000",
+            "isAutoAddMargin": "false",
+            "positionSide": "BOTH",
+            "notional": f"{p.amt * mark:.8f}",
+            "isolatedWallet": "0",
+            "updateTime": p.update_time,
+        }
+        if not v3:
+            row.update(
+                {"leverage": str(p.leverage), "maxNotionalValue": str(int(1_000_000_000 / p.leverage))}
+            )
+        else:
+            row.update({"initialMargin": f"{abs(p.amt) * mark / p.leverage:.8f}", "marginAsset": spec.quote})
+        out.append(row)
+    return out
+
+
+def account_v2(req: Req) -> dict[str, Any]:
+    assets, t = _asset_rows(req)
+    avail = t["wallet"] + t["upnl"] - t["used"]
+    positions = [
+        {
+            "symbol": r["symbol"],
+            "initialMargin": "0",
+            "maintMargin": "0",
+            "unrealizedProfit": r["unRealizedProfit"],
+            "positionInitialMargin": "0",
+            "openOrderInitialMargin": "0",
+            "leverage": r["leverage"],
+            "isolated": r["marginType"] == "isolated",
+            "entryPrice": r["entryPrice"],
+            "maxNotional": r["maxNotionalValue"],
+            "positionSide": "BOTH",
+            "positionAmt": r["positionAmt"],
+            "updateTime": r["updateTime"],
+        }
+        for r in _pos_rows(req, False)
+    ]
+    return {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "feeBurn": False,
+        "updateTime": 0,
+        "multiAssetsMargin": False,
+        "tradeGroupId": -1,
+        "totalInitialMargin": f"{t['used']:.8f}",
+        "totalMaintMargin": f"{t['used'] * Decimal('0.05'):.8f}",
+        "totalWalletBalance": f"{t['wallet']:.8f}",
+        "totalUnrealizedProfit": f"{t['upnl']:.8f}",
+        "totalMarginBalance": f"{t['wallet'] + t['upnl']:.8f}",
+        "totalPositionInitialMargin": f"{t['used']:.8f}",
+        "totalOpenOrderInitialMargin": "0.00000000",
+        "totalCrossWalletBalance": f"{t['wallet']:.8f}",
+        "totalCrossUnPnl": f"{t['upnl']:.8f}",
+        "availableBalance": f"{avail:.8f}",
+        "maxWithdrawAmount": f"{avail:.8f}",
+        "assets": assets,
+        "positions": positions,
+    }
+
+
+def balance(req: Req) -> list[dict[str, Any]]:
+    assets, _ = _asset_rows(req)
+    return [
+        {
+            "accountAlias": "SgsR",
+            "asset": r["asset"],
+            "balance": r["walletBalance"],
+            "crossWalletBalance": r["crossWalletBalance"],
+            "crossUnPnl": r["crossUnPnl"],
+            "availableBalance": r["availableBalance"],
+            "maxWithdrawAmount": r["maxWithdrawAmount"],
+            "marginAvailable": True,
+            "updateTime": req.now,
+        }
+        for r in assets
+    ]
+
+
+def commission_rate(req: Req) -> dict[str, Any]:
+    spec = req.symbol()
+    return {
+        "symbol": spec.symbol,
+        "makerCommissionRate": f"{req.core.maker_fee:f}",
+        "takerCommissionRate": f"{req.core.taker_fee:f}",
+        "rpiCommissionRate": "0",
+    }
+
+
+def listen_key_new(req: Req) -> dict[str, Any]:
+    return {"listenKey": req.svc.listen_new(req.account, req.core.market)}
+
+
+def listen_key_keep(req: Req) -> dict[str, Any]:
+    key = req.get("listenKey") or req.svc.listen_for(req.account, req.core.market)
+    req.svc.listen_keep(key)
+    return {"listenKey": key}
+
+
+def listen_key_close(req: Req) -> dict[str, Any]:
+    key = req.get("listenKey") or req.svc.listen_for(req.account, req.core.market)
+    req.svc.listen_close(key)
+    return {}
+
+
+Handler = Callable[[Req], Any]
+F = "/fapi"
+ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
+    ("GET", F + "/v1/ping"): (1, NONE, False, lambda r: {}),
+    ("GET", F + "/v1/time"): (1, NONE, False, lambda r: {"serverTime": r.now}),
+    ("GET", F + "/v1/exchangeInfo"): (1, NONE, False, exchange_info),
+    ("GET", F + "/v1/depth"): (5, NONE, False, depth),
+    ("GET", F + "/v1/trades"): (5, NONE, False, trades),
+    ("GET", F + "/v1/aggTrades"): (20, NONE, False, agg_trades),
+    ("GET", F + "/v1/premiumIndex"): (1, NONE, False, premium_index),
+    ("GET", F + "/v1/ticker/bookTicker"): (2, NONE, False, book_ticker),
+    ("GET", F + "/v1/ticker/price"): (1, NONE, False, ticker_price),
+    ("GET", F + "/v2/ticker/price"): (1, NONE, False, ticker_price),
+    ("POST", F + "/v1/order"): (1, SIGNED, True, new_order),
+    ("PUT", F + "/v1/order"): (1, SIGNED, True, modify_order),
+    ("GET", F + "/v1/order"): (1, SIGNED, False, query_order),
+    ("DELETE", F + "/v1/order"): (1, SIGNED, False, cancel_order),
+    ("POST", F + "/v1/batchOrders"): (5, SIGNED, True, batch_orders),
+    ("DELETE", F + "/v1/batchOrders"): (1, SIGNED, False, cancel_batch),
+    ("DELETE", F + "/v1/allOpenOrders"): (1, SIGNED, False, cancel_all),
+    ("GET", F + "/v1/openOrder"): (1, SIGNED, False, query_open_order),
+    ("GET", F + "/v1/openOrders"): (1, SIGNED, False, open_orders),
+    ("GET", F + "/v1/allOrders"): (5, SIGNED, False, all_orders),
+    ("GET", F + "/v1/userTrades"): (5, SIGNED, False, user_trades),
+    ("POST", F + "/v1/algoOrder"): (0, SIGNED, True, new_algo),
+    ("GET", F + "/v1/algoOrder"): (1, SIGNED, False, query_algo),
+    ("DELETE", F + "/v1/algoOrder"): (1, SIGNED, False, cancel_algo),
+    ("GET", F + "/v1/openAlgoOrders"): (1, SIGNED, False, open_algos),
+    ("POST", F + "/v1/leverage"): (1, SIGNED, False, leverage),
+    ("POST", F + "/v1/marginType"): (1, SIGNED, False, margin_type),
+    ("GET", F + "/v1/positionSide/dual"): (30, SIGNED, False, dual_get),
+    ("POST", F + "/v1/positionSide/dual"): (1, SIGNED, False, dual_set),
+    ("GET", F + "/v2/account"): (5, SIGNED, False, account_v2),
+    ("GET", F + "/v3/account"): (5, SIGNED, False, account_v2),
+    ("GET", F + "/v2/balance"): (5, SIGNED, False, balance),
+    ("GET", F + "/v3/balance"): (5, SIGNED, False, balance),
+    ("GET", F + "/v2/positionRisk"): (5, SIGNED, False, lambda r: _pos_rows(r, False)),
+    ("GET", F + "/v3/positionRisk"): (5, SIGNED, False, lambda r: _pos_rows(r, True)),
+    ("GET", F + "/v1/commissionRate"): (20, SIGNED, False, commission_rate),
+    ("POST", F + "/v1/listenKey"): (1, USER_STREAM, False, listen_key_new),
+    ("PUT", F + "/v1/listenKey"): (1, USER_STREAM, False, listen_key_keep),
+    ("DELETE", F + "/v1/listenKey"): (1, USER_STREAM, False, listen_key_close),
+}
+WEIGHT_FNS: dict[tuple[str, str], Callable[[dict[str, str]], int]] = {("GET", F + "/v1/depth"): depth_weight}
