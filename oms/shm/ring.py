@@ -35,7 +35,7 @@ Publication protocol (producer):
  3. `commit(ctrl, seq_end)`: `store_release(HEAD, seq_end)`.
 Consumption protocol (consumer):
  4. `available(ctrl)`: avail = CACHED_HEAD - TAIL; only if 0, re-read HEAD with `load_acquire` into
-    CACHED_HEAD.
+    CACHED_HEAD (`pop_batch(.., max_n)`: only if fewer than max_n, so batches are as large as possible).
  5. Read slots `(read_seq + i) & MASK`, i < avail, with plain loads.
  6. `release(ctrl, n)`: `store_release(TAIL, TAIL + n)`.
 
@@ -157,15 +157,20 @@ def read_seq(ctrl: np.ndarray) -> int:
     return load_relaxed(ctrl, TAIL)
 
 
+@njit(cache=True, inline="always")
+def _avail(ctrl: np.ndarray, t: int, want: int) -> int:
+    """Readable records, re-reading HEAD only when fewer than `want` look readable."""
+    h = load_relaxed(ctrl, CACHED_HEAD)
+    if h - t < want:
+        h = load_acquire(ctrl, HEAD)  # protocol step 4: the only read of the producer's line
+        store_relaxed(ctrl, CACHED_HEAD, h)
+    return h - t
+
+
 @njit(cache=True)
 def available(ctrl: np.ndarray) -> int:
     """Records readable now; re-reads the producer's HEAD only when the cached copy says empty."""
-    t = load_relaxed(ctrl, TAIL)
-    h = load_relaxed(ctrl, CACHED_HEAD)
-    if h == t:
-        h = load_acquire(ctrl, HEAD)  # protocol step 4
-        store_relaxed(ctrl, CACHED_HEAD, h)
-    return h - t
+    return _avail(ctrl, load_relaxed(ctrl, TAIL), 1)
 
 
 @njit(cache=True)
@@ -177,10 +182,11 @@ def release(ctrl: np.ndarray, n: int) -> None:
 @njit(cache=True)
 def pop_batch(ctrl: np.ndarray, buf: np.ndarray, out: np.ndarray, max_n: int) -> int:
     """Copy up to max_n records into out[0:n], release them, return n (0 if empty)."""
-    k = min(available(ctrl), max_n, len(out))
+    t = load_relaxed(ctrl, TAIL)
+    want = min(max_n, len(out))
+    k = min(_avail(ctrl, t, want), want)
     if k <= 0:
         return 0
-    t = load_relaxed(ctrl, TAIL)
     mask = len(buf) - 1
     for i in range(k):
         out[i] = buf[(t + i) & mask]

@@ -276,6 +276,12 @@ class Segment:
             finally:
                 shm.close_fd()
             time.sleep(0.002)
+        try:
+            _check_geometry(name, mm, size)
+        except BaseException:
+            with contextlib.suppress(BufferError):
+                mm.close()
+            raise
         seg = cls(name, shm, mm, created=False)
         try:
             seg._check(kind, dtype, capacity, allow_stale, size)
@@ -286,19 +292,6 @@ class Segment:
 
     def _check(self, kind: int, dtype: np.dtype, capacity: int | None, allow_stale: bool, size: int) -> None:
         h, where = self.hdr, f"segment {self.name!r} ({SHM_DIR}/{self.name})"
-        magic = int(_read_magic(h))
-        if magic != MAGIC:
-            raise SegmentError(
-                f"{where} is not an oms segment (magic {magic:#018x}, expected {MAGIC:#018x}): another "
-                "program owns that name; choose another name/prefix"
-            )
-        if int(h[H_VERSION]) != SEGMENT_VERSION:
-            raise SegmentError(
-                f"{where} has segment layout version {int(h[H_VERSION])}, this code speaks "
-                f"{SEGMENT_VERSION}: restart the creator with the same oms version"
-            )
-        if int(h[H_TOTAL_SIZE]) > size:
-            raise SegmentError(f"{where} is truncated ({size} bytes, header says {int(h[H_TOTAL_SIZE])})")
         if int(h[H_KIND]) != kind:
             raise SegmentError(
                 f"{where} is a {KIND_NAMES.get(int(h[H_KIND]), int(h[H_KIND]))}, "
@@ -333,6 +326,10 @@ class Segment:
     def creator_alive(self) -> bool:
         return process_alive(self.creator_pid, int(self.hdr[H_CREATOR_START_US]))
 
+    def all_words(self) -> np.ndarray:
+        """The whole segment as uint64 words (tables: seqlock words sit inside the rows)."""
+        return np.frombuffer(self._mm, dtype=np.uint64, count=int(self.hdr[H_TOTAL_SIZE]) // 8)
+
     def data(self, dtype: np.dtype) -> np.ndarray:
         return np.frombuffer(self._mm, dtype=dtype, count=self.capacity, offset=self.data_offset)
 
@@ -363,6 +360,31 @@ class Segment:
 
     def unlink(self) -> None:
         unlink(self.name)
+
+
+def _check_geometry(name: str, mm: mmap.mmap, size: int) -> None:
+    """Magic, version and sizes, checked before any view beyond the header is made."""
+    h = np.frombuffer(mm, dtype=np.uint64, count=HEADER_SIZE // 8)
+    magic = int(_read_magic(h)) & 0xFFFF_FFFF_FFFF_FFFF
+    h = h.copy()  # no view of the mapping may outlive this call (a raised error keeps the frame alive)
+    where = f"segment {name!r} ({SHM_DIR}/{name})"
+    if magic != MAGIC:
+        raise SegmentError(
+            f"{where} is not an oms segment (magic {magic:#018x}, expected {MAGIC:#018x}): another "
+            "program owns that name; choose another name/prefix"
+        )
+    if int(h[H_VERSION]) != SEGMENT_VERSION:
+        raise SegmentError(
+            f"{where} has segment layout version {int(h[H_VERSION])}, this code speaks "
+            f"{SEGMENT_VERSION}: restart the creator with the same oms version"
+        )
+    total, data_off = int(h[H_TOTAL_SIZE]), int(h[H_DATA_OFFSET])
+    need = data_off + int(h[H_CAPACITY]) * int(h[H_RECORD_SIZE])
+    if total > size or need > total or data_off < HEADER_SIZE:
+        raise SegmentError(
+            f"{where} is truncated or corrupt ({size} bytes; header says total {total}, data at "
+            f"{data_off} needing {need}): remove it (`oms shm gc`) and restart its creator"
+        )
 
 
 def unlink(name: str) -> bool:

@@ -6,7 +6,8 @@ lost, duplicated and reordered records at once) and folds them into a checksum t
 too. Both loops are njit, resumable (progress lives in an int64 state array) and return to Python after
 `max_idle_ns` without progress, so the caller can check whether the peer is alive.
 
-Run a producer as its own process: `python -m oms.shm.selftest produce NAME N [--batch B]`.
+Run a producer as its own process: `python -m oms.shm.selftest produce NAME N [--batch B]`, or a BBO
+table writer: `python -m oms.shm.selftest table-writer NAME SECONDS`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from numba import njit
 
 from oms.shm import records
 from oms.shm.ring import Ring, available, beat, claim, commit, read_seq, release
+from oms.shm.table import BboTable, bbo_read_tries, bbo_write
 from oms.shm.wait import Backoff, backoff_idle, backoff_reset, monotonic_ns
 
 # state words
@@ -145,6 +147,63 @@ def consume(ctrl: np.ndarray, buf: np.ndarray, st: np.ndarray, n: int, batch: in
 
 
 @njit(cache=True)
+def table_write_loop(ctrl: np.ndarray, rows: np.ndarray, seconds: float, beat_every: int) -> int:
+    """Rewrite every row round-robin for `seconds`; row values all derive from one counter v, so a
+    torn copy is detectable. Returns the number of row updates."""
+    end = monotonic_ns() + int(seconds * 1e9)
+    v = 0
+    n = len(rows)
+    while True:
+        for i in range(n):
+            v += 1
+            bbo_write(ctrl, rows, i, v, v * 3, v + 1, v * 5, v ^ 0x5555, v * 7)
+        if (v // n) % beat_every == 0:
+            beat(ctrl, monotonic_ns())
+            if monotonic_ns() > end:
+                return v
+
+
+@njit(cache=True)
+def table_read_check(ctrl: np.ndarray, rows: np.ndarray, reads: int, out: np.ndarray,
+                     st: np.ndarray) -> int:  # fmt: skip
+    """Read rows round-robin `reads` times; st = [ok, retried, busy, torn, max_seq]. Returns torn."""
+    n = len(rows)
+    for k in range(reads):
+        i = k % n
+        tries = bbo_read_tries(ctrl, rows, i, out, 1000)
+        if tries == 0:
+            st[2] += 1
+            continue
+        if tries > 1:
+            st[1] += 1
+        r = out[0]
+        v = r.bid_px
+        if r.seq != 0 and (
+            r.bid_qty != v * 3
+            or r.ask_px != v + 1
+            or r.ask_qty != v * 5
+            or r.mark_px != (v ^ 0x5555)
+            or r.ts_ns != v * 7
+            or r.instrument != i
+        ):
+            st[3] += 1
+        else:
+            st[0] += 1
+        if r.seq > st[4]:
+            st[4] = r.seq
+    return st[3]
+
+
+def run_table_writer(name: str, seconds: float) -> int:
+    table = BboTable.attach(name, timeout=10.0)
+    table.heartbeat()
+    n = table_write_loop(table.ctrl, table.rows, seconds, 64)
+    print(f"updates {n}", flush=True)
+    table.close()
+    return 0
+
+
+@njit(cache=True)
 def expected_sum(n: int) -> int:
     acc = 0
     for s in range(n):
@@ -178,11 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     pp.add_argument("--batch", type=int, default=64)
     pp.add_argument("--core", type=int, default=None)
     pp.add_argument("--max-idle-s", type=float, default=10.0)
+    tw = sub.add_parser("table-writer", help="rewrite every row of an existing BBO table for SECONDS")
+    tw.add_argument("name")
+    tw.add_argument("seconds", type=float)
+    tw.add_argument("--core", type=int, default=None)
     a = p.parse_args(argv)
     if a.core is not None:
         from oms import pinning
 
         pinning.pin_self(a.core)
+    if a.cmd == "table-writer":
+        return run_table_writer(a.name, a.seconds)
     return run_producer(a.name, a.n, a.batch, a.max_idle_s)
 
 

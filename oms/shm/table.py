@@ -3,7 +3,8 @@
 Touches only the segment it creates or attaches. One writer process (marketdata), any number of readers
 (engine, gateway, router), no locks: readers never block the writer and detect torn reads themselves.
 
-Layout (`ctrl` = the whole segment as uint64 words; rows start at header word H_DATA_OFFSET / 8):
+Layout (`ctrl` = the whole segment as uint64 words, rows included: row i's seq word is
+`ctrl[H_DATA_OFFSET / 8 + 8 * i]`):
 
 | offset         | size | field                       | writer                          | readers         |
 |----------------|------|-----------------------------|---------------------------------|-----------------|
@@ -127,7 +128,7 @@ class BboTable:
     def __init__(self, seg: Segment) -> None:
         self.segment = seg
         self.name = seg.name
-        self.ctrl: np.ndarray = seg.words
+        self.ctrl: np.ndarray = seg.all_words()
         self.rows: np.ndarray = seg.data(records.BBO)
         self.n_instruments = seg.capacity
         self._out = np.zeros(1, records.BBO)
