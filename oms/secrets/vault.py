@@ -134,6 +134,13 @@ class VaultKeyStore:
             raise Transient(f"Vault {self.url} unreachable ({type(e).__name__}); is it running?") from None
         self._set_lease(data.get("ttl") or 0, data.get("renewable", False))
 
+    def _token_valid(self) -> bool:
+        try:
+            self._client.auth.token.lookup_self()
+            return True
+        except (hx.VaultError, requests.RequestException):
+            return False
+
     def _ensure_token(self) -> None:
         """Renew or re-login before the token runs out (called before every request)."""
         if not self._token_deadline:
@@ -151,8 +158,8 @@ class VaultKeyStore:
                     self.renewals += 1
                     _log.debug("vault: token renewed for %ss", granted)
                     return
-            except (hx.Forbidden, hx.Unauthorized, hx.InvalidRequest):
-                pass
+            except (hx.VaultError, requests.RequestException) as e:  # e.g. 500 "past the max TTL"
+                _log.debug("vault: token renewal refused (%s)", type(e).__name__)
         if self._role:
             self._login()
         elif left <= 0:
@@ -167,8 +174,8 @@ class VaultKeyStore:
                 try:
                     return fn(path=path, mount_point=self.mount, **kw)
                 except hx.Forbidden:
-                    if attempt == 0 and self._role:  # token revoked/expired under us: log in once more
-                        self._login()
+                    if attempt == 0 and self._role and not self._token_valid():
+                        self._login()  # the token expired or was revoked under us: log in once more
                         continue
                     raise SecretAccessDenied(
                         f"Vault denied {what} on {self.mount}/{path} at {self.url}: permission denied "
