@@ -48,6 +48,17 @@ APP_PROGRAMS: list[tuple[str, str, list[str], int | None, int]] = [
 ]
 VENUE_CORES = {"binance": 4, "bybit": 5, "okx": 6}
 SERVICE_PRIORITY = 10
+
+
+def default_core_map(venues: list[str] | None = None) -> dict[str, int | None]:
+    """DESIGN.md's program→core plan (None = any core), one connector per venue."""
+    out: dict[str, int | None] = {}
+    for name, _, _, core, _ in APP_PROGRAMS:
+        for venue in (venues or ["binance"]) if "{venue}" in name else [""]:
+            out[name.format(venue=venue)] = VENUE_CORES.get(venue, core) if venue else core
+    return out
+
+
 SIM_PRIORITY = 20
 
 
