@@ -110,3 +110,29 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
     if s.ack_wait_s <= 1:
         bad.append(("bus.ack_wait_s", s.ack_wait_s, "must be > 1 second"))
     return bad
+
+
+def resolve(config: str | None = None, **overrides: object) -> Settings:
+    """`[bus]` from the config file (when the config room is present), then non-None overrides."""
+    s = Settings()
+    try:
+        from oms.config import load  # type: ignore[attr-defined]  # foundation room
+
+        got = load(config).section(SECTION)
+        if isinstance(got, Settings):
+            s = got
+    except ImportError:
+        if config:
+            from oms.errors import ConfigError
+
+            raise ConfigError(f"cannot read {config}: oms.config.load is missing") from None
+    set_ = {k: v for k, v in overrides.items() if v is not None}
+    if set_:
+        s = msgspec.structs.replace(s, **set_)
+    bad = validate(s)
+    if bad:
+        from oms.errors import ConfigError
+
+        key, value, must = bad[0]
+        raise ConfigError(f"{key} = {value!r}: {must}")
+    return s

@@ -49,21 +49,16 @@ def resolve(dsn: str | None = None, redis_url: str | None = None, config: str | 
 
     s = Settings()
     try:
-        from oms.config import load  # foundation room; absent in a partial tree
+        from oms.config import load  # type: ignore[attr-defined]  # foundation room
 
-        cfg = load(config)
-        got = cfg.section(SECTION)
+        got = load(config).section(SECTION)
         if isinstance(got, Settings):
             s = got
     except ImportError:
-        pass
-    except Exception as e:
-        from oms.errors import ConfigError, OmsError
-
-        if isinstance(e, OmsError):
-            raise
         if config:
-            raise ConfigError(f"cannot read config {config}: {e}") from e
+            from oms.errors import ConfigError
+
+            raise ConfigError(f"cannot read {config}: oms.config.load is missing") from None
     env_dsn, env_redis = os.environ.get("OMS_PG_DSN"), os.environ.get("OMS_REDIS_URL")
     return msgspec.structs.replace(
         s,

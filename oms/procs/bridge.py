@@ -1,0 +1,114 @@
+"""Bridge program (supervisord `bridge`): engine events ring → JetStream, and NATS commands → engine.
+
+Touches the rings `names.engine_events_to_bridge(prefix)` (consumer) and `names.bridge_commands(prefix)`
+(producer), NATS, and the spool directory. Only wiring lives here; the logic is oms/bus/bridge.py
+(events), oms/bus/publish.py + spool.py (acks, outages) and oms/bus/intake.py (commands).
+
+    python -m oms.procs.bridge [--config FILE] [--prefix oms] [--nats-url URL] [--spool-dir DIR]
+                               [--no-intake] [--create-rings CAPACITY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from oms import log
+from oms.bus import settings as bus_settings
+from oms.bus import subjects
+from oms.bus.bridge import EventBridge, connect_nats, open_bridge
+from oms.bus.intake import CommandIntake
+from oms.errors import OmsError, Transient
+from oms.shm import names
+from oms.shm import records as R
+from oms.shm.ring import Ring
+
+_log = log.get("oms.procs.bridge")
+
+
+def _ring(name: str, dtype: object, create: int | None, timeout_s: float) -> Ring:
+    """Attach (waiting for the owner to create it), or create it when --create-rings was given."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return Ring.attach(name, dtype)  # type: ignore[arg-type]
+        except OmsError as e:
+            if create:
+                try:
+                    return Ring.create(name, dtype, create)  # type: ignore[arg-type]
+                except OmsError:
+                    pass
+            if time.monotonic() > deadline:
+                raise OmsError(
+                    f"ring {name} is not there after {timeout_s:.0f}s ({e}); start the engine"
+                ) from e
+            time.sleep(0.2)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    bus = bus_settings.resolve(args.config, nats_url=args.nats_url, spool_dir=args.spool_dir)
+    events = _ring(names.engine_events_to_bridge(args.prefix), R.EVENT, args.create_rings, args.wait_rings)
+    nc = None
+    while nc is None:  # at start NATS must answer once (the streams are created); later outages spool
+        try:
+            nc, bridge = await open_bridge(events, bus)
+        except Transient as e:
+            _log.warning("%s; retrying", e)
+            await asyncio.sleep(1.0)
+    assert isinstance(bridge, EventBridge)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [loop.create_task(bridge.run())]
+    if bus.intake and not args.no_intake:
+        cmds = _ring(names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings)
+        cmds.register_producer()
+        intake = CommandIntake(cmds)
+        inc = await connect_nats(bus.nats_url, "oms-bridge-intake")
+
+        async def on_cmd(msg: object) -> None:
+            reply = intake.handle(msg.subject, msg.data)  # type: ignore[attr-defined]
+            if msg.reply:  # type: ignore[attr-defined]
+                await msg.respond(reply)  # type: ignore[attr-defined]
+
+        await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
+        _log.info("bridge: taking commands on %s", subjects.COMMAND_WILDCARD)
+    _log.info("bridge: %s → JetStream %s", events.name, bus.nats_url)
+    await stop.wait()
+    bridge.stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bridge.drain(timeout_s=5.0)
+    await nc.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oms-bridge", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=None)
+    p.add_argument("--prefix", default="oms", help="ring name prefix ([shm].prefix)")
+    p.add_argument("--nats-url", default=None)
+    p.add_argument("--spool-dir", default=None)
+    p.add_argument("--no-intake", action="store_true", help="do not take commands from NATS")
+    p.add_argument("--create-rings", type=int, default=None, metavar="CAPACITY", help="create missing rings")
+    p.add_argument("--wait-rings", type=float, default=60.0, help="seconds to wait for the rings")
+    p.add_argument("--json-logs", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.setup(json_lines=args.json_logs)
+    try:
+        return asyncio.run(serve(args))
+    except OmsError as e:
+        print(f"oms-bridge: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
