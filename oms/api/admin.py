@@ -1,0 +1,100 @@
+"""Gateway room (oms/api): the `oms.v1.Admin` servicer — kill switch, risk limits, token rotation.
+
+Touches the engine command ring (SetTradingState / SetRiskLimit commands) and the token file
+(RotateKeys). Every method here passed the interceptor's role and TOTP checks first; the account scope of
+the caller is checked again here for account-scoped changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+
+from oms.api import convert, validation
+from oms.api.audit_sink import AuditRecord
+from oms.api.auth import Authenticator, current
+from oms.api.engine_link import FUTURE_SINK, EngineLink
+from oms.api.gen.oms.v1 import gateway_pb2 as gw
+from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
+from oms.api.gen.oms.v1 import types_pb2 as pb
+from oms.api.servicer import guarded
+from oms.api.status import ApiError, invalid
+from oms.api.tokens import TokenStore
+from oms.api.validation import Resolver
+from oms.errors import Rejected
+
+MAX_LIMITS = 64
+
+
+class AdminServicer(gw_grpc.AdminServicer):
+    def __init__(self, link: EngineLink, rs: Resolver, auth: Authenticator, store: TokenStore) -> None:
+        self.link = link
+        self.rs = rs
+        self.auth = auth
+        self.store = store
+
+    async def _send(self, rows: list[list[Any]]) -> gw.AdminAck:
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in rows]
+        seqs = self.link.publish(rows, FUTURE_SINK, futs)
+        out = gw.AdminAck()
+        for seq, fut in zip(seqs, futs, strict=True):
+            try:
+                out.acks.append(convert.ack(0, 0, seq, await fut))
+            except ApiError as e:
+                out.acks.append(pb.OrderAck(command_seq=seq, error=e.message, error_code=e.code.value[0]))
+        return out
+
+    async def SetTradingState(self, request: gw.SetTradingState, context: Any) -> gw.AdminAck:
+        async def run() -> gw.AdminAck:
+            row = validation.trading_state(request)
+            p = current.get()
+            if request.account:
+                self.auth.check_account(p, request.account)
+            self.auth.audit.record(
+                AuditRecord(
+                    "/oms.v1.Admin/SetTradingState",
+                    "allow",
+                    "OK",
+                    p.token.id,
+                    f"{p.peer.ip}:{p.peer.port}",
+                    request.reason,
+                    request.account,
+                    {"state": pb.TradingState.Name(request.state)},
+                )
+            )
+            return await self._send([row])
+
+        return await guarded(context, run())
+
+    async def SetRiskLimits(self, request: gw.SetRiskLimits, context: Any) -> gw.AdminAck:
+        async def run() -> gw.AdminAck:
+            n = len(request.limits)
+            if not 1 <= n <= MAX_LIMITS:
+                raise invalid("limits", f"has {n} entries; send 1..{MAX_LIMITS}")
+            p = current.get()
+            rows = []
+            for i, lim in enumerate(request.limits):
+                rows.append(validation.risk_limit(lim, self.rs, f"limits[{i}]."))
+                if lim.account:
+                    self.auth.check_account(p, lim.account, f"limits[{i}].account")
+            return await self._send(rows)
+
+        return await guarded(context, run())
+
+    async def RotateKeys(self, request: gw.RotateKeys, context: Any) -> gw.RotateKeysResponse:
+        async def run() -> gw.RotateKeysResponse:
+            tid = validation.text(request.token_id, "token_id", required=True)
+            if request.grace_seconds > 86400:
+                raise invalid("grace_seconds", f"{request.grace_seconds} is too long; 0..86400")
+            if self.store.get(tid) is None:
+                raise ApiError(grpc.StatusCode.NOT_FOUND, f"token_id: no token {tid!r}")
+            try:
+                _, token, until = await asyncio.to_thread(self.store.rotate, tid, request.grace_seconds)
+            except Rejected as e:
+                raise ApiError(grpc.StatusCode.FAILED_PRECONDITION, f"token_id: {e.message}") from None
+            return gw.RotateKeysResponse(token_id=tid, token=token, old_valid_until_ns=until)
+
+        return await guarded(context, run())

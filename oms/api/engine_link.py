@@ -1,0 +1,268 @@
+"""Gateway room (oms/api): the gateway's two rings to the engine, and ack correlation.
+
+Touches the rings `names.gateway_commands(prefix)` (producer: COMMAND rows) and
+`names.engine_events_to_gateway(prefix)` (consumer: EVENT rows). Each command gets a gateway sequence
+(COMMAND.seq, monotonic from a per-start base); the engine's first EVENT whose `ref_seq` equals it is the
+ack. One reader task drains the event ring in batches (`.tolist()`: one C call per batch, no per-field
+access), answers waiters (unary futures or stream sinks), feeds the order state and fans events out to
+StreamEvents subscribers and to streams that own the order. While acks are pending it polls with
+`sleep(0)` (yield, no timer) for at most `spin_s`, then backs off to short sleeps; idle, it sleeps 2 ms.
+A waiter not answered within `ack_timeout_s` gets DEADLINE_EXCEEDED ("outcome unknown: query it").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import grpc
+import numpy as np
+
+from oms import log
+from oms.api.state import E_COID, E_REF_SEQ, OrderState
+from oms.api.status import ApiError
+from oms.errors import OmsError
+from oms.shm import names
+from oms.shm import records as r
+from oms.shm.ring import Ring
+from oms.shm.segment import SegmentNotFound
+
+_log = log.get(__name__)
+
+
+class AckSink(Protocol):
+    def ack(self, token: Any, event: tuple | None, err: ApiError | None) -> None: ...
+
+    def event(self, event: tuple) -> None: ...
+
+
+class _FutureSink:
+    __slots__ = ()
+
+    def ack(self, token: Any, event: tuple | None, err: ApiError | None) -> None:
+        if not token.done():
+            if err is not None:
+                token.set_exception(err)
+            else:
+                token.set_result(event)
+
+    def event(self, event: tuple) -> None:  # unary callers do not follow later events
+        pass
+
+
+FUTURE_SINK = _FutureSink()
+
+
+def open_ring(
+    name: str, dtype: np.dtype, capacity: int, *, producer: bool, create: bool, timeout: float = 3.0
+) -> Ring:
+    """Attach to `name`; create it when missing and `create` (whichever side starts first creates).
+    A segment caught half-initialised by its creator is retried until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Ring.attach(name, dtype, producer=producer, consumer=not producer, timeout=0.05)
+        except SegmentNotFound:
+            if not create:
+                raise
+            try:
+                return Ring.create(
+                    name, dtype, capacity, producer=producer, consumer=not producer, replace_stale=True
+                )
+            except OmsError:
+                if time.monotonic() > deadline:
+                    raise
+        except OmsError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
+class EngineLink:
+    def __init__(
+        self,
+        prefix: str,
+        *,
+        capacity: int = 1 << 16,
+        create: bool = True,
+        ack_timeout_s: float = 2.0,
+        spin_s: float = 0.002,
+    ) -> None:
+        self.prefix = prefix
+        self.capacity = capacity
+        self.create = create
+        self.ack_timeout_s = ack_timeout_s
+        self.spin_s = spin_s
+        self.state = OrderState()
+        self.cmd: Ring | None = None
+        self.evt: Ring | None = None
+        self._seq = (time.time_ns() // 1_000_000) << 20  # unique across restarts (ms << 20)
+        self._pending: dict[int, tuple[AckSink, Any, float]] = {}
+        self._followers: dict[int, AckSink] = {}  # client_order_id -> stream that sent it
+        self._subs: list[Callable[[tuple], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stop = False
+        self._out = np.zeros(4096, r.EVENT)
+        self.events_seen = 0
+
+    # ---- lifetime ------------------------------------------------------------------------------
+    def open(self) -> None:
+        self.cmd = open_ring(
+            names.gateway_commands(self.prefix), r.COMMAND, self.capacity, producer=True, create=self.create
+        )
+        self.evt = open_ring(
+            names.engine_events_to_gateway(self.prefix),
+            r.EVENT,
+            self.capacity,
+            producer=False,
+            create=self.create,
+        )
+
+    async def start(self) -> None:
+        if self.cmd is None:
+            self.open()
+        self._stop = False
+        self._task = asyncio.get_running_loop().create_task(self._reader(), name="engine-events")
+
+    async def stop(self) -> None:
+        self._stop = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._fail_all(ApiError(grpc.StatusCode.UNAVAILABLE, "gateway shutting down"))
+        for ring in (self.cmd, self.evt):
+            if ring is not None:
+                ring.close()
+        self.cmd = self.evt = None
+
+    def engine_alive(self) -> bool:
+        return self.evt is not None and self.evt.producer_alive()
+
+    # ---- commands ------------------------------------------------------------------------------
+    def next_coid(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def publish(
+        self, rows: list[list[Any]], sink: AckSink, tokens: list[Any], follow: bool = False
+    ) -> list[int]:
+        """Publish rows (one release store); register each for its ack. Returns the sequences; rows that
+        did not fit get an UNAVAILABLE ack at once (seq 0)."""
+        assert self.cmd is not None
+        if not self.engine_alive():
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE,
+                "engine is not running (no live producer on the event ring); retry when it is up",
+            )
+        now = time.time_ns()
+        t0 = time.monotonic()
+        seqs = []
+        tuples = []
+        for row in rows:
+            self._seq += 1
+            row[12] = now
+            row[13] = self._seq
+            seqs.append(self._seq)
+            tuples.append(tuple(row))
+        arr = np.array(tuples, dtype=r.COMMAND)
+        n = self.cmd.publish_batch(arr)
+        pending = self._pending
+        for i in range(n):
+            pending[seqs[i]] = (sink, tokens[i], t0)
+            if rows[i][0] == r.SUBMIT_ORDER:
+                self.state.submitted(rows[i])
+                if follow:
+                    self._followers[rows[i][6]] = sink
+        if n < len(rows):
+            err = ApiError(
+                grpc.StatusCode.UNAVAILABLE, "engine command ring is full; retry shortly", retry_after=0.01
+            )
+            for i in range(n, len(rows)):
+                seqs[i] = 0
+                sink.ack(tokens[i], None, err)
+        return seqs
+
+    def forget(self, sink: AckSink) -> None:
+        """A stream closed: drop its waiters and followed orders."""
+        for seq in [s for s, w in self._pending.items() if w[0] is sink]:
+            del self._pending[seq]
+        for coid in [c for c, s in self._followers.items() if s is sink]:
+            del self._followers[coid]
+
+    def subscribe(self, fn: Callable[[tuple], None]) -> Callable[[], None]:
+        self._subs.append(fn)
+        return lambda: self._subs.remove(fn) if fn in self._subs else None
+
+    # ---- events --------------------------------------------------------------------------------
+    async def _reader(self) -> None:
+        assert self.evt is not None
+        ring, out = self.evt, self._out
+        last_event = time.monotonic()
+        last_sweep = last_event
+        while not self._stop:
+            n = ring.consume(out)
+            now = time.monotonic()
+            if n:
+                last_event = now
+                try:
+                    self._dispatch(out[:n].tolist())
+                except Exception:  # a bug here must not stop acks for everyone else
+                    _log.exception("event dispatch failed")
+                await asyncio.sleep(0)
+                continue
+            if now - last_sweep > 0.1:
+                last_sweep = now
+                self._sweep(now)
+            if self._pending and now - last_event < self.spin_s:
+                await asyncio.sleep(0)
+            elif self._pending:
+                await asyncio.sleep(0.0002)
+            else:
+                await asyncio.sleep(0.002)
+
+    def _dispatch(self, events: list[tuple]) -> None:
+        pending, followers, apply = self._pending, self._followers, self.state.apply
+        self.events_seen += len(events)
+        for e in events:
+            apply(e)
+            ref = e[E_REF_SEQ]
+            w = pending.pop(ref, None) if ref else None
+            if w is not None:
+                w[0].ack(w[1], e, None)
+            else:
+                f = followers.get(e[E_COID])
+                if f is not None:
+                    f.event(e)
+            for fn in self._subs:
+                fn(e)
+
+    def _sweep(self, now: float) -> None:
+        dead = (
+            None
+            if self.engine_alive()
+            else ApiError(
+                grpc.StatusCode.UNAVAILABLE,
+                "engine stopped before answering: outcome unknown, query the order",
+            )
+        )
+        late = [s for s, w in self._pending.items() if dead is not None or now - w[2] > self.ack_timeout_s]
+        for seq in late:
+            sink, token, _ = self._pending.pop(seq)
+            sink.ack(
+                token,
+                None,
+                dead
+                or ApiError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"engine did not answer command seq {seq} within {self.ack_timeout_s:g} s: "
+                    "outcome unknown, "
+                    "query the order before retrying",
+                ),
+            )
+
+    def _fail_all(self, err: ApiError) -> None:
+        pending, self._pending = self._pending, {}
+        for sink, token, _ in pending.values():
+            sink.ack(token, None, err)

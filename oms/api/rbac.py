@@ -1,0 +1,53 @@
+"""Gateway room (oms/api): which role may call which method, and which methods need TOTP.
+
+Touches nothing. Default deny: a method missing from `POLICY` is refused for everyone; the only
+unauthenticated methods are the standard health and reflection services (`PUBLIC_PREFIXES`).
+Roles: viewer (read), trader (viewer + orders), risk (viewer + kill switch and risk limits),
+admin (everything). Every Admin-service method needs a TOTP second factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READ = frozenset({"viewer", "trader", "risk", "admin"})
+TRADE = frozenset({"trader", "admin"})
+RISK = frozenset({"risk", "admin"})
+ADMIN = frozenset({"admin"})
+
+PUBLIC_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    roles: frozenset[str]
+    totp: bool = False
+    cost: int = 1  # rate-limit tokens charged at call time (orders inside batches/streams charged per order)
+
+
+POLICY: dict[str, Rule] = {
+    "/oms.v1.Gateway/SubmitOrder": Rule(TRADE),
+    "/oms.v1.Gateway/ModifyOrder": Rule(TRADE),
+    "/oms.v1.Gateway/CancelOrder": Rule(TRADE),
+    "/oms.v1.Gateway/CancelAll": Rule(TRADE | RISK),
+    "/oms.v1.Gateway/SubmitBatch": Rule(TRADE, cost=0),
+    "/oms.v1.Gateway/OrderStream": Rule(TRADE, cost=0),
+    "/oms.v1.Gateway/GetOrder": Rule(READ),
+    "/oms.v1.Gateway/ListOrders": Rule(READ),
+    "/oms.v1.Gateway/GetPositions": Rule(READ),
+    "/oms.v1.Gateway/GetBalances": Rule(READ),
+    "/oms.v1.Gateway/StreamEvents": Rule(READ),
+    "/oms.v1.Gateway/GetBbo": Rule(READ),
+    "/oms.v1.Gateway/GetBook": Rule(READ),
+    "/oms.v1.Admin/SetTradingState": Rule(RISK, totp=True),
+    "/oms.v1.Admin/SetRiskLimits": Rule(RISK, totp=True),
+    "/oms.v1.Admin/RotateKeys": Rule(ADMIN, totp=True),
+}
+
+
+def is_public(method: str) -> bool:
+    return method.startswith(PUBLIC_PREFIXES)

@@ -1,0 +1,133 @@
+"""Gateway room (oms/api): assembles the gateway — grpc.aio server, interceptor, services, TLS front.
+
+Touches the engine rings (via EngineLink), the token file, the audit file and two sockets: the public
+TLS 1.3 port (TlsFront) and the backend h2c port on 127.0.0.1 (ephemeral; connections to it that the
+front did not open are refused). Registers oms.v1.Gateway, oms.v1.Admin, grpc.health.v1.Health and
+server reflection. `oms/procs/gateway.py` runs this; tests and benchmarks start it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from oms import log
+from oms.api.admin import AdminServicer
+from oms.api.audit_sink import AuditSink, open_sink
+from oms.api.auth import Authenticator, AuthInterceptor
+from oms.api.engine_link import EngineLink
+from oms.api.gen.oms.v1 import gateway_pb2, gateway_pb2_grpc
+from oms.api.servicer import GatewayServicer
+from oms.api.settings import Settings
+from oms.api.tls_front import TlsFiles, TlsFront
+from oms.api.tokens import TokenStore
+from oms.api.validation import Resolver
+from oms.errors import ConfigError
+
+_log = log.get(__name__)
+SERVICES = ("oms.v1.Gateway", "oms.v1.Admin")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    instruments: Any  # the venues room's InstrumentRegistry (resolve, by_id)
+    prefix: str = "oms"
+    bbo: Any = None  # BboTable or None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        for what, p in (("cert", s.cert), ("key", s.key)) + (
+            (("client_ca", s.client_ca),) if s.client_ca else ()
+        ):
+            if not Path(p).is_file():
+                raise ConfigError(
+                    f"[gateway].{what} = {p!r} does not exist; run `oms certs init` or fix the path"
+                )
+        self.store = TokenStore(s.tokens_file)
+        self.audit: AuditSink = open_sink(s.audit_file)
+        self.link = EngineLink(
+            self.prefix, capacity=s.ring_capacity, create=s.create_rings, ack_timeout_s=s.ack_timeout_s
+        )
+        self.resolver = Resolver(self.instruments)
+        self.front: TlsFront | None = None
+        self.auth = Authenticator(self.store, self.audit, totp_single_use=s.totp_single_use)
+        self.server: grpc.aio.Server | None = None
+        self.health = HealthServicer()
+        self.port = 0
+        self.backend_port = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        self.link.open()
+        await self.link.start()
+        opts = [
+            ("grpc.max_receive_message_length", s.max_message_bytes),
+            ("grpc.max_send_message_length", s.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.aio.server(interceptors=[AuthInterceptor(self.auth)], options=opts)
+        gateway_pb2_grpc.add_GatewayServicer_to_server(
+            GatewayServicer(self.link, self.resolver, self.auth, self.bbo), server
+        )
+        gateway_pb2_grpc.add_AdminServicer_to_server(
+            AdminServicer(self.link, self.resolver, self.auth, self.store), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = (
+            *(gateway_pb2.DESCRIPTOR.services_by_name[n.split(".")[-1]].full_name for n in SERVICES),
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, server)
+        self.backend_port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        self.server = server
+        files = TlsFiles(
+            Path(s.cert), Path(s.key), Path(s.client_ca) if s.client_ca else None, s.require_client_cert
+        )
+        self.front = TlsFront(s.host, s.port, ("127.0.0.1", self.backend_port), files)
+        await self.front.start()
+        self.auth.resolve_peer = self.front.resolve
+        self.port = self.front.port
+        for name in ("", *SERVICES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        _log.info(
+            "gateway listening on %s:%d (TLS 1.3 only%s), engine rings prefix %r",
+            s.host,
+            self.port,
+            ", mTLS" if s.client_ca else "",
+            self.prefix,
+        )
+
+    async def stop(self, grace: float = 1.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        if self.front is not None:
+            await self.front.stop()
+        if self.server is not None:
+            await self.server.stop(grace)
+            self.server = None
+        await self.link.stop()
+        self.audit.close()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def serve_forever(gw: Gateway, stop: asyncio.Event) -> None:
+    await gw.start()
+    try:
+        await stop.wait()
+    finally:
+        await gw.stop()

@@ -1,0 +1,415 @@
+"""Gateway room (oms/api): the `oms.v1.Gateway` servicer — orders in, acks/events/state out.
+
+Touches the engine rings through `EngineLink` and the BBO table (read-only). Authentication already
+happened in the interceptor (`auth.current` holds the caller); here each request is validated field by
+field, checked against the token's accounts, charged per order, written to the command ring, and
+answered with the engine's first event for it. Any `ApiError` becomes its status; anything unexpected
+is logged and answered INTERNAL without killing the server (the fuzz tests hold that never to happen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from oms import log
+from oms.api import convert, validation
+from oms.api.auth import Authenticator, current
+from oms.api.engine_link import FUTURE_SINK, EngineLink
+from oms.api.gen.oms.v1 import gateway_pb2 as gw
+from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
+from oms.api.gen.oms.v1 import types_pb2 as pb
+from oms.api.state import E_ACCOUNT, E_INSTRUMENT, E_VENUE
+from oms.api.status import ApiError, abort, invalid
+from oms.api.validation import Resolver
+from oms.shm import records as r
+
+_log = log.get(__name__)
+MAX_INFLIGHT = 65_536
+
+
+async def guarded(context: grpc.aio.ServicerContext, coro: Any) -> Any:
+    try:
+        return await coro
+    except ApiError as e:
+        await abort(context, e)
+    except asyncio.CancelledError:
+        raise
+    except grpc.aio.AbortError:
+        raise
+    except Exception:
+        _log.exception("unexpected error in %s", "gateway call")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged); please report it")
+
+
+class StreamSink:
+    """Acks and events for one OrderStream: filled by the reader task, drained by the response loop."""
+
+    def __init__(self, rs: Resolver) -> None:
+        self.rs = rs
+        self.acks: list[pb.OrderAck] = []
+        self.events: list[pb.OrderEvent] = []
+        self.ready = asyncio.Event()
+        self.space = asyncio.Event()
+        self.space.set()
+        self.outstanding = 0
+
+    def ack(self, token: Any, e: tuple | None, err: ApiError | None) -> None:
+        rid, row = token
+        a = convert.ack(rid, row[6], row[13], e)
+        if err is not None:
+            a.error, a.error_code = err.message, err.code.value[0]
+        self.acks.append(a)
+        self.outstanding -= 1
+        if self.outstanding < MAX_INFLIGHT:
+            self.space.set()
+        self.ready.set()
+
+    def local(self, a: pb.OrderAck) -> None:
+        self.acks.append(a)
+        self.ready.set()
+
+    def event(self, e: tuple) -> None:
+        self.events.append(convert.event(e, self.rs))
+        self.ready.set()
+
+
+class GatewayServicer(gw_grpc.GatewayServicer):
+    def __init__(self, link: EngineLink, rs: Resolver, auth: Authenticator, bbo: Any = None) -> None:
+        self.link = link
+        self.rs = rs
+        self.auth = auth
+        self.bbo = bbo  # BboTable or None
+
+    # ---- single commands -----------------------------------------------------------------------
+    async def _one(self, row: list[Any]) -> pb.OrderAck:
+        p = current.get()
+        self.auth.check_account(p, row[4])
+        fut = asyncio.get_running_loop().create_future()
+        seq = self.link.publish([row], FUTURE_SINK, [fut])[0]
+        return convert.ack(0, row[6], seq, await fut)
+
+    async def SubmitOrder(self, request: pb.SubmitOrder, context: Any) -> pb.OrderAck:
+        return await guarded(
+            context, self._call(lambda: validation.submit(request, self.rs, self.link.next_coid))
+        )
+
+    async def ModifyOrder(self, request: pb.ModifyOrder, context: Any) -> pb.OrderAck:
+        return await guarded(context, self._call(lambda: validation.modify(request, self.rs)))
+
+    async def CancelOrder(self, request: pb.CancelOrder, context: Any) -> pb.OrderAck:
+        return await guarded(context, self._call(lambda: validation.cancel(request, self.rs)))
+
+    async def CancelAll(self, request: pb.CancelAll, context: Any) -> pb.OrderAck:
+        return await guarded(context, self._call(lambda: validation.cancel_all(request, self.rs)))
+
+    async def _call(self, make: Any) -> pb.OrderAck:
+        return await self._one(make())
+
+    async def SubmitBatch(self, request: pb.SubmitBatch, context: Any) -> gw.BatchAck:
+        return await guarded(context, self._batch(request))
+
+    async def _batch(self, request: pb.SubmitBatch) -> pb.BatchAck:
+        n = len(request.orders)
+        if not 1 <= n <= validation.MAX_BATCH:
+            raise invalid("orders", f"has {n} orders; send 1..{validation.MAX_BATCH}")
+        p = current.get()
+        rows = [
+            validation.submit(o, self.rs, self.link.next_coid, f"orders[{i}].")
+            for i, o in enumerate(request.orders)
+        ]
+        for i, row in enumerate(rows):
+            self.auth.check_account(p, row[4], f"orders[{i}].account")
+        self.auth.charge(p, n)
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in rows]
+        seqs = self.link.publish(rows, FUTURE_SINK, futs)
+        out = pb.BatchAck()
+        for row, seq, fut in zip(rows, seqs, futs, strict=True):
+            try:
+                a = convert.ack(0, row[6], seq, await fut)
+            except ApiError as e:
+                a = pb.OrderAck(
+                    client_order_id=row[6], command_seq=seq, error=e.message, error_code=e.code.value[0]
+                )
+            out.acks.append(a)
+        return out
+
+    # ---- the bidirectional stream --------------------------------------------------------------
+    async def OrderStream(self, request_iterator: Any, context: Any) -> AsyncIterator[gw.OrderStreamResponse]:
+        p = current.get()
+        sink = StreamSink(self.rs)
+        done = asyncio.Event()
+
+        async def pump() -> None:
+            try:
+                async for req in request_iterator:
+                    if not sink.space.is_set():
+                        await sink.space.wait()
+                    self._stream_request(p, sink, req)
+            except Exception as e:  # client went away or sent garbage: end the stream cleanly
+                if not isinstance(e, asyncio.CancelledError):
+                    _log.debug("order stream reader ended: %r", e)
+            finally:
+                done.set()
+                sink.ready.set()
+
+        task = asyncio.get_running_loop().create_task(pump())
+        try:
+            while True:
+                await sink.ready.wait()
+                sink.ready.clear()
+                if sink.acks or sink.events:
+                    resp = gw.OrderStreamResponse(acks=sink.acks, events=sink.events)
+                    sink.acks, sink.events = [], []
+                    yield resp
+                elif done.is_set() and sink.outstanding <= 0:
+                    return
+        finally:
+            task.cancel()
+            self.link.forget(sink)
+
+    def _stream_request(self, p: Any, sink: StreamSink, req: gw.OrderStreamRequest) -> None:
+        rid = req.request_id
+        n = len(req.submit) + len(req.cancel) + len(req.modify)
+        if not 1 <= n <= validation.MAX_BATCH:
+            e = invalid("submit", f"request {rid} has {n} commands; send 1..{validation.MAX_BATCH}")
+            sink.local(pb.OrderAck(request_id=rid, error=e.message, error_code=e.code.value[0]))
+            return
+        rows, tokens = [], []
+        for field, items, fn in (
+            ("submit", req.submit, None),
+            ("cancel", req.cancel, validation.cancel),
+            ("modify", req.modify, validation.modify),
+        ):
+            for i, item in enumerate(items):
+                path = f"{field}[{i}]."
+                try:
+                    row = (
+                        validation.submit(item, self.rs, self.link.next_coid, path)
+                        if fn is None
+                        else fn(item, self.rs, path)
+                    )
+                    self.auth.check_account(p, row[4], f"{path}account")
+                except ApiError as e:
+                    coid = getattr(item, "client_order_id", 0)
+                    sink.local(
+                        pb.OrderAck(
+                            request_id=rid, client_order_id=coid, error=e.message, error_code=e.code.value[0]
+                        )
+                    )
+                    continue
+                rows.append(row)
+                tokens.append((rid, row))  # row[13] holds the command seq once published
+        if not rows:
+            return
+        try:
+            self.auth.charge(p, len(rows))
+        except ApiError as e:
+            self._refuse(sink, rid, rows, e)
+            return
+        sink.outstanding += len(rows)
+        if sink.outstanding >= MAX_INFLIGHT:
+            sink.space.clear()
+        try:
+            self.link.publish(rows, sink, tokens, follow=True)
+        except ApiError as e:
+            sink.outstanding -= len(rows)
+            self._refuse(sink, rid, rows, e)
+
+    @staticmethod
+    def _refuse(sink: StreamSink, rid: int, rows: list[list[Any]], e: ApiError) -> None:
+        for row in rows:
+            sink.local(
+                pb.OrderAck(
+                    request_id=rid, client_order_id=row[6], error=e.message, error_code=e.code.value[0]
+                )
+            )
+
+    # ---- queries -------------------------------------------------------------------------------
+    async def GetOrder(self, request: gw.GetOrderRequest, context: Any) -> pb.Order:
+        async def run() -> pb.Order:
+            validation.account(request.account, "account")
+            self.auth.check_account(current.get(), request.account)
+            if not request.client_order_id:
+                raise invalid("client_order_id", "is required")
+            o = self.link.state.orders.get(request.client_order_id)
+            if o is None or o.account != request.account:
+                raise ApiError(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"client_order_id: no order {request.client_order_id} for account "
+                    f"{request.account} in the gateway's view",
+                )
+            return convert.order(o, self.rs)
+
+        return await guarded(context, run())
+
+    async def ListOrders(self, request: gw.ListOrdersRequest, context: Any) -> gw.ListOrdersResponse:
+        async def run() -> gw.ListOrdersResponse:
+            validation.account(request.account, "account")
+            self.auth.check_account(current.get(), request.account)
+            limit = request.limit or 100
+            if limit > 1000:
+                raise invalid("limit", f"{limit} is too large; at most 1000")
+            inst = self._instrument_filter(request.venue, "", request.symbol)
+            venue = validation.text(request.venue, "venue").lower()
+            out = gw.ListOrdersResponse()
+            for o in reversed(self.link.state.orders.values()):
+                if o.account != request.account or (request.open_only and not o.open):
+                    continue
+                if inst is not None and o.instrument != inst:
+                    continue
+                if venue and (res := self.rs.by_id(o.instrument)) is not None and res.venue != venue:
+                    continue
+                out.orders.append(convert.order(o, self.rs))
+                if len(out.orders) >= limit:
+                    break
+            return out
+
+        return await guarded(context, run())
+
+    def _instrument_filter(self, venue: str, market: str, symbol: str) -> int | None:
+        if not symbol:
+            if venue:
+                v = validation.text(venue, "venue").lower()
+                if v not in validation.ids.VENUES:
+                    raise invalid("venue", f"unknown venue {v!r}")
+            return None
+        return int(self.rs.resolve(venue, market, symbol, "").inst.id)
+
+    async def GetPositions(self, request: gw.GetPositionsRequest, context: Any) -> gw.GetPositionsResponse:
+        async def run() -> gw.GetPositionsResponse:
+            validation.account(request.account, "account")
+            self.auth.check_account(current.get(), request.account)
+            self._instrument_filter(request.venue, "", "")
+            venue = request.venue.lower()
+            out = gw.GetPositionsResponse()
+            for (acct, _), pv in sorted(self.link.state.positions.items()):
+                if acct == request.account:
+                    m = convert.position(pv, self.rs)
+                    if not venue or m.venue == venue:
+                        out.positions.append(m)
+            return out
+
+        return await guarded(context, run())
+
+    async def GetBalances(self, request: gw.GetBalancesRequest, context: Any) -> gw.GetBalancesResponse:
+        async def run() -> gw.GetBalancesResponse:
+            validation.account(request.account, "account")
+            self.auth.check_account(current.get(), request.account)
+            self._instrument_filter(request.venue, "", "")
+            pos = [pv for (a, _), pv in self.link.state.positions.items() if a == request.account]
+            return gw.GetBalancesResponse(
+                balances=convert.balances(pos, self.rs, request.account, request.venue.lower())
+            )
+
+        return await guarded(context, run())
+
+    async def StreamEvents(
+        self, request: gw.StreamEventsRequest, context: Any
+    ) -> AsyncIterator[pb.OrderEvent]:
+        p = current.get()
+        try:
+            for i, a in enumerate(request.accounts):
+                validation.account(a, f"accounts[{i}]")
+                self.auth.check_account(p, a, f"accounts[{i}]")
+            accounts = frozenset(request.accounts) or p.accounts
+            inst = self._instrument_filter(request.venue, request.market, request.symbol)
+            venue_id = validation.ids.VENUES.get(request.venue.lower(), 0) if request.venue else 0
+        except ApiError as e:
+            await abort(context, e)
+            return
+        q: asyncio.Queue[tuple | None] = asyncio.Queue(maxsize=10_000)
+
+        def on_event(e: tuple) -> None:
+            if e[E_ACCOUNT] not in accounts or (inst is not None and e[E_INSTRUMENT] != inst):
+                return
+            if venue_id and e[E_VENUE] != venue_id:
+                return
+            try:
+                q.put_nowait(e)
+            except asyncio.QueueFull:
+                unsubscribe()
+                q._queue.clear()  # type: ignore[attr-defined]
+                q.put_nowait(None)
+
+        unsubscribe = self.link.subscribe(on_event)
+        try:
+            while True:
+                e = await q.get()
+                if e is None:
+                    await abort(
+                        context,
+                        ApiError(
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            "event stream fell 10000 events behind; reconnect and read "
+                            "faster or filter by venue/symbol",
+                            retry_after=1.0,
+                        ),
+                    )
+                    return
+                yield convert.event(e, self.rs)
+        finally:
+            unsubscribe()
+
+    # ---- market data ---------------------------------------------------------------------------
+    def _bbo_row(self, venue: str, market: str, symbol: str) -> tuple[Any, Any]:
+        res = self.rs.resolve(venue, market, symbol, "")
+        if self.bbo is None:
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE,
+                "no BBO table: the marketdata process is not running (start it and retry)",
+            )
+        try:
+            row = self.bbo.read(int(res.inst.id))
+        except Exception as e:
+            raise ApiError(
+                grpc.StatusCode.UNAVAILABLE, f"BBO for {res.inst.unified} unavailable: {e}"
+            ) from None
+        if int(row["seq"]) == 0:
+            raise ApiError(grpc.StatusCode.NOT_FOUND, f"symbol: no market data yet for {res.inst.unified}")
+        return res, row
+
+    async def GetBbo(self, request: gw.GetBboRequest, context: Any) -> gw.Bbo:
+        async def run() -> gw.Bbo:
+            res, row = self._bbo_row(request.venue, request.market, request.symbol)
+            p = res.prec
+            return gw.Bbo(
+                venue=res.venue,
+                market=res.market,
+                symbol=res.inst.unified,
+                bid_price=p.price(int(row["bid_px"])),
+                bid_quantity=p.qty(int(row["bid_qty"])),
+                ask_price=p.price(int(row["ask_px"])),
+                ask_quantity=p.qty(int(row["ask_qty"])),
+                mark_price=p.price(int(row["mark_px"])) if int(row["mark_px"]) else "",
+                ts_ns=int(row["ts_ns"]),
+            )
+
+        return await guarded(context, run())
+
+    async def GetBook(self, request: gw.GetBookRequest, context: Any) -> gw.Book:
+        async def run() -> gw.Book:
+            depth = request.depth or 1
+            if depth > 50:
+                raise invalid("depth", f"{depth} is too large; 1..50")
+            res, row = self._bbo_row(request.venue, request.market, request.symbol)
+            p = res.prec
+            # The shared-memory contract publishes the top of book only (BBO table); deeper levels
+            # need a book table from the marketdata room. The answer says how many levels it has.
+            return gw.Book(
+                venue=res.venue,
+                market=res.market,
+                symbol=res.inst.unified,
+                bids=[gw.BookLevel(price=p.price(int(row["bid_px"])), quantity=p.qty(int(row["bid_qty"])))],
+                asks=[gw.BookLevel(price=p.price(int(row["ask_px"])), quantity=p.qty(int(row["ask_qty"])))],
+                ts_ns=int(row["ts_ns"]),
+            )
+
+        return await guarded(context, run())
+
+
+_ = r

@@ -1,0 +1,156 @@
+"""Gateway room (oms/api): the gateway's view of orders, positions and balance changes, built from events.
+
+Touches nothing shared. Every EVENT the engine sends the gateway passes through `apply()` (as a tuple in
+EVENT field order, see `E_*`), so GetOrder/ListOrders/GetPositions/GetBalances answer from memory
+without a round trip to the engine. Positions use average cost in integer ticks x lots; realized PnL
+is kept exact (integer tick*lot units) and shown with the instrument's precision. Balances are the net
+change from fills this gateway has seen since it started (spot: base and quote; derivatives: realized
+PnL in the settle asset), not the venue's absolute balance — the store room's cache holds that.
+The table is bounded: beyond `max_orders`, the oldest terminal orders are dropped.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from oms.engine import constants as ec
+from oms.shm import records as r
+
+# EVENT field positions in a `.tolist()` tuple
+E_KIND, E_FLAGS, E_VENUE, E_MARKET, E_ACCOUNT, E_INSTRUMENT, E_COID, E_VOID = range(8)
+E_PRICE, E_QTY, E_CUM, E_LEAVES, E_FEE, E_TRADE, E_TS_VENUE, E_TS, E_SEQ, E_REASON = range(8, 18)
+E_SIDE, E_LIQ, E_OTYPE, E_STATUS, E_FEE_ASSET, E_SOURCE, E_REF_SEQ = range(18, 25)
+
+_ORDER_KINDS = {
+    r.ORDER_SUBMITTED,
+    r.ORDER_ACCEPTED,
+    r.ORDER_REJECTED,
+    r.ORDER_FILLED,
+    r.ORDER_CANCELED,
+    r.ORDER_MODIFIED,
+    r.ORDER_EXPIRED,
+    r.ORDER_TRIGGERED,
+    r.CANCEL_REJECTED,
+    r.MODIFY_REJECTED,
+}
+
+
+@dataclass(slots=True)
+class OrderView:
+    account: int
+    instrument: int
+    client_order_id: int
+    side: int
+    order_type: int
+    price: int
+    qty: int
+    cum_qty: int = 0
+    leaves_qty: int = 0
+    venue_order_id: int = 0
+    last_kind: int = 0
+    status: int = ec.ST_PENDING_NEW
+    updated_ns: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ec.TERMINAL and self.status != ec.ST_NONE
+
+
+@dataclass(slots=True)
+class PositionView:
+    account: int
+    instrument: int
+    qty: int = 0  # signed lots
+    cost: int = 0  # signed ticks*lots of the open quantity
+    realized: int = 0  # ticks*lots
+    fees: dict[int, int] = field(default_factory=dict)  # fee asset -> FEE_SCALE units
+
+    def avg_price_ticks(self) -> Decimal:
+        return Decimal(self.cost) / Decimal(self.qty) if self.qty else Decimal(0)
+
+
+class OrderState:
+    def __init__(self, max_orders: int = 200_000) -> None:
+        self.orders: OrderedDict[int, OrderView] = OrderedDict()
+        self.positions: dict[tuple[int, int], PositionView] = {}
+        self.max_orders = max_orders
+        self._seen_trades: set[tuple[int, int]] = set()
+
+    def submitted(self, row: list[int]) -> None:
+        """Record an order the gateway just sent (COMMAND row), so it is visible before the engine answers."""
+        coid = row[6]
+        if coid not in self.orders:
+            self.orders[coid] = OrderView(
+                row[4], row[5], coid, row[14], row[15], row[8], row[9], 0, row[9], updated_ns=row[12]
+            )
+            self._trim()
+
+    def apply(self, e: tuple) -> None:
+        kind = e[E_KIND]
+        if kind not in _ORDER_KINDS or not e[E_COID]:
+            return
+        coid = e[E_COID]
+        o = self.orders.get(coid)
+        if o is None:
+            o = OrderView(e[E_ACCOUNT], e[E_INSTRUMENT], coid, e[E_SIDE], e[E_OTYPE], 0, 0)
+            self.orders[coid] = o
+            self._trim()
+        o.last_kind = kind
+        if e[E_STATUS]:
+            o.status = e[E_STATUS]
+        o.updated_ns = e[E_TS]
+        if e[E_VOID]:
+            o.venue_order_id = e[E_VOID]
+        if kind == r.ORDER_FILLED:
+            o.cum_qty, o.leaves_qty = e[E_CUM], e[E_LEAVES]
+            self._fill(e)
+        elif kind in (r.ORDER_ACCEPTED, r.ORDER_SUBMITTED, r.ORDER_MODIFIED, r.ORDER_TRIGGERED):
+            if e[E_PRICE]:
+                o.price = e[E_PRICE]
+            if e[E_QTY]:
+                o.qty = e[E_QTY]
+            o.cum_qty, o.leaves_qty = e[E_CUM], e[E_LEAVES]
+        elif kind in (r.ORDER_CANCELED, r.ORDER_REJECTED, r.ORDER_EXPIRED):
+            o.leaves_qty = 0
+
+    def _fill(self, e: tuple) -> None:
+        key = (e[E_INSTRUMENT], e[E_TRADE])
+        if e[E_TRADE]:
+            if key in self._seen_trades:
+                return
+            self._seen_trades.add(key)
+            if len(self._seen_trades) > 1_000_000:
+                self._seen_trades.clear()
+        pos = self.positions.get((e[E_ACCOUNT], e[E_INSTRUMENT]))
+        if pos is None:
+            pos = self.positions[(e[E_ACCOUNT], e[E_INSTRUMENT])] = PositionView(
+                e[E_ACCOUNT], e[E_INSTRUMENT]
+            )
+        q = e[E_QTY] * (1 if e[E_SIDE] >= 0 else -1)
+        px = e[E_PRICE]
+        if pos.qty == 0 or (pos.qty > 0) == (q > 0):
+            pos.qty += q
+            pos.cost += q * px
+        else:
+            closing = min(abs(q), abs(pos.qty))
+            sign = 1 if pos.qty > 0 else -1
+            avg_cost_closed = pos.cost * closing // abs(pos.qty)
+            pos.realized += sign * (closing * px) - avg_cost_closed
+            pos.cost -= avg_cost_closed
+            pos.qty += q
+            rest = abs(q) - closing
+            if pos.qty == 0:
+                pos.cost = 0
+            elif rest:
+                pos.cost = pos.qty * px
+        if e[E_FEE]:
+            pos.fees[e[E_FEE_ASSET]] = pos.fees.get(e[E_FEE_ASSET], 0) + e[E_FEE]
+
+    def _trim(self) -> None:
+        if len(self.orders) <= self.max_orders:
+            return
+        for coid in list(self.orders)[: len(self.orders) - self.max_orders + 1000]:
+            if not self.orders[coid].open:
+                del self.orders[coid]

@@ -1,0 +1,264 @@
+"""Client room (gateway's Python client): talk to the OMS gateway over gRPC with TLS 1.3.
+
+Touches only the network connection it opens. `Client` is synchronous (CLI, scripts); `aio_channel()`
+gives an asyncio channel for the generated stubs (benchmarks, async apps). Credentials: the API token
+(`authorization: Bearer ...`), the CA that signed the gateway's certificate, optionally a client
+certificate (mTLS) and, for admin methods, a TOTP secret from which the current code is computed (or a
+code given directly). Errors come back as `ClientError` with the gRPC status name and the server's text.
+
+    with Client("127.0.0.1:50051", token=..., ca="var/certs/ca.crt") as c:
+        ack = c.submit(account=1, venue="binance", symbol="BTC/USDT", side="buy", quantity="0.01",
+                       price="50000", order_type="limit")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pyotp
+
+from oms.api.gen.oms.v1 import gateway_pb2 as gw
+from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
+from oms.api.gen.oms.v1 import types_pb2 as pb
+from oms.api.status import retry_after_of
+from oms.errors import OmsError, Rejected, Transient
+
+SIDES = {"buy": pb.SIDE_BUY, "sell": pb.SIDE_SELL}
+TYPES = {n.removeprefix("ORDER_TYPE_").lower(): v for n, v in pb.OrderType.items() if v}
+TIFS = {n.removeprefix("TIME_IN_FORCE_").lower(): v for n, v in pb.TimeInForce.items() if v}
+STATES = {n.removeprefix("TRADING_STATE_").lower(): v for n, v in pb.TradingState.items() if v}
+
+
+class ClientError(OmsError):
+    def __init__(self, status: grpc.StatusCode, details: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{status.name}: {details}", code=status.name)
+        self.status = status
+        self.details = details
+        self.retry_after = retry_after
+
+
+def credentials(
+    ca: str | os.PathLike[str] | None,
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
+) -> grpc.ChannelCredentials:
+    def read(p: Any, what: str) -> bytes | None:
+        if p is None:
+            return None
+        try:
+            return Path(p).read_bytes()
+        except OSError as e:
+            raise Rejected(f"{what} {p}: {e.strerror}; run `oms certs init` or pass the right path") from None
+
+    return grpc.ssl_channel_credentials(
+        read(ca, "CA file"), read(key, "client key"), read(cert, "client cert")
+    )
+
+
+def channel_options() -> list[tuple[str, Any]]:
+    # the dev certificate is issued for localhost; connecting by IP still verifies against that name
+    return [("grpc.ssl_target_name_override", "localhost"), ("grpc.default_authority", "localhost")]
+
+
+def aio_channel(target: str, ca: Any, cert: Any = None, key: Any = None) -> grpc.aio.Channel:
+    return grpc.aio.secure_channel(target, credentials(ca, cert, key), options=channel_options())
+
+
+def metadata(token: str, totp: str | None = None) -> tuple[tuple[str, str], ...]:
+    md: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
+    return (*md, ("x-oms-totp", totp)) if totp else md
+
+
+def _err(e: grpc.RpcError) -> ClientError:
+    return ClientError(e.code(), e.details() or "", retry_after_of(e.trailing_metadata()))
+
+
+def order_request(
+    account: int,
+    venue: str,
+    symbol: str,
+    side: str,
+    quantity: str,
+    *,
+    price: str = "",
+    order_type: str = "limit",
+    tif: str = "",
+    market: str = "",
+    trigger_price: str = "",
+    reduce_only: bool = False,
+    post_only: bool = False,
+    client_order_id: int = 0,
+) -> pb.SubmitOrder:
+    try:
+        s, t = SIDES[side.lower()], TYPES[order_type.lower()]
+        f = TIFS[tif.lower()] if tif else pb.TIME_IN_FORCE_UNSPECIFIED
+    except KeyError as e:
+        raise Rejected(
+            f"{e.args[0]!r} invalid: side is buy|sell, type one of {', '.join(TYPES)}, "
+            f"tif one of {', '.join(TIFS)}"
+        ) from None
+    return pb.SubmitOrder(
+        account=account,
+        venue=venue,
+        market=market,
+        symbol=symbol,
+        side=s,
+        order_type=t,
+        time_in_force=f,
+        price=price,
+        quantity=quantity,
+        trigger_price=trigger_price,
+        reduce_only=reduce_only,
+        post_only=post_only,
+        client_order_id=client_order_id,
+    )
+
+
+class Client:
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str,
+        ca: Any,
+        cert: Any = None,
+        key: Any = None,
+        totp_secret: str | None = None,
+        totp: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.channel = grpc.secure_channel(target, credentials(ca, cert, key), options=channel_options())
+        self.stub = gw_grpc.GatewayStub(self.channel)
+        self.admin = gw_grpc.AdminStub(self.channel)
+        self.token = token
+        self.totp_secret = totp_secret
+        self.totp = totp
+        self.timeout = timeout
+
+    def _md(self, admin: bool = False) -> tuple[tuple[str, str], ...]:
+        code = None
+        if admin:
+            code = self.totp or (pyotp.TOTP(self.totp_secret).now() if self.totp_secret else None)
+        return metadata(self.token, code)
+
+    def _call(self, fn: Any, req: Any, admin: bool = False) -> Any:
+        try:
+            return fn(req, metadata=self._md(admin), timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise _err(e) from None
+
+    # ---- trading -------------------------------------------------------------------------------
+    def submit(self, **kw: Any) -> pb.OrderAck:
+        return self._call(self.stub.SubmitOrder, order_request(**kw))
+
+    def cancel(self, account: int, client_order_id: int, venue: str = "", symbol: str = "") -> pb.OrderAck:
+        return self._call(
+            self.stub.CancelOrder,
+            pb.CancelOrder(account=account, client_order_id=client_order_id, venue=venue, symbol=symbol),
+        )
+
+    def modify(
+        self, account: int, client_order_id: int, venue: str, symbol: str, price: str = "", quantity: str = ""
+    ) -> pb.OrderAck:
+        return self._call(
+            self.stub.ModifyOrder,
+            pb.ModifyOrder(
+                account=account,
+                client_order_id=client_order_id,
+                venue=venue,
+                symbol=symbol,
+                price=price,
+                quantity=quantity,
+            ),
+        )
+
+    def cancel_all(self, account: int, venue: str = "", symbol: str = "") -> pb.OrderAck:
+        return self._call(self.stub.CancelAll, pb.CancelAll(account=account, venue=venue, symbol=symbol))
+
+    def submit_batch(self, orders: list[pb.SubmitOrder]) -> pb.BatchAck:
+        return self._call(self.stub.SubmitBatch, pb.SubmitBatch(orders=orders))
+
+    # ---- queries -------------------------------------------------------------------------------
+    def get_order(self, account: int, client_order_id: int) -> pb.Order:
+        return self._call(
+            self.stub.GetOrder, gw.GetOrderRequest(account=account, client_order_id=client_order_id)
+        )
+
+    def list_orders(
+        self, account: int, *, venue: str = "", symbol: str = "", open_only: bool = False, limit: int = 0
+    ) -> list[pb.Order]:
+        return list(
+            self._call(
+                self.stub.ListOrders,
+                gw.ListOrdersRequest(
+                    account=account, venue=venue, symbol=symbol, open_only=open_only, limit=limit
+                ),
+            ).orders
+        )
+
+    def positions(self, account: int, venue: str = "") -> list[pb.Position]:
+        return list(
+            self._call(self.stub.GetPositions, gw.GetPositionsRequest(account=account, venue=venue)).positions
+        )
+
+    def balances(self, account: int, venue: str = "") -> list[pb.Balance]:
+        return list(
+            self._call(self.stub.GetBalances, gw.GetBalancesRequest(account=account, venue=venue)).balances
+        )
+
+    def events(
+        self,
+        accounts: list[int] | None = None,
+        venue: str = "",
+        symbol: str = "",
+        timeout: float | None = None,
+    ) -> Iterator[pb.OrderEvent]:
+        req = gw.StreamEventsRequest(accounts=accounts or [], venue=venue, symbol=symbol)
+        call = self.stub.StreamEvents(req, metadata=self._md(), timeout=timeout)
+        try:
+            yield from call
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
+                return
+            raise _err(e) from None
+        finally:
+            call.cancel()
+
+    def bbo(self, venue: str, symbol: str, market: str = "") -> gw.Bbo:
+        return self._call(self.stub.GetBbo, gw.GetBboRequest(venue=venue, market=market, symbol=symbol))
+
+    # ---- admin ---------------------------------------------------------------------------------
+    def set_trading_state(self, state: str, account: int = 0, reason: str = "") -> gw.AdminAck:
+        try:
+            st = STATES[state.lower()]
+        except KeyError:
+            raise Rejected(f"state {state!r} invalid: use one of {', '.join(STATES)}") from None
+        return self._call(
+            self.admin.SetTradingState,
+            gw.SetTradingState(state=st, account=account, reason=reason),
+            admin=True,
+        )
+
+    def set_risk_limits(self, limits: list[gw.RiskLimit]) -> gw.AdminAck:
+        return self._call(self.admin.SetRiskLimits, gw.SetRiskLimits(limits=limits), admin=True)
+
+    def rotate_token(self, token_id: str, grace_seconds: int = 0) -> gw.RotateKeysResponse:
+        return self._call(
+            self.admin.RotateKeys, gw.RotateKeys(token_id=token_id, grace_seconds=grace_seconds), admin=True
+        )
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ = Transient
