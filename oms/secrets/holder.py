@@ -4,12 +4,14 @@ Touches only the store it watches and the client objects its factory builds. The
 client from the current credential and, when `watch()` reports a new version, builds a second client with
 the new key and swaps the reference in one assignment. Orders already in flight finish on the old client
 (the venue still accepts the old key during the grace period); every order sent after the swap uses the
-new key. No venue name here: the connector passes `make_client(credential) -> client`.
+new key; the old client is closed `close_after_s` later. No venue name here: the connector passes
+`make_client(credential) -> client`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -33,11 +35,14 @@ class ClientHolder(Generic[C]):
         audit: AuditSink | None = None,
         close_client: Callable[[C], None] | None = None,
         interval: float | None = None,
+        close_after_s: float = 30.0,
     ) -> None:
         self.name = name
         self._make = make_client
         self._close = close_client
         self._audit = audit
+        self._close_after = close_after_s
+        self._retired: list[tuple[float, C]] = []
         self._lock = threading.Lock()
         cred = store.get(name)
         self.version = cred.version
@@ -68,11 +73,23 @@ class ClientHolder(Generic[C]):
                 key=cred.fingerprint,
             )
         _log.info("key %s: client switched v%d -> v%d", self.name, old_version, cred.version)
-        if self._close is not None:
-            try:
-                self._close(old)
-            except Exception as e:
-                _log.warning("closing the old client failed: %s", type(e).__name__)
+        # a request may still be in flight on the old client: close it only `close_after_s` later
+        now = time.monotonic()
+        self._retired.append((now, old))
+        self._close_retired(now - self._close_after)
+
+    def _close_retired(self, before: float) -> None:
+        keep = []
+        for t, c in self._retired:
+            if t > before:
+                keep.append((t, c))
+            elif self._close is not None:
+                try:
+                    self._close(c)
+                except Exception as e:
+                    _log.warning("closing an old client failed: %s", type(e).__name__)
+        self._retired = keep
 
     def stop(self) -> None:
         self._watch.stop()
+        self._close_retired(float("inf"))
