@@ -47,6 +47,22 @@ APP_PROGRAMS: list[tuple[str, str, list[str], int | None, int]] = [
     ("gateway", "oms.procs.gateway", [], None, 70),
 ]
 VENUE_CORES = {"binance": 4, "bybit": 5, "okx": 6}
+# Per-program arguments as each program's own parser spells them ({...} filled by plan_stack); a program
+# not listed here gets none and reads its endpoints from the OMS_* environment / services.json.
+PROGRAM_ARGS: dict[str, list[str]] = {
+    "monitor": [
+        "--port",
+        "{monitor_port}",
+        "--prefix",
+        "{prefix}",
+        "--venues",
+        "{venues}",
+        "--nats-url",
+        "{nats}",
+    ],
+    "bridge": ["--prefix", "{prefix}", "--nats-url", "{nats}", "--spool-dir", "{data}/spool"],
+    "recorder": ["--nats-url", "{nats}", "--migrate"],
+}
 SERVICE_PRIORITY = 10
 
 
@@ -242,12 +258,18 @@ def plan_stack(paths: StackPaths, cfg: Any | None, monitor_port: int | None, pre
         mport = free_port()
     endpoints = {n: _endpoint(s) for n, s in svc_objs.items()}
     env = _program_env(paths, endpoints, prefix, sims)
+    fill = {
+        "monitor_port": str(mport),
+        "prefix": prefix,
+        "venues": ",".join(venues),
+        "nats": endpoints.get("nats", {}).get("url", ""),
+        "data": str(paths.data),
+    }
     for p in apps:
         p.env = {**env, "OMS_CORE": "" if p.core is None else str(p.core)}
-        if p.name == "monitor":
-            p.command += ["--port", str(mport), "--prefix", prefix, "--venues", ",".join(venues)]
-            if "nats" in endpoints:
-                p.command += ["--nats-url", endpoints["nats"]["url"]]
+        p.command += [a.format(**fill) for a in PROGRAM_ARGS.get(p.name.split("-")[0], [])]
+        if p.name == "bridge" and "engine" in left_out:  # nobody else would create its rings
+            p.command += ["--create-rings", "65536"]
     return {
         "programs": services + sims + apps,
         "left_out": left_out,

@@ -60,12 +60,24 @@ def test_exposition_has_every_family_and_values() -> None:
     text = render(registry_for(_full_state())).decode()
     fams = _families(text)
     for name in (
-        "oms_orders", "oms_fills", "oms_order_rejects", "oms_order_events", "oms_latency_seconds",
-        "oms_latency_p50_seconds", "oms_latency_p99_seconds", "oms_latency_p999_seconds",
-        "oms_ring_depth_records", "oms_ring_drops", "oms_rate_limit_remaining_ratio",
-        "oms_venue_reconnects", "oms_reconciliation_drift_orders", "oms_venue_state", "oms_alerts",
-        "oms_position_quantity", "oms_risk_state",
-    ):  # fmt: skip
+        "oms_orders",
+        "oms_fills",
+        "oms_order_rejects",
+        "oms_order_events",
+        "oms_latency_seconds",
+        "oms_latency_p50_seconds",
+        "oms_latency_p99_seconds",
+        "oms_latency_p999_seconds",
+        "oms_ring_depth_records",
+        "oms_ring_drops",
+        "oms_rate_limit_remaining_ratio",
+        "oms_venue_reconnects",
+        "oms_reconciliation_drift_orders",
+        "oms_venue_state",
+        "oms_alerts",
+        "oms_position_quantity",
+        "oms_risk_state",
+    ):
         assert name in fams, name
     assert 'oms_orders_total{exchange="binance_spot"} 1.0' in text
     assert 'oms_orders_total{exchange="bybit_linear"} 0.0' in text
