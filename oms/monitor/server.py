@@ -10,6 +10,10 @@ is given, /dev/shm rings through `RingWatcher` (read-only), and the alert webhoo
 | GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown exchange (lists known)  |
 | GET  /api/summary     | JSON for `oms top`                                                   |
 | POST /ingest          | msgpack StatsFrame → 204, or 400 naming the bad field                |
+
+With a NATS URL it also subscribes to `[monitor].event_subjects` (default orders.>, fills.>, risk.>)
+and counts the EVENT records in the bridge's OMSF frames, so order/fill/reject counters need no extra
+code in the engine; frames re-sent by the bridge carry the same Nats-Msg-Id and are counted once.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from oms import log
+from oms.errors import OmsError
 from oms.monitor.alerts import AlertSender
 from oms.monitor.exposition import registry_for, render
 from oms.monitor.frames import FrameError, decode
@@ -48,6 +53,7 @@ class MonitorServer:
     _runner: web.AppRunner | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _nc: object | None = None
+    _seen_ids: dict[str, None] = field(default_factory=dict)  # recent Nats-Msg-Ids (insertion-ordered)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -86,6 +92,27 @@ class MonitorServer:
             return _json(400, {"error": str(e)})
         return web.Response(status=204)
 
+    async def _on_bus_events(self, msg: object) -> None:
+        """EVENT frames the bridge publishes to JetStream (oms.bus.frames), de-duplicated by Nats-Msg-Id."""
+        from oms.bus.frames import decode as decode_frame
+        from oms.shm.records import EVENT
+
+        msg_id = (getattr(msg, "headers", None) or {}).get("Nats-Msg-Id")
+        if msg_id:
+            if msg_id in self._seen_ids:
+                return
+            self._seen_ids[msg_id] = None
+            while len(self._seen_ids) > 20_000:
+                self._seen_ids.pop(next(iter(self._seen_ids)))
+        try:
+            _, recs = decode_frame(msg.data)  # type: ignore[attr-defined]
+        except OmsError as e:
+            self.state.frame_errors += 1
+            _log.warning("bad event frame on %s: %s", getattr(msg, "subject", "?"), e)
+            return
+        if recs.dtype == EVENT:
+            self.state.count_events(recs)
+
     async def _on_nats(self, msg: object) -> None:
         try:
             self.state.apply(decode(msg.data))  # type: ignore[attr-defined]
@@ -107,6 +134,8 @@ class MonitorServer:
 
             self._nc = await nats.connect(self.nats_url, name="oms-monitor", max_reconnect_attempts=-1)
             await self._nc.subscribe(f"{self.settings.stats_subject}.>", cb=self._on_nats)  # type: ignore[attr-defined]
+            for subj in self.settings.event_subjects:
+                await self._nc.subscribe(subj, cb=self._on_bus_events)  # type: ignore[attr-defined]
         self._tasks = [asyncio.create_task(self._anomaly_loop())]
         if self.rings is not None:
             self._tasks.append(asyncio.create_task(self._ring_loop()))

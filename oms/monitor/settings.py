@@ -15,6 +15,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"  # HTTP listen address for /metrics, /health, /api/summary, /ingest
     port: int = 9464  # 0 = pick a free port (tests)
     stats_subject: str = "monitor.stats"  # NATS subject prefix; producers publish to <prefix>.<program>
+    event_subjects: list[str] = msgspec.field(default_factory=lambda: ["orders.>", "fills.>", "risk.>"])
+    # ^ NATS subjects of the bridge's OMSF event frames, counted into the order/fill/reject metrics
     exchanges: list[str] = []  # exchanges /health must cover; empty = every exchange that has reported
     stale_after_s: float = 15.0  # a venue with no report for this long counts as down
     ring_poll_s: float = 1.0  # how often ring depths are read from shared memory

@@ -62,7 +62,7 @@ class MonitorState:
         now = time.monotonic() if now is None else now
         self.frames[frame.program] = self.frames.get(frame.program, 0) + 1
         if frame.events:
-            self._count_events(events_of(frame))
+            self.count_events(events_of(frame))
         for b in frame.latencies:
             key = (b.stage, b.exchange)
             series = self.latency.get(key)
@@ -78,7 +78,7 @@ class MonitorState:
         if frame.risk_state:
             self.risk_state = frame.risk_state
 
-    def _count_events(self, ev: np.ndarray) -> None:
+    def count_events(self, ev: np.ndarray) -> None:
         if not len(ev):
             return
         keys = np.stack([ev["venue"].astype(np.int64), ev["market"].astype(np.int64), ev["kind"]], axis=1)
@@ -180,9 +180,14 @@ class MonitorState:
         if d is None:
             s = self.settings
             d = self.detectors[key] = Detector(
-                exchange, metric, s.anomaly_alpha, s.anomaly_k, s.anomaly_warmup, s.anomaly_cooldown_s,
+                exchange,
+                metric,
+                s.anomaly_alpha,
+                s.anomaly_k,
+                s.anomaly_warmup,
+                s.anomaly_cooldown_s,
                 abs_floor=abs_floor,
-            )  # fmt: skip
+            )
         return d
 
     def anomaly_tick(self, now: float | None = None) -> list[tuple[Anomaly, str]]:

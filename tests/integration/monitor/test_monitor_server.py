@@ -104,3 +104,33 @@ async def test_latency_spike_alerts_slack_and_discord(webhooks: WebhookReceiver)
     assert discord["content"] == slack["text"]
     assert srv.alerts.sinks[0].sent == 1 and srv.alerts.sinks[1].sent == 1
     assert srv.state.alerts[("binance_spot", "venue_rtt_latency_p99")] == 1
+
+
+async def test_bridge_event_frames_on_nats_are_counted_once(monitor_nats: NatsServer) -> None:
+    import nats
+
+    from oms.bus.frames import encode as encode_frame
+    from oms.bus.frames import msg_id, split_events
+
+    srv = MonitorServer(Settings(port=0), nats_url=monitor_nats.url)
+    await srv.start()
+    nc = await nats.connect(monitor_nats.url)
+    try:
+        ev = events([r.ORDER_SUBMITTED, r.ORDER_ACCEPTED, r.ORDER_FILLED, r.ORDER_FILLED])
+        ev["seq"] = range(1, 5)
+        groups = split_events(ev)
+        assert {s.split(".")[0] for s, _ in groups} == {"orders", "fills"}
+        for _ in range(2):  # the bridge re-sends after a lost ack: same Nats-Msg-Id
+            for subject, recs in groups:
+                data = encode_frame(recs)
+                await nc.publish(subject, data, headers={"Nats-Msg-Id": msg_id(subject, data=data)})
+        await nc.flush()
+        await eventually_async(lambda: srv.state.count("binance_spot", "order_filled") == 2, timeout=5)
+        await nc.publish("orders.binance.spot.BTCUSDT", b"not a frame")
+        await nc.flush()
+        await eventually_async(lambda: srv.state.frame_errors == 1, timeout=5)
+        assert srv.state.count("binance_spot", "order_submitted") == 1
+        assert srv.state.count("binance_spot", "order_filled") == 2
+    finally:
+        await nc.close()
+        await srv.stop()
