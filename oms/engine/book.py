@@ -1,0 +1,388 @@
+"""Engine room: njit primitives over EngineState — clock, client-order-id hash index, slots, staging.
+
+Touches only the EngineState arrays it is given. Everything here is small and inlined into the
+kernels of oms/engine/orders.py, risk.py and positions.py:
+
+- `now_ns` / `mono_ns`: clock_gettime through an external symbol (cacheable, no Python object).
+- open-addressing index (linear probing, backward-shift deletion, key 0 = empty) from
+  client_order_id to order slot; trade-id dedup set in two generations.
+- slot allocation: a free stack, then the oldest terminal order (idempotency horizon = capacity).
+- staging: `ev_order` / `cmd_order` write one EVENT / COMMAND record into evq / cmdq.
+- aggregates: `set_leaves` keeps per-position open qty and per-account/venue open notional exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.types import ExternalFunction
+
+from oms.engine import constants as C
+from oms.engine import state as S
+from oms.shm import records as R
+
+_clock_gettime = ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(29)
+INT64_MAX = np.int64(0x7FFFFFFFFFFFFFFF)
+HUGE = np.int64(C.NO_LIMIT)
+
+
+@njit(cache=True)
+def now_ns(clock):
+    """CLOCK_REALTIME in ns (record timestamps)."""
+    _clock_gettime(0, clock.ctypes.data)
+    return clock[0] * 1_000_000_000 + clock[1]
+
+
+@njit(cache=True)
+def mono_ns(clock):
+    """CLOCK_MONOTONIC in ns (latency measurement)."""
+    _clock_gettime(1, clock.ctypes.data)
+    return clock[0] * 1_000_000_000 + clock[1]
+
+
+@njit(cache=True, inline="always")
+def _home(key, mask):
+    return np.int64((key * _MUL) >> _SHIFT) & mask
+
+
+@njit(cache=True)
+def idx_lookup(s, coid):
+    mask = len(s.ikey) - 1
+    i = _home(np.uint64(coid), mask)
+    while True:
+        k = s.ikey[i]
+        if k == coid:
+            return s.islot[i]
+        if k == 0:
+            return -1
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def idx_insert(s, coid, slot):
+    mask = len(s.ikey) - 1
+    i = _home(np.uint64(coid), mask)
+    while s.ikey[i] != 0 and s.ikey[i] != coid:
+        i = (i + 1) & mask
+    s.ikey[i] = coid
+    s.islot[i] = slot
+
+
+@njit(cache=True)
+def idx_delete(s, coid):
+    mask = len(s.ikey) - 1
+    i = _home(np.uint64(coid), mask)
+    while True:
+        k = s.ikey[i]
+        if k == 0:
+            return
+        if k == coid:
+            break
+        i = (i + 1) & mask
+    j = i
+    while True:
+        j = (j + 1) & mask
+        kj = s.ikey[j]
+        if kj == 0:
+            break
+        h = _home(kj, mask)
+        # the entry at j may move to i only if its home is not cyclically in (i, j]
+        if i <= j:
+            if i < h <= j:
+                continue
+        elif h > i or h <= j:
+            continue
+        s.ikey[i] = kj
+        s.islot[i] = s.islot[j]
+        i = j
+    s.ikey[i] = 0
+    s.islot[i] = -1
+
+
+@njit(cache=True)
+def trade_seen(s, coid, trade_id):
+    """True if (coid, trade_id) was seen; otherwise remember it. trade_id 0 is never deduplicated."""
+    if trade_id == 0:
+        return False
+    mask = s.tkey.shape[1] - 1
+    key = np.uint64(trade_id) ^ (np.uint64(coid) * _MUL)
+    if key == 0:
+        key = np.uint64(1)
+    for g in range(2):
+        i = _home(key, mask)
+        while s.tkey[g, i] != 0:
+            if s.tkey[g, i] == key and s.tcoid[g, i] == coid:
+                return True
+            i = (i + 1) & mask
+    gen = s.meta[S.M_TGEN]
+    if s.meta[S.M_TCOUNT] * 2 >= mask + 1:  # current generation half full: it becomes the old one
+        gen = 1 - gen
+        s.tkey[gen, :] = 0
+        s.tcoid[gen, :] = 0
+        s.meta[S.M_TGEN] = gen
+        s.meta[S.M_TCOUNT] = 0
+    i = _home(key, mask)
+    while s.tkey[gen, i] != 0:
+        i = (i + 1) & mask
+    s.tkey[gen, i] = key
+    s.tcoid[gen, i] = coid
+    s.meta[S.M_TCOUNT] += 1
+    return False
+
+
+@njit(cache=True)
+def is_terminal(st):
+    return st == C.ST_FILLED or st == C.ST_CANCELED or st == C.ST_REJECTED or st == C.ST_EXPIRED
+
+
+@njit(cache=True)
+def alloc_slot(s):
+    top = s.meta[S.M_FREE_TOP]
+    if top > 0:
+        s.meta[S.M_FREE_TOP] = top - 1
+        return s.free[top - 1]
+    cap = len(s.orders)
+    while s.meta[S.M_TQ_HEAD] < s.meta[S.M_TQ_TAIL]:
+        slot = s.termq[s.meta[S.M_TQ_HEAD] % cap]
+        s.meta[S.M_TQ_HEAD] += 1
+        o = s.orders[slot]
+        if is_terminal(o.status):
+            idx_delete(s, o.client_order_id)
+            clear_order(s, slot)
+            return slot
+    return -1
+
+
+@njit(cache=True)
+def clear_order(s, slot):
+    o = s.orders[slot]
+    o.client_order_id = 0
+    o.venue_order_id = 0
+    o.ref_id = 0
+    o.peer = 0
+    o.kid_a = 0
+    o.kid_b = 0
+    o.price = 0
+    o.qty = 0
+    o.cum_qty = 0
+    o.leaves = 0
+    o.trigger_price = 0
+    o.trail = 0
+    o.trail_ref = 0
+    o.new_price = 0
+    o.new_qty = 0
+    o.fill_cost = 0
+    o.fee = 0
+    o.risk_px = 0
+    o.open_notional = 0
+    o.expire_ns = 0
+    o.status = C.ST_NONE
+    o.prev_status = C.ST_NONE
+    o.flags = 0
+    o.native = 0
+    o.emu_next = -1
+    o.emu_prev = -1
+
+
+@njit(cache=True)
+def notional(ins, px, q):
+    """price_ticks * qty_lots in 1e-8 quote units (floor); HUGE on overflow."""
+    if px <= 0 or q <= 0:
+        return np.int64(0)
+    if q > INT64_MAX // px:
+        return HUGE
+    a = px * q
+    return (a // ins.div) * ins.mult + (a % ins.div) * ins.mult // ins.div
+
+
+@njit(cache=True)
+def to_e8(ins, x):
+    """Signed tick*lot amount in 1e-8 quote units (rounded toward zero)."""
+    if x >= 0:
+        return (x // ins.div) * ins.mult + (x % ins.div) * ins.mult // ins.div
+    y = -x
+    return -((y // ins.div) * ins.mult + (y % ins.div) * ins.mult // ins.div)
+
+
+@njit(cache=True)
+def set_leaves(s, o, new_leaves):
+    """Change an order's working qty and keep every aggregate (open qty, open notional) exact."""
+    p = s.pos[o.account, o.instrument]
+    d = new_leaves - o.leaves
+    if d != 0:
+        if o.side > 0:
+            p.open_buy += d
+        else:
+            p.open_sell += d
+    o.leaves = new_leaves
+    nn = notional(s.inst[o.instrument], o.risk_px, new_leaves)
+    dn = nn - o.open_notional
+    if dn != 0:
+        s.acct[o.account].open_notional += dn
+        s.ven[o.venue].open_notional += dn
+        o.open_notional = nn
+
+
+@njit(cache=True)
+def set_status(s, slot, st, tr):
+    """The one place an order's status changes: counts the named transition, queues terminal slots."""
+    o = s.orders[slot]
+    prev = o.status
+    was_terminal = is_terminal(prev)
+    o.status = st
+    if prev == C.ST_NONE and not is_terminal(st):
+        s.meta[S.M_OPEN] += 1
+    s.trans[tr] += 1
+    if is_terminal(st) and not was_terminal:
+        if o.leaves != 0:
+            set_leaves(s, o, 0)
+        s.termq[s.meta[S.M_TQ_TAIL] % len(s.orders)] = slot
+        s.meta[S.M_TQ_TAIL] += 1
+        if prev != C.ST_NONE:
+            s.meta[S.M_OPEN] -= 1
+
+
+@njit(cache=True)
+def ev_order(s, kind, o, reason, ref_seq):
+    """Stage one EVENT describing order `o` after a change. Returns its index in evq (or -1 if full)."""
+    n = s.meta[S.M_NEV]
+    if n >= len(s.evq) or s.meta[S.M_REPLAY] != 0:
+        return -1
+    e = s.evq[n]
+    s.meta[S.M_NEV] = n + 1
+    s.meta[S.M_EVSEQ] += 1
+    e.kind = kind
+    e.flags = o.flags
+    e.venue = o.venue
+    e.market = o.market
+    e.account = o.account
+    e.instrument = o.instrument
+    e.client_order_id = o.client_order_id
+    e.venue_order_id = o.venue_order_id
+    e.price = o.price
+    e.qty = o.qty
+    e.cum_qty = o.cum_qty
+    e.leaves_qty = o.leaves
+    e.fee = 0
+    e.trade_id = 0
+    e.ts_venue_ns = 0
+    e.ts_ns = s.meta[S.M_NOW]
+    e.seq = s.meta[S.M_EVSEQ]
+    e.reason = reason
+    e.side = o.side
+    e.liquidity = 0
+    e.order_type = o.order_type
+    e.status = o.status
+    e.fee_asset = 0
+    e.source = C.SOURCE_ENGINE
+    e.ref_seq = ref_seq
+    return n
+
+
+@njit(cache=True)
+def ev_blank(s, kind, reason, ref_seq):
+    """Stage an EVENT not tied to an order slot (limit/state changes, rejects without a slot)."""
+    n = s.meta[S.M_NEV]
+    if n >= len(s.evq) or s.meta[S.M_REPLAY] != 0:
+        return -1
+    e = s.evq[n]
+    s.meta[S.M_NEV] = n + 1
+    s.meta[S.M_EVSEQ] += 1
+    e.kind = kind
+    e.flags = 0
+    e.venue = 0
+    e.market = 0
+    e.account = 0
+    e.instrument = 0
+    e.client_order_id = 0
+    e.venue_order_id = 0
+    e.price = 0
+    e.qty = 0
+    e.cum_qty = 0
+    e.leaves_qty = 0
+    e.fee = 0
+    e.trade_id = 0
+    e.ts_venue_ns = 0
+    e.ts_ns = s.meta[S.M_NOW]
+    e.seq = s.meta[S.M_EVSEQ]
+    e.reason = reason
+    e.side = 0
+    e.liquidity = 0
+    e.order_type = 0
+    e.status = 0
+    e.fee_asset = 0
+    e.source = C.SOURCE_ENGINE
+    e.ref_seq = ref_seq
+    return n
+
+
+@njit(cache=True)
+def cmd_order(s, kind, o, source):
+    """Stage one COMMAND for the order's venue connector (nothing while replaying)."""
+    n = s.meta[S.M_NCMD]
+    if n >= len(s.cmdq) or s.meta[S.M_REPLAY] != 0:
+        return -1
+    c = s.cmdq[n]
+    s.meta[S.M_NCMD] = n + 1
+    c.kind = kind
+    c.flags = o.flags & ~np.uint16(R.FLAG_LAST_IN_BATCH)
+    c.venue = o.venue
+    c.market = o.market
+    c.account = o.account
+    c.instrument = o.instrument
+    c.client_order_id = o.client_order_id
+    c.ref_id = o.client_order_id if kind != R.SUBMIT_ORDER else o.ref_id
+    c.price = o.new_price if kind == R.MODIFY_ORDER else o.price
+    c.qty = o.new_qty if kind == R.MODIFY_ORDER else o.qty
+    c.trigger_price = o.trigger_price
+    c.trail = o.trail
+    c.ts_ns = s.meta[S.M_NOW]
+    c.seq = o.seq
+    c.side = o.side
+    c.order_type = o.send_type
+    c.tif = o.tif
+    c.contingency = o.contingency
+    c.source = source
+    c.expire_ns = o.expire_ns
+    c.param_id = 0
+    c.param_scope = 0
+    c.param_value = 0
+    return n
+
+
+@njit(cache=True)
+def ref_price(ins):
+    """Reference price for risk and valuation: mark, else BBO mid, else last trade, else 0."""
+    if ins.mark > 0:
+        return ins.mark
+    if ins.bid > 0 and ins.ask > 0:
+        return (ins.bid + ins.ask) // 2
+    return ins.last
+
+
+@njit(cache=True)
+def emu_add(s, slot):
+    o = s.orders[slot]
+    ins = s.inst[o.instrument]
+    o.emu_prev = -1
+    o.emu_next = ins.emu_head
+    if ins.emu_head >= 0:
+        s.orders[ins.emu_head].emu_prev = slot
+    ins.emu_head = slot
+
+
+@njit(cache=True)
+def emu_remove(s, slot):
+    o = s.orders[slot]
+    if o.emu_prev < 0 and s.inst[o.instrument].emu_head != slot:
+        return  # not in the list
+    if o.emu_prev >= 0:
+        s.orders[o.emu_prev].emu_next = o.emu_next
+    else:
+        s.inst[o.instrument].emu_head = o.emu_next
+    if o.emu_next >= 0:
+        s.orders[o.emu_next].emu_prev = o.emu_prev
+    o.emu_next = -1
+    o.emu_prev = -1

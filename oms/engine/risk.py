@@ -1,0 +1,128 @@
+"""Engine room: pre-trade risk as one njit function on int64 fields, each check a named reason.
+
+Touches only EngineState (reads limits/positions/instruments, debits the token buckets of an order
+that passes). Checks run in this order and the first failure is the reject reason (constants.R_*):
+
+ 1. trading state: HALTED rejects all; REDUCING passes only orders that shrink the position
+ 2. max order qty (per instrument, lots)            qty > limit rejects; qty == limit passes
+ 3. reference price / price deviation (bps, per instrument): |px - ref| * 10000 > bps * ref rejects
+ 4. max order notional (per account, 1e-8 quote)
+ 5. max position per instrument (lots, worst case incl. open orders on the same side)
+ 6. max position notional per account (gross positions + open orders + this order)
+ 7. max leverage per account: (gross + this order) * 100 > leverage_x100 * equity rejects
+ 8. per-venue exposure (gross positions + open orders on the venue + this order)
+ 9. order rate token buckets, per account then per venue (burst = one second of rate); tokens are
+    taken only when every check passed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from oms.engine import book as B
+from oms.engine import constants as C
+from oms.engine import positions as P
+
+NS = 1_000_000_000
+
+
+@njit(cache=True)
+def is_reducing(p, side, qty):
+    """True when an order of `side`/`qty` can only shrink the position (counting open orders)."""
+    if p.qty == 0 or (p.qty > 0) == (side > 0):
+        return False
+    aq = p.qty if p.qty > 0 else -p.qty
+    pending = p.open_buy if side > 0 else p.open_sell
+    return qty + pending <= aq
+
+
+@njit(cache=True)
+def _bucket_ok(tokens, last_ns, rate, now):
+    """Tokens (x1e9) after refill; returns the new level (caller compares with NS)."""
+    cap = rate * NS
+    el = now - last_ns
+    if el < 0:
+        el = 0
+    if last_ns == 0 or el >= NS:
+        return cap
+    t = tokens + el * rate
+    return cap if t > cap else t
+
+
+@njit(cache=True)
+def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
+    """Return R_NONE or the first failing reason. `risk_px` prices the notional (0 = use reference)."""
+    acct = s.acct[a]
+    p = s.pos[a, i]
+    ins = s.inst[i]
+    st = acct.state
+    if st == C.TS_HALTED:
+        return C.R_TRADING_HALTED
+    if st == C.TS_REDUCING and not is_reducing(p, side, qty):
+        return C.R_REDUCE_ONLY_STATE
+    lim = s.limits
+    if qty > lim[C.L_MAX_ORDER_QTY, i]:
+        return C.R_MAX_ORDER_QTY
+    ref = B.ref_price(ins)
+    dev = lim[C.L_PRICE_DEVIATION_BPS, i]
+    if priced and dev > 0:
+        if ref <= 0:
+            return C.R_NO_REFERENCE_PRICE
+        diff = limit_px - ref if limit_px > ref else ref - limit_px
+        if diff * 10000 > dev * ref:
+            return C.R_PRICE_DEVIATION
+    px = risk_px
+    if px <= 0:
+        px = ref
+    if px <= 0:
+        return C.R_NO_REFERENCE_PRICE
+    nn = B.notional(ins, px, qty)
+    if nn > lim[C.L_MAX_ORDER_NOTIONAL, a]:
+        return C.R_MAX_ORDER_NOTIONAL
+    worst = p.qty + p.open_buy + qty if side > 0 else -(p.qty - p.open_sell - qty)
+    if worst > lim[C.L_MAX_POSITION_QTY, i]:
+        return C.R_MAX_POSITION_INSTRUMENT
+    gross = acct.pos_notional + acct.open_notional + nn
+    if gross > lim[C.L_MAX_POSITION_NOTIONAL, a]:
+        return C.R_MAX_POSITION_ACCOUNT
+    lev = lim[C.L_MAX_LEVERAGE_X100, a]
+    if lev > 0:
+        eq = P.equity(s, a)
+        if eq <= 0:
+            return C.R_MAX_LEVERAGE
+        if eq < C.NO_LIMIT and eq <= B.INT64_MAX // lev:
+            cap = (eq // 100) * lev + (eq % 100) * lev // 100
+            if gross > cap:
+                return C.R_MAX_LEVERAGE
+    vn = s.ven[v]
+    if vn.pos_notional + vn.open_notional + nn > lim[C.L_MAX_VENUE_EXPOSURE, v]:
+        return C.R_VENUE_EXPOSURE
+    if check_rate:
+        now = s.meta[6]  # S.M_NOW
+        ra = lim[C.L_RATE_ACCOUNT, a]
+        rv = lim[C.L_RATE_VENUE, v]
+        ta = np.int64(0)
+        tv = np.int64(0)
+        if ra > 0:
+            ta = _bucket_ok(acct.tokens, acct.token_ns, ra, now)
+            if ta < NS:
+                acct.tokens = ta
+                acct.token_ns = now
+                return C.R_RATE_ACCOUNT
+        if rv > 0:
+            tv = _bucket_ok(vn.tokens, vn.token_ns, rv, now)
+            if tv < NS:
+                vn.tokens = tv
+                vn.token_ns = now
+                if ra > 0:
+                    acct.tokens = ta
+                    acct.token_ns = now
+                return C.R_RATE_VENUE
+        if ra > 0:
+            acct.tokens = ta - NS
+            acct.token_ns = now
+        if rv > 0:
+            vn.tokens = tv - NS
+            vn.token_ns = now
+    return C.R_NONE
