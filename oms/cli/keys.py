@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from oms.errors import Rejected
-from oms.secrets.audit import open_audit
+from oms.secrets.audit import open_configured_audit
 from oms.secrets.locked import LockedBuffer
 from oms.secrets.model import DAY, KeyStore, fingerprint, new_metadata, parse_name
 from oms.secrets.rotation import Rotator
@@ -66,7 +66,7 @@ def _expiry(text: str | None) -> float:
 
 def _ctx(args: argparse.Namespace) -> tuple[Settings, KeyStore, Any]:
     s = load_settings(args.config)
-    return s, open_store(s), open_audit(s.audit_path)
+    return s, open_store(s), open_configured_audit(s.audit_path, s.audit_store, args.config)
 
 
 def _age(t: float) -> str:

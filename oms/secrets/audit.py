@@ -1,14 +1,14 @@
 """Secrets room: where every key step is written down (add, import, rotate, grace, revoke, alert, reload).
 
-Touches only the audit file it is given (JSON lines, 0600, one fsync'ed line per event). `AuditSink` is
-the tiny interface the rotation code writes through; `open_audit()` adopts the store room's
-`oms.store.audit.AuditLog` when it exists (call sites do not change) and falls back to `JsonlAuditSink`.
+Touches only the audit file it is given (JSON lines, 0600, one fsync'ed line per event) and, when asked,
+the store room's audit table through its AuditLog. `AuditSink` is
+the tiny interface the rotation code writes through: `JsonlAuditSink` always, and `StoreAuditSink` writes
+to the store room's hash-chained `oms.store.audit.AuditLog` too when `[secrets] audit_store = true`.
 Fields are names, versions, fingerprints and times — never a secret, never an API key in clear.
 """
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -72,26 +72,41 @@ class JsonlAuditSink:
         return [json.loads(x) for x in self.path.read_text().splitlines() if x.strip()]
 
 
-class _StoreAuditAdapter:
-    """Writes through the store room's AuditLog (if its interface offers a `record`/`write`/`append`)."""
+class StoreAuditSink:
+    """Writes each event to the store room's hash-chained `AuditLog` (PostgreSQL) and mirrors it to the
+    JSON-lines file, so an unreachable database never loses an audit event (the error is logged)."""
 
-    def __init__(self, target: Any, fallback: JsonlAuditSink) -> None:
-        self._target = target
-        self._fallback = fallback
+    def __init__(self, audit_log: Any, mirror: JsonlAuditSink) -> None:
+        self.audit_log = audit_log
+        self.mirror = mirror
+        self._actor = actor()
+        self.failures = 0
 
     def record(self, action: str, subject: str, **fields: Any) -> None:
-        self._fallback.record(action, subject, **fields)
-        fn = getattr(self._target, "record", None)
-        if fn is None:
-            return
-        # a different signature is tolerated: the JSON-lines file above already holds the event
-        with contextlib.suppress(TypeError):
-            fn(room="secrets", action=action, subject=subject, actor=actor(), fields=fields)
+        self.mirror.record(action, subject, **fields)
+        detail = json.loads(log.scrub(json.dumps({"room": "secrets", **fields}, default=str)))
+        try:
+            self.audit_log.append(self._actor, action, subject, detail)
+        except Exception as e:  # the JSON-lines mirror holds the event; say so once per failure
+            self.failures += 1
+            _log.error(
+                "audit to PostgreSQL failed (%s); event kept in %s", type(e).__name__, self.mirror.path
+            )
 
 
 def open_audit(path: str | os.PathLike[str], store_audit: Any = None) -> AuditSink:
-    """The audit sink to use: the given store AuditLog instance (mirrored to `path`), else JSON lines."""
+    """The audit sink to use: the store room's AuditLog (mirrored to `path`) when given, else JSON lines."""
     sink = JsonlAuditSink(path)
     if store_audit is not None:
-        return _StoreAuditAdapter(store_audit, sink)
+        return StoreAuditSink(store_audit, sink)
     return sink
+
+
+def open_configured_audit(path: str, to_store: bool, config: str | None = None) -> AuditSink:
+    """`[secrets] audit_store = true` adds the store room's AuditLog ([store] postgres_dsn / OMS_PG_DSN)."""
+    if not to_store:
+        return open_audit(path)
+    from oms.store.audit import AuditLog
+    from oms.store.settings import resolve
+
+    return open_audit(path, AuditLog(resolve(config=config).postgres_dsn))

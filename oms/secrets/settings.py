@@ -59,6 +59,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     watch_interval_s: float = 1.0
     schedule_interval_s: float = 60.0
     audit_path: str = "var/audit/secrets.jsonl"
+    audit_store: bool = False  # also append to the store room's hash-chained audit table (PostgreSQL)
 
 
 def validate(s: Settings) -> list[tuple[str, object, str]]:
