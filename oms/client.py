@@ -262,3 +262,32 @@ class Client:
 
 
 _ = Transient
+
+
+def add_connection_args(p: Any) -> None:
+    """--target/--token/--ca/--cert/--key/--totp-secret (defaults from OMS_GATEWAY, OMS_TOKEN, ...)."""
+    p.add_argument(
+        "--target",
+        default=os.environ.get("OMS_GATEWAY", "127.0.0.1:50051"),
+        help="gateway host:port (env OMS_GATEWAY)",
+    )
+    p.add_argument("--token", default=os.environ.get("OMS_TOKEN", ""), help="API token (env OMS_TOKEN)")
+    p.add_argument("--ca", default=os.environ.get("OMS_CA", "var/certs/ca.crt"), help="CA file (env OMS_CA)")
+    p.add_argument("--cert", default=os.environ.get("OMS_CLIENT_CERT"), help="client certificate (mTLS)")
+    p.add_argument("--key", default=os.environ.get("OMS_CLIENT_KEY"), help="client key (mTLS)")
+    p.add_argument("--totp-secret", default=os.environ.get("OMS_TOTP_SECRET"), help="TOTP secret (admin)")
+    p.add_argument("--timeout", type=float, default=10.0)
+
+
+def client_from_args(args: Any) -> Client:
+    if not args.token:
+        raise Rejected("no API token: pass --token or set OMS_TOKEN (create one with `oms tokens add`)")
+    return Client(
+        args.target,
+        token=args.token,
+        ca=args.ca,
+        cert=args.cert,
+        key=args.key,
+        totp_secret=args.totp_secret,
+        timeout=args.timeout,
+    )

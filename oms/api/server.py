@@ -131,3 +131,50 @@ async def serve_forever(gw: Gateway, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         await gw.stop()
+
+
+class GatewayThread:
+    """Runs a Gateway on its own event loop in a daemon thread (tests, benchmarks, embedding in sync code)."""
+
+    def __init__(self, gw: Gateway) -> None:
+        import threading
+
+        self.gw = gw
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.gw.start())
+        except BaseException as e:
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self, timeout: float = 20.0) -> GatewayThread:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("gateway did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            if self._error is None:
+                self.call(self.gw.stop(0.5))
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+        self.loop.close()
+
+    @property
+    def port(self) -> int:
+        return self.gw.port

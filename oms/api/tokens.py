@@ -269,6 +269,9 @@ class TokenStore:
         if tid is None:
             return False
         rec = self._records.get(tid)
+        if rec is None:  # maybe added since the last reload: one stat() to find out
+            self.reload()
+            rec = self._records.get(tid)
         if rec is None or rec.revoked:
             return False
         now = time.time_ns()

@@ -1,0 +1,106 @@
+"""Procs room, gateway program: the gRPC front door (TLS 1.3, auth, RBAC, rate limits) on the engine rings.
+
+Only wiring: loads `[gateway]` and `[node].shm_prefix` from the config (oms.config), resolves relative
+paths against the config root, picks the instrument registry (the venues room's when importable, else
+the built-in demo table, logged), attaches the BBO table when marketdata runs, builds
+`oms.api.server.Gateway` and runs until SIGTERM/SIGINT. Touches its TLS port, a loopback backend port,
+the gateway<->engine rings, the BBO table (read), the token file and the audit file.
+
+    python -m oms.procs.gateway [--config configs/oms.toml] [--port 50051] [--prefix oms]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+import msgspec
+
+from oms import log
+from oms.api.instruments import demo_registry
+from oms.api.server import Gateway
+from oms.api.settings import SECTION, Settings, validate
+from oms.errors import ConfigError, OmsError
+
+_log = log.get(__name__)
+
+
+def load(config: str | None) -> tuple[Settings, str, Any]:
+    """([gateway] settings with absolute paths, shm prefix, config or None)."""
+    from oms.config import load as load_config
+
+    cfg = load_config(config)
+    s: Settings = cfg.section(SECTION)
+    paths = {k: str(cfg.resolve_path(getattr(s, k))) for k in ("cert", "key", "tokens_file", "audit_file")}
+    if s.client_ca:
+        paths["client_ca"] = str(cfg.resolve_path(s.client_ca))
+    return msgspec.structs.replace(s, **paths), cfg.node.shm_prefix, cfg
+
+
+def instruments(cfg: Any) -> Any:
+    try:
+        from oms.venues.instruments import InstrumentRegistry  # type: ignore[import-not-found]
+    except ImportError:
+        _log.warning("oms.venues.instruments is not available: using the built-in demo instrument table")
+        return demo_registry()
+    for ctor in ("from_config", "load"):
+        fn = getattr(InstrumentRegistry, ctor, None)
+        if fn is not None:
+            return fn(cfg)
+    return InstrumentRegistry()
+
+
+def bbo_table(prefix: str) -> Any:
+    try:
+        from oms.shm.names import bbo_table as name
+        from oms.shm.table import BboTable
+
+        return BboTable.attach(name(prefix), timeout=0.1)
+    except OmsError as e:
+        _log.info("no BBO table yet (%s); GetBbo answers UNAVAILABLE until marketdata runs", e)
+        return None
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings, prefix, cfg = load(args.config)
+    if args.port is not None:
+        settings = msgspec.structs.replace(settings, port=args.port)
+    prefix = args.prefix or prefix
+    problems = validate(settings)
+    if problems:
+        raise ConfigError("; ".join(f"[gateway].{k} = {v!r} {why}" for k, v, why in problems))
+    gw = Gateway(settings, instruments(cfg), prefix=prefix, bbo=bbo_table(prefix))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await gw.start()
+    print(f"gateway ready port={gw.port} prefix={prefix}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await gw.stop()
+        _log.info("gateway stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    log.setup(json_lines=os.environ.get("OMS_JSON_LOGS") == "1")
+    p = argparse.ArgumentParser(prog="oms.procs.gateway", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="path to oms.toml")
+    p.add_argument("--port", type=int, default=None, help="override [gateway].port (0 = any free port)")
+    p.add_argument("--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="override [node].shm_prefix")
+    args = p.parse_args(argv)
+    try:
+        asyncio.run(serve(args))
+    except OmsError as e:
+        print(f"gateway: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
