@@ -25,7 +25,7 @@ from oms import log
 from oms.errors import OmsError, Rejected
 from oms.secrets.audit import AuditSink
 from oms.secrets.locked import LockedBuffer
-from oms.secrets.model import DAY, Credential, KeyMetadata, KeyStore, new_metadata, parse_name
+from oms.secrets.model import DAY, Credential, KeyMetadata, KeyStore, fingerprint, new_metadata, parse_name
 from oms.secrets.settings import Settings
 
 _log = log.get(__name__)
@@ -165,8 +165,6 @@ class Rotator:
             except OmsError as e:
                 self.audit.record("key.rotate.failed", name, old_version=old_version, error=str(e))
                 raise
-            from oms.secrets.model import fingerprint
-
             fp = fingerprint(api_key)
             self.audit.record(
                 "key.rotate.written", name, old_version=old_version, new_version=version, key=fp

@@ -113,3 +113,36 @@ def test_mlockall_in_a_child_process() -> None:
         assert int(vmlck) >= 1024  # the 1 MiB bytearray allocated after mlockall(MCL_FUTURE) is locked
     else:
         assert "mlockall refused" in out.stderr
+
+
+def test_without_cap_ipc_lock_and_zero_memlock_limit() -> None:
+    """Where the kernel refuses mlock: "try" warns and continues unlocked, "require" fails clearly."""
+    code = (
+        "from oms.secrets.locked import LockedBuffer, MemoryLockError, lock_all_memory\n"
+        "b = LockedBuffer.from_str('x' * 16)\n"
+        "print('try', b.locked, b.reveal() == 'x' * 16)\n"
+        "try:\n"
+        "    LockedBuffer.from_str('y' * 16, mode='require')\n"
+        "except MemoryLockError as e:\n"
+        "    print('require', str(e).replace(' ', '_'))\n"
+        "print('mlockall', lock_all_memory())\n"
+    )
+    # drop CAP_IPC_LOCK (root bypasses RLIMIT_MEMLOCK with it) and set the limit to 0
+    argv = [
+        "prlimit",
+        "--memlock=0:0",
+        "setpriv",
+        "--bounding-set",
+        "-ipc_lock",
+        "--inh-caps",
+        "-ipc_lock",
+        sys.executable,
+        "-c",
+        code,
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert lines["try"] == "False True"
+    assert "CAP_IPC_LOCK" in lines["require"] and "ulimit_-l" in lines["require"]
+    assert lines["mlockall"] == "False"
+    assert "mlock failed" in out.stderr and "y" * 16 not in out.stderr + out.stdout
