@@ -36,19 +36,19 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "configs" / "supervisord.conf.t
 BLOCK_MARK = ";; ---- program block"
 VENV_BIN = Path(sys.executable).parent
 
-# DESIGN.md's process table: (program, module, extra args, default core, priority)
-APP_PROGRAMS: list[tuple[str, str, list[str], int | None, int]] = [
-    ("monitor", "oms.procs.monitor", [], None, 30),
-    ("engine", "oms.procs.engine", [], 2, 40),
-    ("marketdata", "oms.procs.marketdata", [], 3, 45),
-    ("conn-{venue}", "oms.procs.connector", ["--venue", "{venue}"], 4, 50),
-    ("bridge", "oms.procs.bridge", [], None, 60),
-    ("recorder", "oms.procs.recorder", [], None, 60),
-    ("gateway", "oms.procs.gateway", [], None, 70),
-]
-VENUE_CORES = {"binance": 4, "bybit": 5, "okx": 6}
-# Per-program arguments as each program's own parser spells them ({...} filled by plan_stack); a program
-# not listed here gets none and reads its endpoints from the OMS_* environment / services.json.
+# Start order of the OMS programs (lower first); names not listed start last. The programs themselves
+# (module, args, core, enabled) come from the config's [processes.<name>] tables (oms/config/core.py).
+PRIORITY = {
+    "monitor": 30,
+    "engine": 40,
+    "marketdata": 45,
+    "conn": 50,
+    "bridge": 60,
+    "recorder": 60,
+    "gateway": 70,
+}
+# Per-program wiring flags as each program's own parser spells them ({...} filled by plan_stack); a program
+# not listed gets none and reads its endpoints from the OMS_* environment / services.json.
 PROGRAM_ARGS: dict[str, list[str]] = {
     "monitor": [
         "--port",
@@ -62,17 +62,27 @@ PROGRAM_ARGS: dict[str, list[str]] = {
     ],
     "bridge": ["--prefix", "{prefix}", "--nats-url", "{nats}", "--spool-dir", "{data}/spool"],
     "recorder": ["--nats-url", "{nats}", "--migrate"],
+    "gateway": ["--port", "{gateway_port}", "--prefix", "{prefix}"],
 }
 SERVICE_PRIORITY = 10
 
 
-def default_core_map(venues: list[str] | None = None) -> dict[str, int | None]:
-    """DESIGN.md's program→core plan (None = any core), one connector per venue."""
-    out: dict[str, int | None] = {}
-    for name, _, _, core, _ in APP_PROGRAMS:
-        for venue in (venues or ["binance"]) if "{venue}" in name else [""]:
-            out[name.format(venue=venue)] = VENUE_CORES.get(venue, core) if venue else core
-    return out
+def processes(cfg: Any | None) -> dict[str, Any]:
+    """[processes.<name>] from the config (module, args, core, enabled); the built-in table without one."""
+    if cfg is not None:
+        return dict(cfg.processes)
+    from oms.config.core import DEFAULT_PROCESSES
+
+    return dict(DEFAULT_PROCESSES)
+
+
+def default_core_map(cfg: Any | None = None) -> dict[str, int | None]:
+    """The enabled programs' wanted cores (None = any core), as oms.pinning.plan takes them."""
+    return {n: p.core for n, p in processes(cfg).items() if p.enabled}
+
+
+def priority_of(name: str) -> int:
+    return PRIORITY.get(name, PRIORITY.get(name.split("-")[0], 80))
 
 
 SIM_PRIORITY = 20
@@ -153,12 +163,6 @@ def _section(cfg: Any | None, name: str, default: Any) -> Any:
         return default
 
 
-def configured_venues(cfg: Any | None) -> list[str]:
-    exchanges = getattr(cfg, "exchanges", None) or {}
-    venues = sorted({getattr(x, "venue", str(k).split("_")[0]) for k, x in exchanges.items()})
-    return venues or ["binance"]
-
-
 def module_exists(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -224,24 +228,33 @@ def _sim_programs(paths: StackPaths) -> list[Program]:
     return [Program("sim-binance", cmd, SIM_PRIORITY, "sim", env={"OMS_SIM_PORT": str(port)})]
 
 
-def plan_stack(paths: StackPaths, cfg: Any | None, monitor_port: int | None, prefix: str) -> dict[str, Any]:
+def plan_stack(
+    paths: StackPaths, cfg: Any | None, monitor_port: int | None, prefix: str, gateway_port: int | None = None
+) -> dict[str, Any]:
     """Everything `oms up` renders: programs (with cores), left-out programs and service endpoints."""
     services, svc_objs = _service_programs(paths, cfg)
     sims = _sim_programs(paths)
-    venues = configured_venues(cfg)
+    procs = processes(cfg)
+    venues = sorted(
+        {
+            p.args[p.args.index("--venue") + 1]
+            for n, p in procs.items()
+            if p.enabled and "--venue" in p.args[:-1]
+        }
+    ) or ["binance"]
     left_out: dict[str, str] = {}
     apps: list[Program] = []
     core_map: dict[str, int | None] = {}
-    for name, module, args, core, prio in APP_PROGRAMS:
-        for venue in venues if "{venue}" in name else [""]:
-            pname = name.format(venue=venue)
-            if not module_exists(module):
-                left_out[pname] = f"module {module.replace('.', '/')}.py not present yet"
-                continue
-            wanted = VENUE_CORES.get(venue, core) if venue else core
-            cmd = [sys.executable, "-u", "-m", module, *(a.format(venue=venue) for a in args)]
-            apps.append(Program(pname, cmd, prio, "app", wanted=wanted))
-            core_map[pname] = wanted
+    for pname, spec in procs.items():
+        if not spec.enabled:
+            left_out[pname] = f"disabled in [processes.{pname}] (enabled = false)"
+            continue
+        if not module_exists(spec.module):
+            left_out[pname] = f"module {spec.module.replace('.', '/')}.py not present yet"
+            continue
+        cmd = [sys.executable, "-u", "-m", spec.module, *spec.args]
+        apps.append(Program(pname, cmd, priority_of(pname), "app", wanted=spec.core))
+        core_map[pname] = spec.core
     placements = pinning.plan(core_map)
     for p in apps:
         pl = placements[p.name]
@@ -251,11 +264,12 @@ def plan_stack(paths: StackPaths, cfg: Any | None, monitor_port: int | None, pre
     from oms.monitor.settings import Settings as MonitorSettings
 
     msettings = _section(cfg, "monitor", MonitorSettings())
-    mport = msettings.port if monitor_port is None else monitor_port
-    if mport == 0:
-        from oms.services.ports import free_port
+    from oms.services.ports import free_port
 
-        mport = free_port()
+    mport = msettings.port if monitor_port is None else monitor_port
+    mport = mport or free_port()
+    gport = getattr(getattr(cfg, "ports", None), "gateway", 50051) if gateway_port is None else gateway_port
+    gport = gport or free_port()
     endpoints = {n: _endpoint(s) for n, s in svc_objs.items()}
     env = _program_env(paths, endpoints, prefix, sims)
     fill = {
@@ -264,6 +278,7 @@ def plan_stack(paths: StackPaths, cfg: Any | None, monitor_port: int | None, pre
         "venues": ",".join(venues),
         "nats": endpoints.get("nats", {}).get("url", ""),
         "data": str(paths.data),
+        "gateway_port": str(gport),
     }
     for p in apps:
         p.env = {**env, "OMS_CORE": "" if p.core is None else str(p.core)}
@@ -276,6 +291,7 @@ def plan_stack(paths: StackPaths, cfg: Any | None, monitor_port: int | None, pre
         "services": svc_objs,
         "endpoints": endpoints,
         "monitor_url": f"http://127.0.0.1:{mport}",
+        "gateway": f"127.0.0.1:{gport}",
         "venues": venues,
         "prefix": prefix,
         "cores": pinning.available_cores(),
@@ -411,8 +427,9 @@ def up(
     paths: StackPaths,
     config: str | None = None,
     monitor_port: int | None = None,
-    prefix: str = "oms",
+    prefix: str | None = None,
     timeout: float = 90.0,
+    gateway_port: int | None = None,
 ) -> dict[str, Any]:
     """Render, start supervisord, wait for the services, then start the OMS programs in order."""
     if supervisord_up(paths):
@@ -430,7 +447,11 @@ def up(
     for d in (paths.run, paths.log, paths.data):
         d.mkdir(parents=True, exist_ok=True)
     cfg = load_config(config)
-    plan = plan_stack(paths, cfg, monitor_port, prefix)
+    if prefix is None:
+        prefix = cfg.node.shm_prefix if cfg is not None else "oms"
+    plan = plan_stack(paths, cfg, monitor_port, prefix, gateway_port)
+    if cfg is not None and any(p.name == "gateway" for p in plan["programs"]):
+        _ensure_gateway_certs(cfg)
     paths.conf.write_text(render(paths, plan))
     res = subprocess.run(
         [str(VENV_BIN / "supervisord"), "-c", str(paths.conf)], capture_output=True, text=True, timeout=30
@@ -443,6 +464,7 @@ def up(
         "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "conf": str(paths.conf),
         "monitor_url": plan["monitor_url"],
+        "gateway": plan["gateway"],
         "prefix": prefix,
         "venues": plan["venues"],
         "cores": plan["cores"],
@@ -474,6 +496,23 @@ def up(
             _log.warning("%s did not start: %s", p.name, e.faultString)
     _write_json(paths.stack_json, stack)
     return stack
+
+
+def _ensure_gateway_certs(cfg: Any) -> None:
+    """The gateway refuses to start without its TLS certificate: make the dev CA + certs once."""
+    gs = cfg.section("gateway")
+    cert = cfg.resolve_path(gs.cert)
+    if cert.exists():
+        return
+    res = subprocess.run(
+        [str(VENV_BIN / "oms"), "certs", "init", "--out", str(cert.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if res.returncode != 0:
+        raise OmsError(f"`oms certs init --out {cert.parent}` failed: {res.stderr.strip()[-400:]}")
+    _log.info("made development TLS certificates in %s (oms certs init)", cert.parent)
 
 
 def _wait_services(services: dict[str, Any], timeout: float) -> None:
@@ -592,6 +631,7 @@ def status_rows(paths: StackPaths, stack: dict[str, Any]) -> list[dict[str, Any]
 
 def print_status(paths: StackPaths, stack: dict[str, Any], as_json: bool = False) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     rows = status_rows(paths, stack)
@@ -610,9 +650,9 @@ def print_status(paths: StackPaths, stack: dict[str, Any], as_json: bool = False
         con = Console()
         con.print(t)
         for name, why in left.items():
-            con.print(f"[yellow]left out[/] {name}: {why}")
+            con.print(f"[yellow]left out[/] {name}: {escape(why)}")
         for name, why in errors.items():
-            con.print(f"[red]did not start[/] {name}: {why}")
+            con.print(f"[red]did not start[/] {name}: {escape(why)}")
         notes = [f"{n}: {p['note']}" for n, p in stack.get("programs", {}).items() if p.get("note")]
         if notes:
             con.print(
@@ -666,7 +706,7 @@ def _paths(args: argparse.Namespace) -> StackPaths:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    stack = up(_paths(args), args.config, args.monitor_port, args.prefix)
+    stack = up(_paths(args), args.config, args.monitor_port, args.prefix, gateway_port=args.gateway_port)
     print_status(_paths(args), stack)
     return 1 if stack.get("start_errors") else 0
 
@@ -698,7 +738,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from oms.monitor.dashboard import run_top
 
     paths = _paths(args)
-    stack = up(paths, args.config, args.monitor_port, args.prefix)
+    stack = up(paths, args.config, args.monitor_port, args.prefix, gateway_port=args.gateway_port)
     print_status(paths, stack)
     wait_healthy(stack["monitor_url"], timeout=60)
     demo_flow(paths, stack)
@@ -720,7 +760,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         common(p)
         p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="configs/oms.toml path")
         p.add_argument("--monitor-port", type=int, default=None, help="override [monitor].port (0 = free)")
-        p.add_argument("--prefix", default=os.environ.get("OMS_SHM_PREFIX", "oms"), help="shm ring prefix")
+        p.add_argument("--gateway-port", type=int, default=None, help="override [ports].gateway (0 = free)")
+        p.add_argument(
+            "--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="override [node].shm_prefix"
+        )
         p.set_defaults(func=func)
     p = sub.add_parser("down", help="stop every program and supervisord")
     common(p)

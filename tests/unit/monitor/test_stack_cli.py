@@ -79,6 +79,10 @@ def test_render_gives_a_valid_supervisord_conf(tmp_path: Path) -> None:
 
 
 def test_core_map_follows_design() -> None:
-    m = default_core_map(["binance", "bybit"])
-    assert m["engine"] == 2 and m["marketdata"] == 3 and m["conn-binance"] == 4 and m["conn-bybit"] == 5
+    from oms.config import load
+
+    m = default_core_map(load())  # configs/oms.toml
+    assert m["engine"] == 2 and m["marketdata"] == 3 and m["conn-binance"] == 4
+    assert "conn-bybit" not in m  # enabled = false in configs/oms.toml
     assert m["gateway"] is None and m["monitor"] is None
+    assert default_core_map(None)["engine"] == 2  # built-in table without a config file
