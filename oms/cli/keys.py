@@ -8,6 +8,7 @@ audits a secret or an API key in clear (keys are shown by fingerprint).
 from __future__ import annotations
 
 import argparse
+import calendar
 import getpass
 import json
 import os
@@ -59,7 +60,7 @@ def _expiry(text: str | None) -> float:
     try:
         if text.endswith("d"):
             return time.time() + float(text[:-1]) * DAY
-        return time.mktime(time.strptime(text, "%Y-%m-%d")) - time.timezone
+        return float(calendar.timegm(time.strptime(text, "%Y-%m-%d")))
     except ValueError:
         raise Rejected(f"--expires {text!r}: give a date YYYY-MM-DD or a number of days like 90d") from None
 
