@@ -110,3 +110,22 @@ def test_empty_state_still_renders_valid_text() -> None:
     if PROMTOOL:
         res = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(), capture_output=True)
         assert res.returncode == 0, res.stderr.decode()
+
+
+def test_grafana_dashboard_uses_only_exported_metrics() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dash = json.loads((Path(__file__).resolve().parents[3] / "configs/grafana/oms.json").read_text())
+    text = render(registry_for(_full_state())).decode()
+    exported = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE")}
+    series = set(exported)
+    for name in exported:  # counters expose <name>_total, histograms <name>_bucket/_sum/_count
+        series |= {name + "_total", name + "_bucket", name + "_sum", name + "_count"}
+    used = set()
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            used |= set(re.findall(r"\boms_[a-z0-9_]+", t["expr"]))
+    assert used and used <= series, used - series
+    assert {p["id"] for p in dash["panels"]} == set(range(1, len(dash["panels"]) + 1))
