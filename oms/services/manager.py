@@ -3,7 +3,7 @@
 Touches: the servers it starts, `<data_dir>/<service>/`, `<run_dir>/services.json` (pids, ports, urls,
 the OpenBao root token; written 0600) and `<log_dir>/services.log`.
 
-`oms services up` spawns a detached *keeper* process (`python -m oms.services.manager --keep ...`) that
+`oms services up` spawns a detached *keeper* process (`python -m oms.services.keeper --keep ...`) that
 owns the servers as direct children, writes services.json once all answer, and on SIGTERM/SIGINT stops
 them and removes the file. `down` signals the keeper and waits until it and every server are gone and
 the ports are free; if the keeper died, it stops the recorded pids itself. `status` probes each service
@@ -12,7 +12,6 @@ with a real request. Programs find the running services with `current()`.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -202,7 +201,7 @@ def up(settings: Settings, root: Path, timeout: float | None = None) -> tuple[di
             [
                 sys.executable,
                 "-m",
-                "oms.services.manager",
+                "oms.services.keeper",
                 "--keep",
                 "--root",
                 str(root),
@@ -299,19 +298,3 @@ def keep(settings: Settings, root: Path) -> int:
         with contextlib.suppress(FileNotFoundError):
             sset.state_path.unlink()
     return 0
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import msgspec
-
-    ap = argparse.ArgumentParser(prog="python -m oms.services.manager")
-    ap.add_argument("--keep", action="store_true", required=True)
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--settings", required=True, help="the [services] section as JSON")
-    a = ap.parse_args(argv)
-    settings = msgspec.convert(json.loads(a.settings), Settings)
-    return keep(settings, Path(a.root))
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())
