@@ -60,10 +60,31 @@ class _JsonFormatter(logging.Formatter):
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            out.update(extra)
+            out.update(_scrub_obj(extra))
         if record.exc_info:
             out["exc"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(out, default=str)
+        if record.stack_info:
+            out["stack"] = scrub(self.formatStack(record.stack_info))
+        return scrub(json.dumps(out, default=str))
+
+
+class _TextFormatter(logging.Formatter):
+    """The whole line is scrubbed, so tracebacks and stack dumps cannot carry a secret either."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def _scrub_obj(obj: object) -> object:
+    if isinstance(obj, str):
+        return scrub(obj)
+    if isinstance(obj, dict):
+        return {k: _scrub_obj(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_scrub_obj(v) for v in obj]
+    if isinstance(obj, (int, float, bool)) or obj is None:
+        return obj
+    return scrub(str(obj))
 
 
 def setup(*, json_lines: bool = False, level: str | int = "INFO", stream=None) -> None:
@@ -77,7 +98,7 @@ def setup(*, json_lines: bool = False, level: str | int = "INFO", stream=None) -
     if json_lines:
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(name)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname).1s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.propagate = False
 
