@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -85,5 +85,4 @@ class Faults:
         return False
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: d[k] for k in self.names()}
+        return {k: getattr(self, k) for k in self.names()}

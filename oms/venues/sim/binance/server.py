@@ -284,14 +284,15 @@ class BinanceSim:
         sock = site._server.sockets[0]  # type: ignore[union-attr]
         self.port = sock.getsockname()[1]
         self._tasks = [
-            asyncio.create_task(self._every(self.cfg.depth_interval_ms, self._depth_tick)),
+            asyncio.create_task(self._every(self.cfg.depth_interval_ms, self.depth_tick)),
             asyncio.create_task(self._every(1000, self.hub.emit_marks)),
         ]
         if self.cfg.flow:
             self._tasks.append(asyncio.create_task(self._every(self.cfg.flow_interval_ms, self.flow.step)))
         _log.info("binance simulator on %s (seed %d)", self.url, self.seed)
 
-    def _depth_tick(self) -> None:
+    def depth_tick(self) -> None:
+        """Emit every book's pending depth diff now (the server does this every depth_interval_ms)."""
         for m, core in self.cores.items():
             for s in core.books:
                 self.hub.flush_depth(m, s)
