@@ -4,6 +4,7 @@ through python-binance and plain HTTP."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -161,7 +162,7 @@ def test_depth_gap_and_dropped_ws(faulty: SimThread) -> None:
             return events, closed
 
     events, closed = asyncio.run(run())
-    gaps = [b[0] - a[1] for a, b in zip(events, events[1:], strict=False)]
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(events)]
     assert len(events) >= 3
     assert (
         sorted(gaps)[-1] > 1 and gaps.count(1) == len(gaps) - 1
