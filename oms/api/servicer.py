@@ -160,14 +160,15 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         task = asyncio.get_running_loop().create_task(pump())
         try:
             while True:
-                await sink.ready.wait()
-                sink.ready.clear()
                 if sink.acks or sink.events:
                     resp = gw.OrderStreamResponse(acks=sink.acks, events=sink.events)
                     sink.acks, sink.events = [], []
                     yield resp
-                elif done.is_set() and sink.outstanding <= 0:
+                    continue
+                if done.is_set() and sink.outstanding <= 0:
                     return
+                await sink.ready.wait()
+                sink.ready.clear()
         finally:
             task.cancel()
             self.link.forget(sink)
