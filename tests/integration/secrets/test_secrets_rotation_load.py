@@ -1,6 +1,7 @@
 """Rotation under load: python-binance keeps placing orders on the Binance simulator while the key rotates.
 
-Real parts only: the simulator (loopback HTTP, Binance signing), python-binance, the local keystore, the
+Real parts only: the simulator (loopback HTTP, Binance signing), python-binance, the local keystore or a
+real OpenBao, the
 `ClientHolder` hot reload, the `Rotator` + `RotationScheduler`, and the simulator's admin HTTP API as the
 venue's key issuer/revoker. Each simulator key gets its own account, so the simulator's order book shows
 which key placed every order. Offered load is a constant rate, bounded in count and time.
@@ -14,6 +15,8 @@ import secrets
 import threading
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +27,11 @@ from oms.secrets.audit import JsonlAuditSink
 from oms.secrets.holder import ClientHolder
 from oms.secrets.local import LocalKeyStore
 from oms.secrets.locked import LockedBuffer
-from oms.secrets.model import Credential, KeyMetadata, new_metadata
+from oms.secrets.model import Credential, KeyMetadata, KeyStore, new_metadata
 from oms.secrets.rotation import RotationScheduler, Rotator
 from oms.secrets.settings import Settings
+from oms.secrets.vault import VaultKeyStore
+from oms.services.openbao import OpenBaoServer
 from oms.testing import eventually
 from oms.venues.sim.binance import RateLimits, SimThread, default_config, point_python_binance
 
@@ -87,9 +92,20 @@ def _order(client: Client, i: int) -> dict:  # type: ignore[type-arg]
     )
 
 
-def test_rotation_under_load_drops_no_order(sim: SimThread, tmp_path: Path) -> None:
+@pytest.fixture(params=["local", "vault"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStore]:
+    """The same rotation under load on both stores: the local keystore and a real OpenBao (KV v2)."""
+    if request.param == "local":
+        ks: KeyStore = LocalKeyStore(tmp_path / "ks.json", LockedBuffer.from_str("load-test"), scrypt_n=2**14)
+    else:
+        bao: OpenBaoServer = request.getfixturevalue("openbao_server")
+        ks = VaultKeyStore(bao.url, token=bao.root_token, prefix=f"exchanges-load-{uuid.uuid4().hex[:8]}")
+    yield ks
+    ks.close()
+
+
+def test_rotation_under_load_drops_no_order(sim: SimThread, store: KeyStore, tmp_path: Path) -> None:
     admin = SimKeyAdmin(sim.url)
-    store = LocalKeyStore(tmp_path / "ks.json", LockedBuffer.from_str("load-test"), scrypt_n=2**14)
     k1, s1 = admin.issue("binance_spot", KeyMetadata(permissions=("SPOT",)))
     old_secret = s1.reveal()
     store.put("binance_spot", k1, s1, new_metadata(permissions=("SPOT",), rotation_days=30))
