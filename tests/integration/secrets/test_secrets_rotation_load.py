@@ -1,10 +1,10 @@
 """Rotation under load: python-binance keeps placing orders on the Binance simulator while the key rotates.
 
 Real parts only: the simulator (loopback HTTP, Binance signing), python-binance, the local keystore or a
-real OpenBao, the
-`ClientHolder` hot reload, the `Rotator` + `RotationScheduler`, and the simulator's admin HTTP API as the
-venue's key issuer/revoker. Each simulator key gets its own account, so the simulator's order book shows
-which key placed every order. Offered load is a constant rate, bounded in count and time.
+real OpenBao, the `ClientHolder` hot reload, the `Rotator` + `RotationScheduler`, and the simulator's
+admin HTTP API as the venue's key issuer/revoker. Each simulator key gets its own account, so the
+simulator's order book shows which key placed every order. Offered load is a constant rate, bounded
+in count and time.
 """
 
 from __future__ import annotations
