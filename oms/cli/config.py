@@ -45,7 +45,8 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
     return "\n".join(line for line in out if line is not None)
 
 
-def _key(k: str) -> str:
+def _key(k: object) -> str:
+    k = str(k)  # int keys (e.g. instrument ids) are TOML strings
     return k if k.replace("_", "").replace("-", "").isalnum() else toml_repr(k)
 
 

@@ -300,7 +300,7 @@ def _convert(raw: Any, spec_type: Any, prefix: str, where: str, errors: list[str
             out[k] = got
         return out if ok else None
     try:
-        return msgspec.convert(raw, spec_type)
+        return msgspec.convert(raw, spec_type, str_keys=True)  # TOML keys are strings
     except msgspec.ValidationError as e:
         errors.append(f"{where}: {explain(e, raw, spec_type, prefix)}")
         return None
@@ -352,7 +352,7 @@ def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] |
             continue
         else:
             if section not in raw:  # override on top of the section's defaults
-                raw[section] = msgspec.to_builtins(specs[section].default())
+                raw[section] = msgspec.to_builtins(specs[section].default(), str_keys=True)
             sec = raw[section]
             if not isinstance(sec, dict):
                 errors.append(f"{var}: [{section}] in {fname} is not a table")

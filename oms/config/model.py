@@ -71,9 +71,11 @@ class OmsConfig:
     def to_builtins(self, redact: bool = True) -> dict[str, Any]:
         """Plain dict of the resolved config (what `oms config check` prints); secrets masked."""
         out: dict[str, Any] = {
-            name: msgspec.to_builtins(value) for name, value in sorted(self.sections.items())
+            name: msgspec.to_builtins(value, str_keys=True) for name, value in sorted(self.sections.items())
         }
-        out["exchanges"] = {n: msgspec.to_builtins(x) for n, x in sorted(self.exchanges.items())}
+        out["exchanges"] = {
+            n: msgspec.to_builtins(x, str_keys=True) for n, x in sorted(self.exchanges.items())
+        }
         return _mask(out) if redact else out
 
 
