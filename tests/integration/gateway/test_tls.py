@@ -128,7 +128,7 @@ def test_mtls_requires_client_certificate(mtls_stack: Stack) -> None:
     )
     assert code == grpc.StatusCode.UNAVAILABLE  # handshake fails without a client certificate
     ch = st.channel(st.certs.client_cert(), st.certs.client_key())
-    code, msg, resp = status_of(
+    code, msg, _resp = status_of(
         gw_stub(ch).ListOrders, gw.ListOrdersRequest(account=1), md(st.tokens["viewer"])
     )
     assert code == grpc.StatusCode.OK, msg
