@@ -34,7 +34,8 @@ call = ch.unary_unary("/oms.v1.Gateway/ListOrders", request_serializer=Req.Seria
                       response_deserializer=Resp.FromString)
 req = json_format.ParseDict({"account": 1, "limit": 5}, Req())
 resp = call(req, metadata=(("authorization", "Bearer " + token),), timeout=10)
-print(json.dumps({"services": services, "methods": [m.name for m in pool.FindServiceByName("oms.v1.Gateway").methods],
+methods = [m.name for m in pool.FindServiceByName("oms.v1.Gateway").methods]
+print(json.dumps({"services": services, "methods": methods,
                   "response_type": method.output_type.full_name,
                   "orders": json_format.MessageToDict(resp).get("orders", [])}))
 """
