@@ -196,7 +196,7 @@ def _assert_proper(method: str, code: grpc.StatusCode, msg: str, req: Any) -> No
 
 @pytest.mark.parametrize(("svc", "method", "msg_cls", "weight"), UNARY, ids=[m for _, m, *_ in UNARY])
 def test_fuzz_unary(fz, svc: str, method: str, msg_cls: Any, weight: int) -> None:  # type: ignore[no-untyped-def]
-    st_, g, a, meta, secret = fz
+    _st, g, a, meta, secret = fz
     stub = g if svc == "g" else a
     fn = getattr(stub, method)
     strategy = message(msg_cls.DESCRIPTOR)
@@ -221,7 +221,7 @@ def test_fuzz_unary(fz, svc: str, method: str, msg_cls: Any, weight: int) -> Non
 
 
 def test_fuzz_order_stream(fz) -> None:  # type: ignore[no-untyped-def]
-    st_, g, _, meta, _ = fz
+    _st, g, _, meta, _ = fz
     strategy = st.lists(message(gw.OrderStreamRequest.DESCRIPTOR, max_list=3), min_size=1, max_size=4)
 
     @settings(
@@ -252,7 +252,7 @@ def test_fuzz_order_stream(fz) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_fuzz_stream_events(fz) -> None:  # type: ignore[no-untyped-def]
-    st_, g, _, meta, _ = fz
+    _st, g, _, meta, _ = fz
 
     @settings(
         max_examples=EVENTS_CASES,
