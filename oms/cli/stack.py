@@ -63,6 +63,8 @@ PROGRAM_ARGS: dict[str, list[str]] = {
     "bridge": ["--prefix", "{prefix}", "--nats-url", "{nats}", "--spool-dir", "{data}/spool"],
     "recorder": ["--nats-url", "{nats}", "--migrate"],
     "gateway": ["--port", "{gateway_port}", "--prefix", "{prefix}"],
+    "engine": ["--prefix", "{prefix}", "--venues", "{venues}"],
+    "marketdata": ["--prefix", "{prefix}", "--venues", "{venues}"],
 }
 SERVICE_PRIORITY = 10
 
@@ -102,6 +104,7 @@ class Program:
     stopsignal: str = "TERM"
     stopwaitsecs: int = 10
     startsecs: int = 1
+    directory: str = ""  # working directory; "" = the project root
 
 
 @dataclass
@@ -212,6 +215,8 @@ def _service_programs(paths: StackPaths, cfg: Any | None) -> tuple[list[Program]
                 stopsignal=sig,
                 stopwaitsecs=20,
                 startsecs=2,
+                # supervisord changes directory *after* dropping to `user=`: use a dir that user can enter
+                directory=str(getattr(svc, "cluster", svc.data_dir)),
             )
         )
         objs[name] = svc
@@ -272,6 +277,8 @@ def plan_stack(
     gport = gport or free_port()
     endpoints = {n: _endpoint(s) for n, s in svc_objs.items()}
     env = _program_env(paths, endpoints, prefix, sims)
+    if cfg is not None and getattr(cfg, "path", None):
+        env["OMS_CONFIG"] = str(Path(cfg.path).absolute())
     fill = {
         "monitor_port": str(mport),
         "prefix": prefix,
@@ -382,6 +389,7 @@ def render(paths: StackPaths, plan: dict[str, Any], template: Path = TEMPLATE) -
                     stopwaitsecs=p.stopwaitsecs,
                     environment=_env_line(p.env),
                     extra=f"user={p.user}" if p.user else "",
+                    directory=p.directory or str(paths.root),
                 )
             )
     except (KeyError, ValueError) as e:
@@ -477,7 +485,9 @@ def up(
     try:
         _wait_services(plan["services"], timeout)
     except NotYet as e:
-        raise OmsError(f"services did not become healthy: {e}; see {paths.log}/<service>.log") from None
+        raise OmsError(
+            f"services did not become healthy: {e}; see {paths.log}/<service>.log, then `oms down`"
+        ) from None
     state = {
         "keeper_pid": int(paths.pidfile.read_text().strip()),
         "supervisord": True,

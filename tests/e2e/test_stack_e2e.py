@@ -1,0 +1,170 @@
+"""The whole stack under real supervisord, from a rendered config, in a temporary project root.
+
+`oms up` renders var/run/supervisord.conf, starts supervisord, waits for NATS/Postgres/Redis/OpenBao and
+starts every OMS program whose module exists. Checked here: every program RUNNING, supervisorctl
+speaks to the same daemon, the services answer, /metrics passes promtool, SIGKILL of a program →
+supervisord restarts it, `oms down` leaves no process. The order-through-the-gateway-to-Postgres
+chain and the engine/connector kill-and-reconcile check run only when those programs exist; until then
+they skip and name what is missing (see docs/stack.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oms.cli.stack import StackPaths, module_exists, rpc
+from oms.testing import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+OMS = [sys.executable, "-c", "import sys; from oms.cli import main; sys.exit(main())"]
+CHAIN = {
+    "engine": "oms.procs.engine",
+    "conn-binance": "oms.procs.connector",
+    "gateway": "oms.procs.gateway",
+    "sim-binance": "oms.cli.sim",
+    "oms.client": "oms.client",
+}
+
+
+def _config(root: Path, prefix: str) -> Path:
+    cfg_dir = root / "configs"
+    shutil.copytree(REPO / "configs" / "exchanges", cfg_dir / "exchanges")
+    text = (REPO / "configs" / "oms.toml").read_text()
+    text = text.replace('shm_prefix = "oms"', f'shm_prefix = "{prefix}"')
+    text = text.replace("gateway = 50051", "gateway = 0")
+    small = "\n".join(
+        f"[bus.streams.{k}]\nmax_bytes = 33554432\n"
+        for k in ("orders", "fills", "market", "positions", "risk", "audit")
+    )
+    text += f"\n[monitor]\nport = 0\n\n{small}"
+    (cfg_dir / "oms.toml").write_text(text)
+    return cfg_dir / "oms.toml"
+
+
+def _oms(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*OMS, *args], capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("stack")
+    prefix = f"e2e{os.getpid() % 100000}"
+    cfg = _config(root, prefix)
+    up = _oms("up", "--root", str(root), "--config", str(cfg), "--monitor-port", "0")
+    paths = StackPaths(root)
+    try:
+        assert paths.stack_json.exists(), up.stdout + up.stderr
+        st = json.loads(paths.stack_json.read_text())
+        st["_paths"], st["_up"] = paths, up
+        yield st
+    finally:
+        down = _oms("down", "--root", str(root))
+        assert down.returncode == 0, down.stderr
+        pid_file = paths.pidfile
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
+        leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True).stdout.split()
+        assert not leftover, f"processes left running: {leftover}"
+
+
+def _infos(paths: StackPaths) -> dict[str, dict[str, Any]]:
+    return {i["name"]: i for i in rpc(paths).getAllProcessInfo()}
+
+
+def test_every_present_program_runs_under_supervisord(stack: dict[str, Any]) -> None:
+    paths: StackPaths = stack["_paths"]
+    assert not stack["start_errors"], stack["start_errors"]
+    expected = set(stack["programs"])
+    assert {"nats", "postgres", "redis", "openbao", "monitor"} <= expected
+    infos = eventually(
+        lambda: (i := _infos(paths)) and all(v["statename"] == "RUNNING" for v in i.values()) and i,
+        timeout=60,
+        message=lambda: str({k: v["statename"] for k, v in _infos(paths).items()}),
+    )
+    assert set(infos) == expected
+    for name, why in stack["left_out"].items():  # absent modules are listed, not faked
+        assert "not present yet" in why or "enabled = false" in why, (name, why)
+    ctl = subprocess.run(
+        [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(paths.conf), "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ctl.returncode == 0 and "monitor" in ctl.stdout, ctl.stdout + ctl.stderr
+    status = _oms("status", "--root", str(paths.root), "--json")
+    rows = {r["program"]: r for r in json.loads(status.stdout)["programs"]}
+    assert rows["monitor"]["state"] == "RUNNING" and rows["monitor"]["uptime"] != "-"
+    for log in ("supervisord", "monitor", "nats", "postgres"):
+        assert (paths.log / f"{log}.log").exists()
+
+
+def test_services_answer_and_monitor_exports(stack: dict[str, Any]) -> None:
+    import psycopg
+    import redis
+
+    ep = stack["endpoints"]
+    with psycopg.connect(ep["postgres"]["dsn"], connect_timeout=5) as c:
+        assert c.execute("select current_database()").fetchone() == ("oms",)
+    assert redis.Redis.from_url(ep["redis"]["url"]).ping()
+    with urllib.request.urlopen(stack["monitor_url"] + "/metrics", timeout=5) as r:
+        text = r.read()
+    assert b"oms_ring_present" in text
+    promtool = shutil.which("promtool")
+    if promtool:
+        res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30)
+        assert res.returncode == 0, res.stderr.decode()
+    try:
+        with urllib.request.urlopen(stack["monitor_url"] + "/health", timeout=5) as r:
+            body = json.loads(r.read())
+    except urllib.error.HTTPError as e:  # 503 until a venue reports: still a JSON answer
+        assert e.code == 503
+        body = json.loads(e.read())
+    assert body["status"] in ("ok", "degraded", "down")
+
+
+def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:
+    paths: StackPaths = stack["_paths"]
+    victims = [
+        p for p in ("engine", "conn-binance", "monitor", "bridge", "gateway") if p in stack["programs"]
+    ]
+    before = _infos(paths)
+    for name in victims:
+        os.kill(before[name]["pid"], signal.SIGKILL)
+
+    def restarted() -> bool:
+        now = _infos(paths)
+        return all(now[n]["statename"] == "RUNNING" and now[n]["pid"] != before[n]["pid"] for n in victims)
+
+    eventually(
+        restarted, timeout=60, message=lambda: str({n: _infos(paths)[n]["statename"] for n in victims})
+    )
+    missing = [p for p in ("engine", "conn-binance") if p not in stack["programs"]]
+    if missing:
+        pytest.skip(f"restarted {victims}; {missing} not in the stack yet ({stack['left_out']})")
+
+
+def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> None:
+    missing = [
+        k
+        for k, mod in CHAIN.items()
+        if not module_exists(mod)
+        or (k in CHAIN and k.startswith(("engine", "conn", "gateway")) and k not in stack["programs"])
+    ]
+    if missing:
+        pytest.skip(
+            f"order chain incomplete, missing: {', '.join(missing)} (the rest of the stack is tested above)"
+        )
+    raise AssertionError("order chain present: wire this test to oms.client (docs/stack.md)")
