@@ -205,15 +205,17 @@ def up(settings: Settings, root: Path, timeout: float | None = None) -> tuple[di
                 "--keep",
                 "--root",
                 str(root),
-                "--settings",
-                json.dumps(_to_builtins(settings)),
             ],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=logf,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=str(root),
         )
+    # settings through stdin, not argv: they may hold the OpenBao root token and argv is public (ps)
+    assert keeper.stdin is not None
+    keeper.stdin.write(json.dumps(_to_builtins(settings)).encode())
+    keeper.stdin.close()
 
     def ready() -> dict[str, Any] | None:
         if keeper.poll() is not None:
