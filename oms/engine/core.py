@@ -42,6 +42,7 @@ class Engine:
         trade_capacity: int = 1 << 16,
         staging: int = 1 << 12,
         clock: bool = True,
+        journal: int = 0,
     ) -> None:
         self.s = S.allocate(
             capacity=capacity,
@@ -49,6 +50,7 @@ class Engine:
             n_instruments=n_instruments,
             trade_capacity=trade_capacity,
             staging=staging,
+            journal=journal,
         )
         self.clock = clock  # False: the caller sets now_ns (deterministic tests, backtests)
         self.specs: dict[int, InstrumentSpec] = {}
@@ -80,6 +82,72 @@ class Engine:
 
     def set_capabilities(self, venue: int, caps: int) -> None:
         self.s.ven[venue]["caps"] = caps
+
+    def apply_settings(self, st: object, venue_caps: dict[int, int] | None = None) -> None:
+        """Load the `[risk]` section (oms.engine.settings.Settings) into the limit table."""
+        from oms.engine.settings import money_e8
+
+        def cap(v: int) -> int:
+            return C.NO_LIMIT if v <= 0 else v
+
+        A = C.SCOPE_ALL
+        self.set_limit(C.L_MAX_ORDER_QTY, A, cap(st.max_order_qty))
+        self.set_limit(C.L_MAX_ORDER_NOTIONAL, A, cap(money_e8(st.max_order_notional)))
+        self.set_limit(C.L_MAX_POSITION_QTY, A, cap(st.max_position_qty))
+        self.set_limit(C.L_MAX_POSITION_NOTIONAL, A, cap(money_e8(st.max_position_notional)))
+        self.set_limit(C.L_MAX_LEVERAGE_X100, A, round(st.max_leverage * 100))
+        self.set_limit(C.L_EQUITY, A, cap(money_e8(st.equity)))
+        self.set_limit(C.L_PRICE_DEVIATION_BPS, A, st.price_deviation_bps)
+        self.set_limit(C.L_RATE_ACCOUNT, A, st.order_rate_per_account)
+        self.set_limit(C.L_RATE_VENUE, A, st.order_rate_per_venue)
+        self.set_limit(C.L_MAX_VENUE_EXPOSURE, A, cap(money_e8(st.max_venue_exposure)))
+        self.set_limit(C.L_DAILY_LOSS_REDUCE, A, cap(money_e8(st.daily_loss_reduce)))
+        self.set_limit(C.L_DAILY_LOSS_HALT, A, cap(money_e8(st.daily_loss_halt)))
+        for key, il in st.instruments.items():
+            i = int(key)
+            if il.max_order_qty:
+                self.set_limit(C.L_MAX_ORDER_QTY, i, il.max_order_qty)
+            if il.max_position_qty:
+                self.set_limit(C.L_MAX_POSITION_QTY, i, il.max_position_qty)
+            if il.price_deviation_bps >= 0:
+                self.set_limit(C.L_PRICE_DEVIATION_BPS, i, il.price_deviation_bps)
+            if il.leverage > 0:
+                self.set_limit(C.L_LEVERAGE_X100, i, round(il.leverage * 100))
+        money_keys = {
+            "max_order_notional": C.L_MAX_ORDER_NOTIONAL,
+            "max_position_notional": C.L_MAX_POSITION_NOTIONAL,
+            "equity": C.L_EQUITY,
+            "daily_loss_reduce": C.L_DAILY_LOSS_REDUCE,
+            "daily_loss_halt": C.L_DAILY_LOSS_HALT,
+        }
+        for key, al in st.account.items():
+            a = int(key)
+            for name, lid in money_keys.items():
+                if getattr(al, name):
+                    self.set_limit(lid, a, cap(money_e8(getattr(al, name))))
+            if al.max_leverage >= 0:
+                self.set_limit(C.L_MAX_LEVERAGE_X100, a, round(al.max_leverage * 100))
+            if al.order_rate >= 0:
+                self.set_limit(C.L_RATE_ACCOUNT, a, al.order_rate)
+        from oms import ids
+
+        bits = {v: k for k, v in C.CAPABILITY_NAMES.items()}
+        for name, vl in st.venue.items():
+            v = ids.VENUES[name]
+            if vl.order_rate >= 0:
+                self.set_limit(C.L_RATE_VENUE, v, vl.order_rate)
+            if vl.max_exposure:
+                self.set_limit(C.L_MAX_VENUE_EXPOSURE, v, cap(money_e8(vl.max_exposure)))
+            if vl.capabilities:
+                self.set_capabilities(v, sum(bits[c] for c in set(vl.capabilities)))
+        for a in st.accounts:
+            self.add_account(a)
+        for v, caps in (venue_caps or {}).items():
+            if (
+                not st.venue.get(ids.VENUE_NAMES.get(v, ""), None)
+                or not st.venue[ids.VENUE_NAMES[v]].capabilities
+            ):
+                self.set_capabilities(v, caps)
 
     def set_limit(self, limit_id: int, scope: int, value: int) -> None:
         """Set a limit directly (start-up configuration; at run time send SetRiskLimit so it is audited)."""

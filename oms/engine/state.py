@@ -17,6 +17,7 @@ Touches nothing but its own arrays. Layout:
 | evq/cmdq  | EVENT[K] / COMMAND[K]                 | staging of this iteration's output              |
 | meta      | i8[64]                                | M_* scalars below                               |
 | trans     | i8[N_TRANSITIONS]                     | count of each named transition                  |
+| journal_* | in-process ring of EVENT              | copy of every event for the engine's disk log   |
 
 Ids: accounts and instruments start at 1 (0 is the wildcard of CancelAll); venue ids from oms.ids.
 Money: notional, PnL, fees, equity are int64 in 1e-8 quote units (records.FEE_SCALE). An instrument's
@@ -193,6 +194,8 @@ class EngineState(NamedTuple):
     meta: np.ndarray
     trans: np.ndarray
     clock: np.ndarray  # i8[2] scratch for clock_gettime
+    journal_c: np.ndarray  # in-process SPSC ring (oms.shm.ring protocol) of every event, for the disk log
+    journal_b: np.ndarray  # EVENT[journal capacity]; length 1 = no journal
 
 
 def _pow2(n: int) -> int:
@@ -209,6 +212,7 @@ def allocate(
     n_instruments: int = 64,
     trade_capacity: int = 1 << 16,
     staging: int = 1 << 14,
+    journal: int = 0,
 ) -> EngineState:
     """Fresh, empty state. `capacity` orders (live + remembered terminal ones for idempotency)."""
     if capacity < 2 or n_accounts < 1 or n_instruments < 1 or staging < 64:
@@ -216,7 +220,13 @@ def allocate(
             f"engine state sizes must be positive (capacity={capacity}, n_accounts={n_accounts}, "
             f"n_instruments={n_instruments}, staging={staging})"
         )
+    from oms.shm import ring as RG
+
     isize = _pow2(2 * capacity)
+    jcap = _pow2(journal) if journal > 1 else 1
+    journal_c = np.zeros(RG.MASK + 8, np.uint64)
+    journal_c[RG.CAPACITY] = jcap
+    journal_c[RG.MASK] = jcap - 1
     tsize = _pow2(2 * trade_capacity)
     rows = max(n_accounts, n_instruments, 15) + 1
     limits = np.zeros((C.N_LIMITS, rows), np.int64)
@@ -263,6 +273,8 @@ def allocate(
         meta=meta,
         trans=np.zeros(C.N_TRANSITIONS, np.int64),
         clock=np.zeros(2, np.int64),
+        journal_c=journal_c,
+        journal_b=np.zeros(jcap, R.EVENT),
     )
 
 

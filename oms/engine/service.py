@@ -1,0 +1,234 @@
+"""Engine room: the running engine — rings opened, state restored from the event log, njit loop in a thread.
+
+Touches the engine's rings of one shm prefix (oms/shm/names.py: consumes gw.cmd, bridge.cmd,
+conn.<venue>.exec, md.engine; produces eng.events.gw, eng.events.bridge, eng.cmd.<venue>), the BBO
+table when it exists (read only), and its own event log file (append-only EVENT records). Whichever
+side starts first creates a ring; the other attaches.
+
+Start: replay the event log (if any) into a fresh state, then run `loop.run` in a nogil thread. The
+main thread drains the in-process journal ring into the log file, heartbeats the output rings and
+waits; `stop()` sets meta[M_STOP], joins the thread, drains the journal and closes everything.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from oms import log
+from oms.engine import loop as LP
+from oms.engine import state as S
+from oms.engine.core import Engine
+from oms.errors import OmsError
+from oms.shm import names
+from oms.shm import records as R
+from oms.shm import ring as RG
+from oms.shm.ring import Ring
+from oms.shm.segment import SegmentNotFound
+from oms.shm.wait import Backoff
+
+_log = log.get(__name__)
+
+
+def open_ring(name: str, dtype: np.dtype, capacity: int, *, producer: bool) -> Ring:
+    """Attach to `name`, or create it when missing (whichever side starts first creates). A ring whose
+    creator is gone (e.g. the previous engine run created it) is attached as is: records queued while
+    the engine was down are still processed, in order."""
+    try:
+        return Ring.attach(
+            name, dtype, producer=producer, consumer=not producer, timeout=0.05, allow_stale=True
+        )
+    except SegmentNotFound:
+        pass
+    try:
+        return Ring.create(
+            name, dtype, capacity, producer=producer, consumer=not producer, replace_stale=True
+        )
+    except OmsError:
+        return Ring.attach(
+            name, dtype, producer=producer, consumer=not producer, timeout=1.0, allow_stale=True
+        )
+
+
+@dataclass
+class EngineRings:
+    gw: Ring
+    bridge: Ring
+    md: Ring
+    events_gw: Ring
+    events_bridge: Ring
+    exec: dict[str, Ring] = field(default_factory=dict)
+    cmd: dict[str, Ring] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, prefix: str, venues: list[str], capacity: int) -> EngineRings:
+        r = cls(
+            gw=open_ring(names.gateway_commands(prefix), R.COMMAND, capacity, producer=False),
+            bridge=open_ring(names.bridge_commands(prefix), R.COMMAND, capacity, producer=False),
+            md=open_ring(names.market_data_to_engine(prefix), R.MARKET, capacity, producer=False),
+            events_gw=open_ring(names.engine_events_to_gateway(prefix), R.EVENT, capacity, producer=True),
+            events_bridge=open_ring(names.engine_events_to_bridge(prefix), R.EVENT, capacity, producer=True),
+        )
+        for v in venues:
+            r.exec[v] = open_ring(names.venue_exec_events(v, prefix), R.EVENT, capacity, producer=False)
+            r.cmd[v] = open_ring(
+                names.engine_commands_to_venue(v, prefix), R.COMMAND, capacity, producer=True
+            )
+        return r
+
+    def all(self) -> list[Ring]:
+        return [self.gw, self.bridge, self.md, self.events_gw, self.events_bridge, *self.exec.values(),
+                *self.cmd.values()]  # fmt: skip
+
+    def close(self) -> None:
+        for ring in self.all():
+            ring.close()
+
+
+class EventLog:
+    """Append-only file of EVENT records (the engine's own journal; replayed on start)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "ab")  # noqa: SIM115 - kept open for the process lifetime
+
+    def read(self) -> np.ndarray:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        whole = size - size % R.EVENT.itemsize
+        if whole != size:
+            _log.warning(
+                "event log %s ends with a torn record (%d bytes); ignoring it", self.path, size - whole
+            )
+        return np.fromfile(self.path, dtype=R.EVENT, count=whole // R.EVENT.itemsize)
+
+    def append(self, events: np.ndarray) -> None:
+        self._f.write(events.tobytes())
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+
+class EngineService:
+    def __init__(self, engine: Engine, prefix: str, venues: list[str], *, ring_capacity: int = 1 << 16,
+                 batch: int = 64, event_log: str = "", backoff: Backoff | None = None) -> None:  # fmt: skip
+        from oms import ids
+
+        self.engine = engine
+        self.prefix = prefix
+        self.venues = venues
+        self.batch = batch
+        self.rings = EngineRings.open(prefix, venues, ring_capacity)
+        for k, v in enumerate(venues):
+            engine.s.ven[ids.venue_id(v)]["out"] = k
+        self.log = EventLog(event_log) if event_log else None
+        self.backoff = backoff or Backoff()
+        self._thread: threading.Thread | None = None
+        self._jbuf = np.zeros(4096, R.EVENT)
+        self.processed = 0
+        self.replayed = 0
+        self.error: BaseException | None = None
+        self._bbo = LP.no_bbo()
+        self._use_bbo = False
+        try:
+            from oms.shm.table import BboTable
+
+            t = BboTable.attach(names.bbo_table(prefix), timeout=0.05)
+            self._bbo_table = t
+            self._bbo = (t.ctrl, t.rows, np.zeros(1, R.BBO))
+            self._use_bbo = True
+        except OmsError:
+            self._bbo_table = None
+
+    def restore(self) -> int:
+        """Replay the event log into the (fresh) engine state; returns the number of events."""
+        if self.log is None:
+            return 0
+        events = self.log.read()
+        if len(events):
+            self.engine.replay(events)
+        self.replayed = len(events)
+        _log.info("engine state restored from %d events in %s", len(events), self.log.path)
+        return len(events)
+
+    def _run(self, max_iters: int = 0) -> None:
+        r = self.rings
+        try:
+            self.processed += LP.run(
+                self.engine.s, r.gw.ctrl, r.gw.buf, r.bridge.ctrl, r.bridge.buf,
+                LP.typed_list([x.ctrl for x in r.exec.values()], r.gw.ctrl),
+                LP.typed_list([x.buf for x in r.exec.values()], r.events_gw.buf),
+                r.md.ctrl, r.md.buf, r.events_gw.ctrl, r.events_gw.buf,
+                r.events_bridge.ctrl, r.events_bridge.buf,
+                LP.typed_list([x.ctrl for x in r.cmd.values()], r.gw.ctrl),
+                LP.typed_list([x.buf for x in r.cmd.values()], r.gw.buf),
+                self.backoff.state, self.batch, max_iters, self._use_bbo, *self._bbo,
+            )  # fmt: skip
+        except BaseException as e:  # pragma: no cover - surfaced by stop()/alive()
+            self.error = e
+            raise
+
+    def start(self) -> None:
+        self.engine.s.meta[S.M_STOP] = 0
+        for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
+            ring.register_producer()
+        self._run(max_iters=1)  # compiles (or loads) the loop here, so "started" means "serving"
+        self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def drain_journal(self) -> int:
+        s = self.engine.s
+        if len(s.journal_b) <= 1:
+            return 0
+        total = 0
+        while True:
+            n = int(RG.pop_batch(s.journal_c, s.journal_b, self._jbuf, len(self._jbuf)))
+            if n == 0:
+                break
+            if self.log is not None:
+                self.log.append(self._jbuf[:n])
+            total += n
+        if total and self.log is not None:
+            self.log.flush()
+        return total
+
+    def tick(self) -> None:
+        """Main-thread housekeeping: journal to disk, heartbeats."""
+        self.drain_journal()
+        for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
+            ring.heartbeat()
+
+    def serve(self, stop: threading.Event, period_s: float = 0.01) -> None:
+        while not stop.wait(period_s):
+            self.tick()
+            if not self.alive():
+                raise OmsError(f"engine loop thread ended unexpectedly: {self.error!r}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.engine.s.meta[S.M_STOP] = 1
+        if self._thread is not None:
+            deadline = time.monotonic() + timeout
+            while self._thread.is_alive() and time.monotonic() < deadline:
+                self.drain_journal()  # a loop blocked on a full journal can finish
+                self._thread.join(0.01)
+        self.drain_journal()
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+        if self._bbo_table is not None:
+            self._bbo_table.close()
+        self.rings.close()
