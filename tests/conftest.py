@@ -3,10 +3,15 @@
 Each fixture starts a real server on a free loopback port with a data dir under pytest's temp root and
 stops it at the end of the session (no process or port left behind). A test that must stop or restart a
 server builds its own instance with `tmp_path` instead, e.g. `with RedisServer(tmp_path) as r: ...`.
+
+`_isolate_oms_logging` (autouse) restores the `oms` logger after every test: `oms.log.setup()` (called
+by `oms.cli.main`, for one) replaces its handlers and turns propagation off, which would otherwise hide
+later tests' records from `caplog`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +20,16 @@ from oms.services.nats import NatsServer
 from oms.services.openbao import OpenBaoServer
 from oms.services.postgres import PostgresServer
 from oms.services.redis import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def _isolate_oms_logging() -> Iterator[None]:
+    root = logging.getLogger("oms")
+    saved = (list(root.handlers), root.level, root.propagate)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    root.propagate = saved[2]
 
 
 @pytest.fixture(scope="session")

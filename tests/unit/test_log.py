@@ -20,7 +20,6 @@ def captured(request: pytest.FixtureRequest) -> Iterator[tuple[logging.Logger, i
     log.redact(SECRET)
     log.setup(json_lines=request.param, level="DEBUG", stream=buf)
     yield log.get("oms.testlog"), buf, request.param
-    log.setup(level="INFO")
 
 
 def _emit_everything(lg: logging.Logger) -> None:
@@ -61,10 +60,7 @@ def test_short_values_are_not_registered() -> None:
 
 def test_json_lines_are_valid_json() -> None:
     buf = io.StringIO()
-    log.setup(json_lines=True, level="INFO", stream=buf)
-    try:
-        log.get("oms.x").info('quote " and newline \n inside', extra={"fields": {"n": 1}})
-        rec = json.loads(buf.getvalue().strip())
-        assert rec["msg"] == 'quote " and newline \n inside' and rec["n"] == 1 and rec["level"] == "info"
-    finally:
-        log.setup(level="INFO")
+    log.setup(json_lines=True, level="INFO", stream=buf)  # tests/conftest.py restores the logger after
+    log.get("oms.x").info('quote " and newline \n inside', extra={"fields": {"n": 1}})
+    rec = json.loads(buf.getvalue().strip())
+    assert rec["msg"] == 'quote " and newline \n inside' and rec["n"] == 1 and rec["level"] == "info"

@@ -24,3 +24,20 @@ def test_plan_exclusive_when_cores_suffice() -> None:
 
 def test_pin_self_to_missing_core_does_not_raise() -> None:
     assert pinning.pin_self(10_000) is False
+
+
+def test_shipped_core_map_on_a_two_core_machine(caplog) -> None:
+    """configs/oms.toml asks for cores 2-4 (5, 6 disabled); on cores {0, 1} everything maps, one warning."""
+    from oms.config import load
+
+    core_map = load(env={}).core_map()
+    assert core_map["engine"] == 2 and core_map["gateway"] is None
+    pinning._warned.discard((0, 1))
+    with caplog.at_level(logging.WARNING, logger="oms.pinning"):
+        out = pinning.plan(core_map, cores=[0, 1])
+        again = pinning.plan(core_map, cores=[0, 1])
+    assert {p.core for p in out.values() if p.wanted is not None} <= {0, 1}
+    assert all(p.core is None for p in out.values() if p.wanted is None)
+    assert out == again
+    warnings = [r for r in caplog.records if r.name == "oms.pinning"]
+    assert len(warnings) == 1 and "engine: core 2 -> " in warnings[0].getMessage()
