@@ -79,7 +79,7 @@ class EngineProc:
                 str(self.tmp / "instruments.toml"),
                 "--event-log",
                 str(self.event_log),
-            ],  # fmt: skip
+            ],
             stdout=subprocess.PIPE,
             stderr=self.err,
             text=True,
