@@ -1,0 +1,1 @@
+"""Venues room (upbit): error table (errors.py); the adapter itself is not built yet (see docs/venues.md)."""
