@@ -67,7 +67,7 @@ def test_exact_conversions_and_grid_errors(tmp_path: Path) -> None:
         r"60000.00 or 60000.01",
     ):
         btc.to_ticks("60000.005")
-    with pytest.raises(Rejected, match="not a multiple of .* lot size"):
+    with pytest.raises(Rejected, match=r"not a multiple of .* lot size"):
         btc.to_lots("0.000015")
     with pytest.raises(Rejected, match="is not a decimal number"):
         btc.to_ticks("sixty")

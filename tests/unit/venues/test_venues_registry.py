@@ -21,7 +21,7 @@ def test_entry_points_register_binance() -> None:
     assert reg.capabilities("binance", "spot").reduce_only is False
     with pytest.raises(Rejected, match="has no market 'coinm'"):
         reg.capabilities("binance", "coinm")
-    with pytest.raises(Rejected, match="unknown venue 'kraken'; registered venues: .*binance"):
+    with pytest.raises(Rejected, match=r"unknown venue 'kraken'; registered venues: .*binance"):
         reg.get("kraken")
 
 
