@@ -67,6 +67,7 @@ PROGRAM_ARGS: dict[str, list[str]] = {
     "marketdata": ["--prefix", "{prefix}", "--venues", "{venues}"],
 }
 SERVICE_PRIORITY = 10
+APP_STARTSECS = 5  # a program must stay up this long to count as started (a crash loop shows as BACKOFF)
 
 
 def processes(cfg: Any | None) -> dict[str, Any]:
@@ -473,6 +474,7 @@ def up(
         "conf": str(paths.conf),
         "monitor_url": plan["monitor_url"],
         "gateway": plan["gateway"],
+        "config": str(Path(cfg.path).absolute()) if cfg is not None and getattr(cfg, "path", None) else None,
         "prefix": prefix,
         "venues": plan["venues"],
         "cores": plan["cores"],
@@ -498,14 +500,32 @@ def up(
         with contextlib.suppress(xmlrpc.client.Fault):
             info["pid"] = int(sup.getProcessInfo(name)["pid"]) or None
     _write_json(paths.run / STATE_FILE, state, 0o600)
-    for p in sorted((p for p in plan["programs"] if p.kind == "app"), key=lambda p: p.priority):
-        try:
-            sup.startProcess(p.name, True)
-        except xmlrpc.client.Fault as e:
-            stack["start_errors"][p.name] = f"{e.faultString}; see {paths.log}/{p.name}.log"
-            _log.warning("%s did not start: %s", p.name, e.faultString)
+    groups: dict[int, list[str]] = {}
+    for p in plan["programs"]:
+        if p.kind == "app":
+            groups.setdefault(p.priority, []).append(p.name)
+    for prio in sorted(groups):  # one priority group at a time; within a group they start together
+        for name in groups[prio]:
+            with contextlib.suppress(xmlrpc.client.Fault):
+                sup.startProcess(name, False)
+        settled = eventually(
+            lambda g=groups[prio]: _settled(sup, g), timeout=APP_STARTSECS + 30, interval=0.1
+        )
+        for name, info in settled.items():
+            if info["statename"] != "RUNNING":
+                why = f"{info['statename']}: {info['description']}; see {paths.log}/{name}.log"
+                stack["start_errors"][name] = why
+                _log.warning("%s did not start: %s", name, why)
     _write_json(paths.stack_json, stack)
     return stack
+
+
+def _settled(sup: Any, names: list[str]) -> dict[str, Any] | None:
+    """Each program RUNNING (stayed up startsecs) or given up (FATAL/EXITED/STOPPED); None while starting."""
+    infos = {i["name"]: i for i in sup.getAllProcessInfo() if i["name"] in names}
+    if all(i["statename"] in ("RUNNING", "FATAL", "EXITED", "STOPPED") for i in infos.values()):
+        return infos
+    return None
 
 
 def _ensure_gateway_certs(cfg: Any) -> None:
@@ -566,148 +586,17 @@ def down(paths: StackPaths, timeout: float = 60.0) -> bool:
         return False
 
     eventually(gone, timeout=timeout, interval=0.05, max_interval=0.5, message=f"supervisord pid {pid} exit")
+    prefix = read_stack(paths).get("prefix")
+    if prefix:  # every program is gone: remove this stack's segments whose creator and parties are dead
+        subprocess.run(
+            [str(VENV_BIN / "oms"), "shm", "gc", "--prefix", f"{prefix}."],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     with contextlib.suppress(FileNotFoundError):
         (paths.run / STATE_FILE).unlink()
     return True
-
-
-# ---- status view --------------------------------------------------------------------------------
-def input_rings(program: str, prefix: str, venues: list[str]) -> list[tuple[str, Any]]:
-    """The rings a program consumes (oms/shm/names.py), for the depth column."""
-    from oms.shm import names
-    from oms.shm.records import COMMAND, EVENT, MARKET
-
-    if program == "engine":
-        rings = [
-            (names.gateway_commands(prefix), COMMAND),
-            (names.bridge_commands(prefix), COMMAND),
-            (names.market_data_to_engine(prefix), MARKET),
-        ]
-        return rings + [(names.venue_exec_events(v, prefix), EVENT) for v in venues]
-    if program == "gateway":
-        return [(names.engine_events_to_gateway(prefix), EVENT)]
-    if program == "bridge":
-        return [(names.engine_events_to_bridge(prefix), EVENT)]
-    if program == "marketdata":
-        return [(names.venue_market_data(v, prefix), MARKET) for v in venues]
-    if program.startswith("conn-"):
-        return [(names.engine_commands_to_venue(program[5:], prefix), COMMAND)]
-    return []
-
-
-def _affinity(pid: int) -> str:
-    try:
-        cores = sorted(os.sched_getaffinity(pid))
-    except OSError:
-        return "?"
-    return ",".join(map(str, cores)) if len(cores) < len(pinning.available_cores()) else "any"
-
-
-def _uptime(secs: int) -> str:
-    h, rem = divmod(max(0, secs), 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
-
-
-def status_rows(paths: StackPaths, stack: dict[str, Any]) -> list[dict[str, Any]]:
-    from oms.monitor.rings import RingWatcher
-
-    prefix, venues = stack.get("prefix", "oms"), stack.get("venues", ["binance"])
-    rows = []
-    for info in rpc(paths).getAllProcessInfo():
-        name, pid = info["name"], int(info["pid"])
-        rings = input_rings(name, prefix, venues)
-        depth = ""
-        if rings:
-            watcher = RingWatcher(rings)
-            st = watcher.poll()
-            watcher.close()
-            present = [r for r in st if r.present]
-            depth = " ".join(f"{r.name.removeprefix(prefix + '.')}={r.depth}" for r in present) or "no rings"
-        planned = stack.get("programs", {}).get(name, {})
-        rows.append(
-            {
-                "program": name,
-                "pid": pid or None,
-                "state": info["statename"],
-                "core": _affinity(pid) if pid else "-",
-                "planned_core": planned.get("core"),
-                "uptime": _uptime(int(info["now"]) - int(info["start"])) if pid else "-",
-                "rings": depth,
-                "description": info["description"],
-            }
-        )
-    return rows
-
-
-def print_status(paths: StackPaths, stack: dict[str, Any], as_json: bool = False) -> int:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    rows = status_rows(paths, stack)
-    left = stack.get("left_out", {})
-    errors = stack.get("start_errors", {})
-    if as_json:
-        print(json.dumps({"programs": rows, "left_out": left, "start_errors": errors}, indent=2))
-    else:
-        t = Table(title=f"oms stack ({paths.root}) - monitor {stack.get('monitor_url', '?')}")
-        for col in ("program", "pid", "core", "state", "uptime", "ring depths (input)"):
-            t.add_column(col)
-        colour = {"RUNNING": "green", "STARTING": "yellow", "BACKOFF": "yellow"}
-        for r in rows:
-            st = f"[{colour.get(r['state'], 'red')}]{r['state']}[/]"
-            t.add_row(r["program"], str(r["pid"] or "-"), r["core"], st, r["uptime"], r["rings"])
-        con = Console()
-        con.print(t)
-        for name, why in left.items():
-            con.print(f"[yellow]left out[/] {name}: {escape(why)}")
-        for name, why in errors.items():
-            con.print(f"[red]did not start[/] {name}: {escape(why)}")
-        notes = [f"{n}: {p['note']}" for n, p in stack.get("programs", {}).items() if p.get("note")]
-        if notes:
-            con.print(
-                "[yellow]core plan:[/] this machine has cores "
-                + ",".join(map(str, stack.get("cores", [])))
-                + "; "
-                + "; ".join(notes)
-                + " (busy loops back off instead of spinning)"
-            )
-    return 0 if all(r["state"] == "RUNNING" for r in rows) else 1
-
-
-def wait_healthy(monitor_url: str, timeout: float = 60.0) -> dict[str, Any]:
-    """Wait until the monitor answers /health (200 or 503 both mean it is up) and return the body."""
-    import urllib.error
-    import urllib.request
-
-    def probe() -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(monitor_url + "/health", timeout=1) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read()) if e.code == 503 else None
-
-    return eventually(probe, timeout=timeout, interval=0.1, max_interval=1.0, message="monitor /health")
-
-
-def demo_flow(paths: StackPaths, stack: dict[str, Any]) -> bool:
-    """A few orders through the gateway client (oms.client) when it and the gateway exist."""
-    if not module_exists("oms.client") or "gateway" not in stack.get("programs", {}):
-        missing = [
-            m
-            for m, ok in (
-                ("oms/client", module_exists("oms.client")),
-                ("gateway program", "gateway" in stack.get("programs", {})),
-            )
-            if not ok
-        ]
-        print(f"demo flow skipped: {', '.join(missing)} not present yet (the stack itself is up)")
-        return False
-    return _demo_with_client(stack)
-
-
-def _demo_with_client(stack: dict[str, Any]) -> bool:
-    raise OmsError("demo flow: oms.client landed but the demo is not wired to it yet")
 
 
 # ---- CLI ----------------------------------------------------------------------------------------
@@ -716,6 +605,8 @@ def _paths(args: argparse.Namespace) -> StackPaths:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from oms.cli._stackview import print_status
+
     stack = up(_paths(args), args.config, args.monitor_port, args.prefix, gateway_port=args.gateway_port)
     print_status(_paths(args), stack)
     return 1 if stack.get("start_errors") else 0
@@ -728,6 +619,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from oms.cli._stackview import print_status
+
     paths = _paths(args)
     if not supervisord_up(paths):
         print(f"stack is not up (no supervisord at {paths.sock}); start it with `oms up`")
@@ -745,6 +638,7 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from oms.cli._stackview import demo_flow, print_status, wait_healthy
     from oms.monitor.dashboard import run_top
 
     paths = _paths(args)
