@@ -41,11 +41,11 @@ VENV_BIN = Path(sys.executable).parent
 PRIORITY = {
     "monitor": 30,
     "engine": 40,
-    "marketdata": 45,
+    "marketdata": 40,
     "conn": 50,
     "bridge": 60,
     "recorder": 60,
-    "gateway": 70,
+    "gateway": 60,
 }
 # Per-program wiring flags as each program's own parser spells them ({...} filled by plan_stack); a program
 # not listed gets none and reads its endpoints from the OMS_* environment / services.json.
