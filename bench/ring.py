@@ -642,6 +642,13 @@ def print_table(res: dict[str, Any]) -> None:
         f"bench/ring.py ({res['mode']} run): 64-byte records, producer on core {cores['producer']}, "
         f"consumer on core {cores['consumer']}; throughput = median of {res['sizes']['repeats']} run(s)"
     )
+    m = res["machine"]
+    load = m["loadavg_start"][0]  # the end value includes our own two spinning processes
+    print(
+        f"load average (1 min) {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end on "
+        f"{len(m['available_cores'])} cores"
+        + ("  <-- other work competes for these cores: figures below are depressed" if load > 1.0 else "")
+    )
     print(f"\nthroughput (records/s)  {'unbatched':>12} {'batched(64)':>12}   ring/peer: unbatched  batched")
     for k in names:
         r = res[k]
@@ -704,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             "cores": {"producer": _PLACE["producer"], "consumer": _PLACE["consumer"]},
             "available_cores": pinning.available_cores(),
             "clock_read_ns": float(clock_cost_ns(1000)) and float(clock_cost_ns(1_000_000)),
+            "loadavg_start": list(os.getloadavg()),
         },
     }
     _compile_kernels(prefix)
@@ -733,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in ("mp_queue", "mp_pipe", "posix_mq", "nats")
         if k in res
     }
+    res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["verdicts"] = verdicts(res)
     if a.json:
         print(json.dumps(res, default=float))
