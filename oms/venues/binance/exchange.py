@@ -246,6 +246,7 @@ class BinanceExchange:
                 Decimal(0),
                 Decimal(body["price"]) or None,
                 stop_price=Decimal(body["triggerPrice"]),
+                reduce_only=bool(body.get("reduceOnly")),
                 ts_ms=body.get("createTime", 0),
                 raw=body,
             )
