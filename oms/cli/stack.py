@@ -333,8 +333,16 @@ def _program_env(
     ):
         if name in endpoints and key in endpoints[name]:
             env[var] = str(endpoints[name][key])
-    for s in sims:
-        env["OMS_SIM_BINANCE_URL"] = f"http://127.0.0.1:{s.env['OMS_SIM_PORT']}"
+    for s in sims:  # every program talks to the local simulator, never to the real venue
+        base = f"127.0.0.1:{s.env['OMS_SIM_PORT']}"
+        env["OMS_SIM_BINANCE_URL"] = f"http://{base}"
+        for key, rest, ws, ws_api in (
+            ("BINANCE_SPOT", f"http://{base}", f"ws://{base}/ws", f"ws://{base}/ws-api/v3"),
+            ("BINANCE_USDM", f"http://{base}", f"ws://{base}/fstream/ws", f"ws://{base}/ws-api/v3"),
+        ):
+            env[f"OMS_EXCHANGES__{key}__REST_URL"] = rest
+            env[f"OMS_EXCHANGES__{key}__WS_URL"] = ws
+            env[f"OMS_EXCHANGES__{key}__WS_API_URL"] = ws_api
     return env
 
 

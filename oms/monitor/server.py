@@ -31,6 +31,7 @@ from oms.errors import OmsError
 from oms.monitor.alerts import AlertSender
 from oms.monitor.exposition import registry_for, render
 from oms.monitor.frames import FrameError, decode
+from oms.monitor.probe import Target, run_probes
 from oms.monitor.rings import RingWatcher
 from oms.monitor.settings import Settings
 from oms.monitor.state import MonitorState
@@ -47,6 +48,7 @@ class MonitorServer:
     settings: Settings
     rings: RingWatcher | None = None
     nats_url: str = ""
+    probe_targets: list[Target] = field(default_factory=list)
     state: MonitorState = field(init=False)
     alerts: AlertSender = field(init=False)
     port: int = 0
@@ -139,6 +141,15 @@ class MonitorServer:
         self._tasks = [asyncio.create_task(self._anomaly_loop())]
         if self.rings is not None:
             self._tasks.append(asyncio.create_task(self._ring_loop()))
+        s = self.settings
+        if self.probe_targets and s.probe_interval_s > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    run_probes(
+                        self.state, self.probe_targets, s.probe_interval_s, s.probe_timeout_s, s.probe_slow_s
+                    )
+                )
+            )
         _log.info("monitor listening on http://%s:%d", self.settings.host, self.port)
 
     async def _anomaly_loop(self) -> None:

@@ -25,6 +25,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     slack_webhook_url: str = ""  # empty = no Slack alerts
     discord_webhook_url: str = ""  # empty = no Discord alerts
     alert_timeout_s: float = 5.0
+    probe_interval_s: float = 2.0  # active venue probes (oms/monitor/probe.py); 0 = off
+    probe_timeout_s: float = 2.0
+    probe_slow_s: float = 0.5  # a probe slower than this marks the venue degraded
+    probe_remote: bool = False  # False: only loopback venue URLs (simulators) are probed
     anomaly_window_s: float = 1.0  # one anomaly observation per window per (exchange, metric)
     anomaly_alpha: float = 0.1  # EWMA smoothing of the baseline
     anomaly_k: float = 6.0  # spike when value > baseline + k * MAD
@@ -43,7 +47,17 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         url = getattr(s, key)
         if url and not url.startswith(("http://", "https://")):
             problems.append((key, "<redacted>", "must be an http(s):// webhook URL or empty"))
-    for key in ("stale_after_s", "ring_poll_s", "hdr_window_s", "anomaly_window_s", "alert_timeout_s"):
+    if s.probe_interval_s < 0:
+        problems.append(("probe_interval_s", s.probe_interval_s, "must be >= 0 (0 turns probes off)"))
+    for key in (
+        "stale_after_s",
+        "ring_poll_s",
+        "hdr_window_s",
+        "anomaly_window_s",
+        "alert_timeout_s",
+        "probe_timeout_s",
+        "probe_slow_s",
+    ):
         if getattr(s, key) <= 0:
             problems.append((key, getattr(s, key), "must be > 0 seconds"))
     if not 0 < s.anomaly_alpha <= 1:

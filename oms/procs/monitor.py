@@ -21,6 +21,7 @@ import msgspec
 
 from oms import log
 from oms.errors import ConfigError, OmsError
+from oms.monitor.probe import targets
 from oms.monitor.rings import RingWatcher, stack_rings
 from oms.monitor.server import MonitorServer
 from oms.monitor.settings import SECTION, Settings, validate
@@ -28,17 +29,13 @@ from oms.monitor.settings import SECTION, Settings, validate
 _log = log.get(__name__)
 
 
-def load_settings(config: str | None) -> Settings:
-    """The `[monitor]` section via oms.config when that loader exists; defaults otherwise (logged)."""
-    try:
-        from oms.config import load  # type: ignore[attr-defined]
-    except ImportError:
-        if config:
-            raise ConfigError(f"--config {config}: oms.config.load is not available in this build") from None
-        _log.warning("oms.config.load not available; [monitor] uses its defaults")
-        return Settings()
+def load_settings(config: str | None) -> tuple[Settings, dict[str, str]]:
+    """The `[monitor]` section and {exchange: rest_url} of the enabled exchanges, from oms.config."""
+    from oms.config import load
+
     cfg = load(config)
-    return cfg.section(SECTION)
+    exchanges = {name: x.rest_url for name, x in cfg.enabled_exchanges().items()}
+    return cfg.section(SECTION), exchanges
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,14 +49,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings = load_settings(args.config)
+    settings, exchanges = load_settings(args.config)
     if args.port is not None:
         settings = msgspec.structs.replace(settings, port=args.port)
     problems = validate(settings)
     if problems:
         raise ConfigError("; ".join(f"[monitor].{k} = {v!r} {why}" for k, v, why in problems))
     venues = [v for v in args.venues.split(",") if v]
-    server = MonitorServer(settings, RingWatcher(stack_rings(args.prefix, venues)), args.nats_url)
+    if not settings.exchanges:  # /health covers the enabled exchanges even before anything reports
+        settings = msgspec.structs.replace(settings, exchanges=sorted(exchanges))
+    probe_targets, skipped = targets(exchanges, settings.probe_remote)
+    for note in skipped:
+        _log.info("venue probe skipped: %s", note)
+    server = MonitorServer(
+        settings, RingWatcher(stack_rings(args.prefix, venues)), args.nats_url, probe_targets
+    )
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

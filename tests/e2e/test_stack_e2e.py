@@ -84,16 +84,29 @@ def _infos(paths: StackPaths) -> dict[str, dict[str, Any]]:
     return {i["name"]: i for i in rpc(paths).getAllProcessInfo()}
 
 
+def _stable(paths: StackPaths, min_up_s: int = 6) -> dict[str, dict[str, Any]] | None:
+    """Every program RUNNING and up for min_up_s (a crash loop never gets there)."""
+    infos = _infos(paths)
+    ok = all(v["statename"] == "RUNNING" and v["now"] - v["start"] >= min_up_s for v in infos.values())
+    return infos if ok else None
+
+
+def _unstable_report(paths: StackPaths) -> str:
+    out = []
+    for name, v in _infos(paths).items():
+        if v["statename"] != "RUNNING" or v["now"] - v["start"] < 6:
+            log = paths.log / f"{name}.log"
+            tail = log.read_text()[-600:] if log.exists() else "(no log)"
+            out.append(f"{name}: {v['statename']} up {v['now'] - v['start']}s; log tail:\n{tail}")
+    return "\n".join(out)
+
+
 def test_every_present_program_runs_under_supervisord(stack: dict[str, Any]) -> None:
     paths: StackPaths = stack["_paths"]
     assert not stack["start_errors"], stack["start_errors"]
     expected = set(stack["programs"])
     assert {"nats", "postgres", "redis", "openbao", "monitor"} <= expected
-    infos = eventually(
-        lambda: (i := _infos(paths)) and all(v["statename"] == "RUNNING" for v in i.values()) and i,
-        timeout=60,
-        message=lambda: str({k: v["statename"] for k, v in _infos(paths).items()}),
-    )
+    infos = eventually(lambda: _stable(paths), timeout=60, message=lambda: _unstable_report(paths))
     assert set(infos) == expected
     for name, why in stack["left_out"].items():  # absent modules are listed, not faked
         assert "not present yet" in why or "enabled = false" in why, (name, why)
@@ -133,6 +146,13 @@ def test_services_answer_and_monitor_exports(stack: dict[str, Any]) -> None:
         assert e.code == 503
         body = json.loads(e.read())
     assert body["status"] in ("ok", "degraded", "down")
+    if "sim-binance" in stack["programs"]:  # the monitor probes the simulator `oms up` pointed everyone at
+
+        def binance_up() -> bool:
+            with urllib.request.urlopen(stack["monitor_url"] + "/health/binance_spot", timeout=5) as r:
+                return json.loads(r.read())["state"] == "up"
+
+        eventually(binance_up, timeout=30)
 
 
 def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:

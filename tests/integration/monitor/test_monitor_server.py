@@ -9,6 +9,7 @@ from oms.monitor.feed import StatsFeed, http_publisher, nats_publisher
 from oms.monitor.frames import VenueReport
 from oms.monitor.server import MonitorServer
 from oms.monitor.settings import Settings
+from oms.monitor.state import MonitorState
 from oms.services.nats import NatsServer
 from oms.shm import records as r
 from oms.testing import eventually_async
@@ -134,3 +135,29 @@ async def test_bridge_event_frames_on_nats_are_counted_once(monitor_nats: NatsSe
     finally:
         await nc.close()
         await srv.stop()
+
+
+async def test_venue_probe_against_the_binance_simulator() -> None:
+    from oms.monitor.probe import probe_once, targets
+    from oms.venues.sim.binance import BinanceSim
+
+    sim = BinanceSim(seed=0)
+    await sim.start(host="127.0.0.1", port=0)
+    ts, skipped = targets({"binance_spot": sim.url, "okx_swap": "https://www.okx.com"})
+    assert [t.exchange for t in ts] == ["binance_spot"] and "not loopback" in skipped[0]  # never off-machine
+    st_ok = None
+    try:
+        async with aiohttp.ClientSession() as s:
+            st_ok = await probe_once(s, ts[0], timeout_s=2.0, slow_s=1.0)
+            await sim.stop()
+            st_down = await probe_once(s, ts[0], timeout_s=2.0, slow_s=1.0)
+    finally:
+        if st_ok is None:
+            await sim.stop()
+    assert st_ok.venues[0].state == "up" and st_ok.latencies[0].stage == "probe_rtt"
+    assert st_down.venues[0].state == "down" and "probe failed" in st_down.venues[0].reason
+    state = MonitorState(Settings())
+    state.apply(st_ok)
+    assert state.exchange_health("binance_spot")[0] == 200
+    state.apply(st_down)
+    assert state.exchange_health("binance_spot")[0] == 503
