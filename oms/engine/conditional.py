@@ -47,11 +47,13 @@ def cap_bit(t):
 @njit(cache=True)
 def ev_submitted(s, kind, o, reason, ref_seq):
     """An EVENT carrying the whole order definition (so replay can rebuild it). Packing:
-    trade_id = ref_id, fee = trigger_price, fee_asset = trail, ts_venue_ns = expire_ns,
+    price = limit price (market orders: the reference price risk used), trade_id = ref_id, fee = trigger_price, fee_asset = trail, ts_venue_ns = expire_ns,
     venue_order_id = tif | contingency << 8 | native << 16 | send_type << 24."""
     n = B.ev_order(s, kind, o, reason, ref_seq)
     if n >= 0:
         e = s.evq[n]
+        if o.order_type == R.ORD_MARKET:
+            e.price = o.risk_px  # a market order's reference price at submission (what risk priced)
         e.trade_id = o.ref_id
         e.fee = o.trigger_price
         e.fee_asset = np.uint32(o.trail) if o.trail < 0xFFFFFFFF else np.uint32(0xFFFFFFFF)

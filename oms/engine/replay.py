@@ -82,7 +82,8 @@ def _create(s, e):
     if o.order_type == R.ORD_LIMIT:
         o.risk_px = o.price
     elif o.order_type == R.ORD_MARKET:
-        o.risk_px = B.ref_price(s.inst[o.instrument])
+        o.risk_px = e.price
+        o.price = 0
     else:
         o.risk_px = o.price if o.price > o.trigger_price else o.trigger_price
     B.idx_insert(s, o.client_order_id, slot)
@@ -107,8 +108,8 @@ def apply_event(s, e):
         return
     if e.client_order_id == 0 or e.status == C.ST_NONE:
         return
-    if e.reason == C.R_DUPLICATE_CLIENT_ORDER_ID or e.reason == C.R_UNKNOWN_ORDER:
-        return
+    if e.reason == C.R_DUPLICATE_CLIENT_ORDER_ID:
+        return  # the answer to a repeated SubmitOrder: the existing order did not change
     if e.reason == C.R_LATE_EVENT and k != R.ORDER_FILLED:
         return
     if k == R.ORDER_FILLED and (
