@@ -17,7 +17,7 @@ from typing import Any
 
 from oms import log
 from oms.services.base import Service, ServiceError
-from oms.services.ports import HOST, free_port_pair
+from oms.services.ports import HOST, free_port_pair, port_free
 
 
 def bao_binary() -> str:
@@ -46,6 +46,14 @@ class OpenBaoServer(Service):
     def _pick_ports(self) -> None:
         if self._auto_port:
             self.port = free_port_pair()
+
+    def _prepare(self) -> None:
+        # bao keeps serving when its cluster listener cannot bind, so check port + 1 ourselves
+        if not port_free(self.port + 1):
+            raise ServiceError(
+                f"openbao: cluster port {self.port + 1} (= port + 1) is in use; choose a port P with "
+                "P and P+1 free, or port 0 to pick a free pair"
+            )
 
     def _ports(self) -> list[int]:
         return [self.port, self.port + 1] if self.port else []

