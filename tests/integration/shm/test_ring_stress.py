@@ -56,7 +56,7 @@ def _consume_all(ring: Ring, proc: subprocess.Popen[str], n: int, batch: int) ->
     ("capacity", "pbatch", "cbatch", "n"),
     [
         pytest.param(4096, 64, 4096, N, id="batched-64"),
-        pytest.param(1024, 1, 1, N // 10, id="unbatched"),
+        pytest.param(256, 1, 1, N // 10, id="unbatched"),
         pytest.param(64, 7, 13, N // 20, id="small-ring-odd-batches"),
     ],
 )
