@@ -244,3 +244,22 @@ def test_config_check_bad_exits_2_naming_key(tmp_path: Path, capsys: pytest.Capt
     path = project(tmp_path, "[services.nats]\nport = 70000\n")
     assert oms_main(["config", "check", str(path)]) == 2
     assert "[services].nats.port = 70000 must be 0..65535" in capsys.readouterr().err
+
+
+def test_every_discovered_section_defaults_are_valid() -> None:
+    """Contract across rooms: each `oms/<room>/settings.py` Settings() passes its own validate()."""
+    from oms.config import discover
+
+    specs, _broken = discover()  # a room whose module does not import is warned about by load()
+    assert {"node", "logging", "processes", "ports", "services"} <= set(specs)
+    for name, spec in specs.items():
+        if spec.validate is not None:
+            assert spec.validate(spec.default()) == [], f"[{name}] defaults fail {spec.module}.validate"
+
+
+def test_core_sections_and_an_unknown_array_table(tmp_path: Path) -> None:
+    from oms.config.loader import _builtin
+
+    assert set(_builtin()) == {"node", "logging", "processes", "ports"}  # a room reusing one is refused
+    msg = error_of(project(tmp_path, "[node]\nexchanges_dir = 'nowhere'\n[[node.x]]\n"))
+    assert "[node].x is not a known key" in msg
