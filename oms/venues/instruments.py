@@ -21,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from oms.errors import ConfigError, Rejected
+from oms import log
+from oms.errors import ConfigError, Rejected, Transient
 from oms.ids import MARKETS, VENUES
 from oms.venues.symbols import close_matches, parse_unified
 
 INT64_MAX = 2**63 - 1
 SCALE = 10**8  # fixed-point scale of the numpy table's *_e8 columns
 DEFAULT_PATH = Path("var/instruments.json")
+_log = log.get(__name__)
 _DECIMAL_FIELDS = (
     "tick_size",
     "lot_size",
@@ -223,6 +225,26 @@ class InstrumentRegistry:
             self._by_id[iid] = inst
             out.append(inst)
         return out
+
+    async def refresh(self, exchange: object) -> list[Instrument]:
+        """Reload one venue+market from its exchange info (`exchange.instruments()`); when the venue cannot
+        be reached, keep serving the cached specs of that venue+market and say so."""
+        venue, market = getattr(exchange, "venue", "?"), getattr(exchange, "market", "?")
+        try:
+            specs = await exchange.instruments()  # type: ignore[attr-defined]
+        except Transient as e:
+            cached = [i for i in self._by_id.values() if i.venue == venue and i.market == market]
+            if not cached:
+                raise
+            _log.warning(
+                "%s/%s exchange info unavailable (%s); using %d cached instruments",
+                venue,
+                market,
+                e,
+                len(cached),
+            )
+            return cached
+        return self.load(specs)
 
     # ------------------------------------------------------------ lookups
     def __len__(self) -> int:

@@ -158,3 +158,18 @@ async def test_rate_limit_and_outage_map_to_transient(sim: BinanceSim) -> None:
             await ex.server_time()
     finally:
         await ex.close()
+
+
+async def test_registry_refresh_falls_back_to_cache(sim: BinanceSim, tmp_path) -> None:
+    path = tmp_path / "instruments.json"
+    ex = make(sim, "usdm")
+    try:
+        first = await InstrumentRegistry.open(path).refresh(ex)
+        assert {i.symbol for i in first} == {"BTCUSDT", "ETHUSDT", "BTCUSDT_260925"}
+        await sim.stop()
+        cached = await InstrumentRegistry.open(path).refresh(ex)  # venue down: served from the file
+        assert sorted((i.id, i.symbol) for i in cached) == sorted((i.id, i.symbol) for i in first)
+        with pytest.raises(Transient):
+            await InstrumentRegistry(tmp_path / "empty.json").refresh(ex)
+    finally:
+        await ex.close()
