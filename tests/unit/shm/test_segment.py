@@ -3,6 +3,7 @@ error naming what differs; `oms shm ls/gc` see and clean dead segments."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import mmap
 import os
@@ -11,7 +12,7 @@ import numpy as np
 import posix_ipc
 import pytest
 
-from oms.cli import main as oms_main
+from oms.cli import shm as cli_shm
 from oms.errors import Rejected
 from oms.shm import records, segment
 from oms.shm.ring import Ring
@@ -77,6 +78,14 @@ def test_name_collision_with_live_creator(shm_prefix: str) -> None:
 def test_missing_segment(shm_prefix: str) -> None:
     with pytest.raises(SegmentNotFound, match=r"does not exist.*start the process that creates it"):
         Ring.attach(shm_prefix + "nope", records.MARKET, timeout=0.05)
+
+
+def oms_main(argv: list[str]) -> int:
+    """`oms <argv>` through the shm group's own parser (independent of other rooms' CLI modules)."""
+    parser = argparse.ArgumentParser(prog="oms")
+    cli_shm.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 def _foreign(name: str, payload: bytes) -> None:
