@@ -50,6 +50,7 @@ down: install
 
 clean:
 	-$(VENV)/bin/oms down 2>/dev/null
+	-$(VENV)/bin/oms services down 2>/dev/null
 	-$(VENV)/bin/oms shm gc 2>/dev/null
 	rm -rf var/run var/log var/data oms/api/gen .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -30,11 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if mod.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
+        try:
+            module = importlib.import_module(f"{__name__}.{mod.name}")
+        except Exception as e:  # one broken group must not take every other command down
+            _broken_group(sub, mod.name, e)
+            continue
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
     return parser
+
+
+def _broken_group(sub: argparse._SubParsersAction, name: str, err: Exception) -> None:
+    """Register `name` as a command that explains why it cannot run (e.g. generated code not built)."""
+    why = f"{type(err).__name__}: {err}"
+    hint = " (run `make install` to build generated code)" if "oms.api.gen" in why else ""
+    p = sub.add_parser(name, help=f"unavailable: {why}{hint}"[:120], add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def _fail(_args: argparse.Namespace) -> int:
+        raise OmsError(f"command group {name!r} cannot load: {why}{hint}")
+
+    p.set_defaults(func=_fail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
