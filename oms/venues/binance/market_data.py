@@ -1,0 +1,298 @@
+"""Binance connector room: depth diff streams + REST snapshots → book deltas and BBO (ring and table).
+
+Touches one combined-stream WebSocket per market (`<sym>@depth@100ms`, and `<sym>@markPrice@1s` on
+USD-M), the REST depth snapshot (through `VenueRest`, so it counts against the shared budget), the
+market data ring (`emit`) and the shared BBO table (`bbo.write`). Each symbol's book is kept by
+`oms.conn.booksync.BookSync` (Binance's documented procedure: buffer, snapshot, U/u checks on spot,
+pu on USD-M); a gap resets the book and fetches a new snapshot. What goes to the ring:
+
+- after a snapshot: MD_DELTA records for every level, the first flagged MD_FLAG_CLEAR (consumers
+  drop the instrument's book), the last MD_FLAG_LAST;
+- after each applied diff: one MD_DELTA per changed level (qty 0 removes), the last MD_FLAG_LAST;
+- then an MD_BBO record when the top of book changed, and MD_MARK for each USD-M mark price.
+`seq` is the venue's update id (u), so a consumer can compare a book with the venue at one id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from oms import log
+from oms.conn.backoff import Backoff
+from oms.conn.booksync import Action, BookSync, DepthEvent
+from oms.conn.instruments import Inst
+from oms.conn.rest import VenueRest
+from oms.errors import OmsError
+from oms.shm import records as R
+
+_log = log.get(__name__)
+
+
+def stream_base(ws_url: str) -> str:
+    """`wss://host:9443/ws` → `wss://host:9443` (combined streams live under it)."""
+    u = ws_url.rstrip("/")
+    return u[: -len("/ws")] if u.endswith("/ws") else u
+
+
+def snapshot_weight(market: str, limit: int) -> int:
+    if market == "spot":
+        return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+    return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
+
+
+@dataclass(slots=True)
+class MdStats:
+    connects: int = 0
+    reconnects: int = 0
+    diffs: int = 0
+    snapshots: int = 0
+    gaps: int = 0
+    records: int = 0
+    bbo_updates: int = 0
+    last_error: str = ""
+
+
+class MarketData:
+    """All of one market's subscribed books on one WebSocket."""
+
+    def __init__(
+        self,
+        market: str,
+        rest: VenueRest,
+        ws_url: str,
+        instruments: list[Inst],
+        emit: Callable[[np.ndarray], Awaitable[None]],
+        bbo_write: Callable[[int, int, int, int, int, int, int], None] | None,
+        on_state: Callable[[str, bool], None],
+        *,
+        depth_levels: int = 1000,
+        heartbeat_s: float = 20.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.market = market
+        self.rest = rest
+        self.base = stream_base(ws_url)
+        self.insts = {i.symbol: i for i in instruments}
+        self.emit = emit
+        self.bbo_write = bbo_write
+        self.on_state = on_state
+        self.depth_levels = depth_levels
+        self.heartbeat_s = heartbeat_s
+        self.backoff = backoff or Backoff(0.2, 10.0)
+        self.books = {
+            s: BookSync(market=market, to_ticks=i.to_ticks, to_lots=i.to_lots) for s, i in self.insts.items()
+        }
+        self.marks: dict[str, int] = {}
+        self.last_bbo: dict[str, tuple[int, int, int, int]] = {}
+        self.stats = MdStats()
+        self.connected = False
+        self._fetching: set[str] = set()
+        self._stop = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def synced(self) -> bool:
+        return self.connected and all(b.synced for b in self.books.values())
+
+    def _url(self) -> str:
+        names = []
+        for s in self.insts:
+            names.append(f"{s.lower()}@depth@100ms")
+            if self.market == "usdm":
+                names.append(f"{s.lower()}@markPrice@1s")
+        return f"{self.base}/stream?streams={'/'.join(names)}"
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        while not self._stop.is_set():
+            try:
+                async with session.ws_connect(self._url(), heartbeat=self.heartbeat_s, autoping=True) as ws:
+                    self._ws = ws
+                    self.connected = True
+                    self.stats.connects += 1
+                    self.backoff.reset()
+                    _log.info("%s market data connected (%d books)", self.market, len(self.books))
+                    for sym in self.books:  # diffs buffer meanwhile; a quiet book needs no diff to start
+                        self._want_snapshot(sym)
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            if msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                                break
+                            continue
+                        await self._handle(msg.data)
+            except (TimeoutError, OmsError, aiohttp.ClientError, OSError) as e:
+                self.stats.last_error = str(e)
+                _log.warning("%s market data: %s", self.market, e)
+            finally:
+                self._ws = None
+                if self.connected:
+                    self.stats.reconnects += 1
+                self.connected = False
+                for b in self.books.values():
+                    b._reset()  # a new connection starts from a new snapshot
+                self.on_state(self.market, False)
+            if self._stop.is_set():
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.backoff.next())
+
+    async def _handle(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return
+        data = msg.get("data", msg)
+        if not isinstance(data, dict):
+            return
+        e = data.get("e")
+        if e == "depthUpdate":
+            await self._on_depth(data)
+        elif e == "markPriceUpdate":
+            await self._on_mark(data)
+
+    async def _on_depth(self, d: dict[str, Any]) -> None:
+        sym = d.get("s", "")
+        book = self.books.get(sym)
+        if book is None:
+            return
+        self.stats.diffs += 1
+        ev = DepthEvent(
+            int(d["U"]), int(d["u"]), int(d.get("pu", -1)), d.get("b", []), d.get("a", []), int(d.get("E", 0))
+        )
+        gaps = book.gaps
+        act = book.on_event(ev)
+        if act is Action.APPLIED:
+            await self._publish(sym, book, ev.last_id, ev.ts_ms, clear=False)
+        elif act is Action.NEED_SNAPSHOT or not book.synced:
+            if book.gaps > gaps:
+                self.stats.gaps += 1
+                _log.warning(
+                    "%s %s depth gap at U=%d (book at %d); resyncing",
+                    self.market,
+                    sym,
+                    ev.first_id,
+                    ev.prev_last_id,
+                )
+                self.on_state(self.market, False)
+            self._want_snapshot(sym)
+
+    def _want_snapshot(self, sym: str) -> None:
+        if sym in self._fetching:
+            return
+        self._fetching.add(sym)
+        t = asyncio.create_task(self._snapshot(sym))
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _snapshot(self, sym: str) -> None:
+        book = self.books[sym]
+        try:
+            for attempt in range(10):
+                try:
+                    method = "get_order_book" if self.market == "spot" else "futures_order_book"
+                    snap = await self.rest.call(
+                        self.market,
+                        method,
+                        weight=snapshot_weight(self.market, self.depth_levels),
+                        signed=False,
+                        symbol=sym,
+                        limit=self.depth_levels,
+                    )
+                except OmsError as e:
+                    _log.warning("%s %s snapshot failed: %s", self.market, sym, e)
+                    await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+                    continue
+                self.stats.snapshots += 1
+                act = book.on_snapshot(int(snap["lastUpdateId"]), snap.get("bids", []), snap.get("asks", []))
+                if act is Action.APPLIED:
+                    await self._publish(sym, book, book.last_id, int(time.time() * 1000), clear=True)
+                    if self.synced:
+                        self.on_state(self.market, True)
+                    return
+                await asyncio.sleep(0.1)  # the snapshot was older than the first buffered diff
+        finally:
+            self._fetching.discard(sym)
+
+    async def _publish(self, sym: str, book: BookSync, update_id: int, ts_ms: int, clear: bool) -> None:
+        inst = self.insts[sym]
+        changes = book.last_changes
+        now = time.time_ns()
+        n = len(changes) + 1
+        recs = np.zeros(max(n, 1) + 1, R.MARKET)
+        i = 0
+        for side, px, lots in changes:
+            r = recs[i]
+            r["kind"] = R.MD_DELTA
+            r["side"] = side
+            r["instrument"] = inst.id
+            r["price"] = px
+            r["qty"] = lots
+            r["seq"] = update_id
+            r["ts_venue_ns"] = ts_ms * 1_000_000
+            r["ts_ns"] = now
+            i += 1
+        if clear:
+            if i == 0:  # an empty book still has to clear the consumer's
+                recs[0]["kind"] = R.MD_DELTA
+                recs[0]["instrument"] = inst.id
+                recs[0]["seq"] = update_id
+                recs[0]["ts_ns"] = now
+                i = 1
+            recs[0]["flags"] |= R.MD_FLAG_CLEAR
+        if i:
+            recs[i - 1]["flags"] |= R.MD_FLAG_LAST
+        bp, bq, ap, aq = book.best()
+        if self.last_bbo.get(sym) != (bp, bq, ap, aq):
+            self.last_bbo[sym] = (bp, bq, ap, aq)
+            r = recs[i]
+            r["kind"] = R.MD_BBO
+            r["instrument"] = inst.id
+            r["price"], r["qty"], r["ask_price"], r["ask_qty"] = bp, bq, ap, aq
+            r["seq"] = update_id
+            r["ts_venue_ns"] = ts_ms * 1_000_000
+            r["ts_ns"] = now
+            i += 1
+            self.stats.bbo_updates += 1
+            if self.bbo_write is not None:
+                self.bbo_write(inst.id, bp, bq, ap, aq, self.marks.get(sym, 0), ts_ms * 1_000_000)
+        if i:
+            self.stats.records += i
+            await self.emit(recs[:i])
+
+    async def _on_mark(self, d: dict[str, Any]) -> None:
+        sym = d.get("s", "")
+        inst = self.insts.get(sym)
+        if inst is None:
+            return
+        try:
+            px = inst.to_ticks(d["p"])
+        except (ValueError, KeyError, ArithmeticError):
+            return
+        self.marks[sym] = px
+        rec = np.zeros(1, R.MARKET)
+        r = rec[0]
+        r["kind"] = R.MD_MARK
+        r["instrument"] = inst.id
+        r["price"] = px
+        r["ts_venue_ns"] = int(d.get("E", 0)) * 1_000_000
+        r["ts_ns"] = time.time_ns()
+        await self.emit(rec)
+        if self.bbo_write is not None and sym in self.last_bbo:
+            bp, bq, ap, aq = self.last_bbo[sym]
+            self.bbo_write(inst.id, bp, bq, ap, aq, px, r["ts_venue_ns"])
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._ws is not None:
+            await self._ws.close()
+        for t in list(self._tasks):
+            t.cancel()
