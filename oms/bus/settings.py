@@ -7,7 +7,11 @@ empty `[bus]` section is valid; `validate()` names each bad key, its value and w
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
+
+T = TypeVar("T")
 
 SECTION = "bus"
 
@@ -112,20 +116,39 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
     return bad
 
 
-def resolve(config: str | None = None, **overrides: object) -> Settings:
-    """`[bus]` from the config file (when the config room is present), then non-None overrides."""
-    s = Settings()
+def load_section(config: str | None, section: str, cls: type[T]) -> T:
+    """One room's section: through `oms.config.load` when the config room provides it, else straight
+    from the TOML file (or the defaults when no file is given). Errors name the file, key and fix."""
     try:
         from oms.config import load  # type: ignore[attr-defined]  # foundation room
-
-        got = load(config).section(SECTION)
-        if isinstance(got, Settings):
-            s = got
     except ImportError:
-        if config:
-            from oms.errors import ConfigError
+        load = None
+    if load is not None:
+        got = load(config).section(section)
+        if isinstance(got, cls):
+            return got
+    if not config:
+        return cls()
+    import tomllib
 
-            raise ConfigError(f"cannot read {config}: oms.config.load is missing") from None
+    from oms.errors import ConfigError
+
+    try:
+        with open(config, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {config} does not exist; pass an existing --config path") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{config}: not valid TOML: {e}") from None
+    try:
+        return msgspec.convert(data.get(section, {}), cls)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{config}: [{section}] {e}") from None
+
+
+def resolve(config: str | None = None, **overrides: object) -> Settings:
+    """`[bus]` from the config file, then the non-None overrides (CLI flags); validated."""
+    s = load_section(config, SECTION, Settings)
     set_ = {k: v for k, v in overrides.items() if v is not None}
     if set_:
         s = msgspec.structs.replace(s, **set_)

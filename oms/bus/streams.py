@@ -104,8 +104,14 @@ def _diff(have: StreamConfig, want: StreamConfig) -> list[str]:
     return [k for k in _COMPARED if _norm(getattr(have, k)) != _norm(getattr(want, k))]
 
 
-async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[StreamResult]:
-    """Create or update every stream; idempotent. Returns what was done to each."""
+async def ensure_streams(
+    js: JetStreamContext, settings: Settings, *, update: bool = True
+) -> list[StreamResult]:
+    """Create or update every stream; idempotent. Returns what was done to each.
+
+    With update=False (the recorder) existing streams are left as they are: the bridge owns their
+    limits, and a consumer-side process must not fight it over them.
+    """
     results: list[StreamResult] = []
     for want in desired_streams(settings):
         name = want.name or ""
@@ -124,7 +130,9 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> list[Strea
             results.append(StreamResult(name, "created"))
             continue
         changed = _diff(info.config, want)
-        if not changed:
+        if not changed or not update:
+            if changed:
+                _log.info("stream %s differs from [bus] in %s; left to the bridge", name, ",".join(changed))
             results.append(StreamResult(name, "unchanged"))
             continue
         fixed = [k for k in changed if k in _FIXED]

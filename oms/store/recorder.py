@@ -98,7 +98,7 @@ class Recorder:
             connect_timeout=2,
         )
         self.js = self.nc.jetstream()
-        await ensure_streams(self.js, self.bus)
+        await ensure_streams(self.js, self.bus, update=False)
         for name in self.stream_names:
             durable = f"{self.bus.durable_prefix}-{name}"
             cfg = ConsumerConfig(

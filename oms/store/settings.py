@@ -47,21 +47,19 @@ def resolve(dsn: str | None = None, redis_url: str | None = None, config: str | 
     """Settings with CLI arguments > environment > config file > defaults."""
     import os
 
-    s = Settings()
-    try:
-        from oms.config import load  # type: ignore[attr-defined]  # foundation room
+    from oms.bus.settings import load_section
 
-        got = load(config).section(SECTION)
-        if isinstance(got, Settings):
-            s = got
-    except ImportError:
-        if config:
-            from oms.errors import ConfigError
-
-            raise ConfigError(f"cannot read {config}: oms.config.load is missing") from None
+    s = load_section(config, SECTION, Settings)
     env_dsn, env_redis = os.environ.get("OMS_PG_DSN"), os.environ.get("OMS_REDIS_URL")
-    return msgspec.structs.replace(
+    s = msgspec.structs.replace(
         s,
         postgres_dsn=dsn or env_dsn or s.postgres_dsn,
         redis_url=redis_url or env_redis or s.redis_url,
     )
+    bad = validate(s)
+    if bad:
+        from oms.errors import ConfigError
+
+        key, value, must = bad[0]
+        raise ConfigError(f"{key} = {value!r}: {must}")
+    return s

@@ -6,9 +6,11 @@ its own JetStream streams which are deleted afterwards) and /dev/shm rings under
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -75,6 +77,17 @@ def bus_settings(nats_url: str, tmp_path: object, **kw: object) -> BusSettings:
         durable_prefix=f"rec{uuid.uuid4().hex[:6]}",
     )
     return msgspec.structs.replace(base, **kw)
+
+
+def write_toml(path: Path, bus: BusSettings) -> str:
+    """The `[bus]` section as TOML (what a program reads with --config)."""
+    d = msgspec.to_builtins(bus)
+    lines = ["[bus]"] + [f"{k} = {json.dumps(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    for kind, lim in d["streams"].items():
+        lines.append(f"[bus.streams.{kind}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in lim.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
 
 
 def store_settings(dsn: str, redis_url: str, prefix: str) -> StoreSettings:

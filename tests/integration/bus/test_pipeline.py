@@ -43,7 +43,7 @@ async def test_ring_to_postgres_exactly_once(
         while sent < N:  # the producer side: publish as the engine would, never blocking
             sent += ring.publish_batch(ev[sent : sent + 4096])
             await asyncio.sleep(0)
-        await eventually_async(lambda: pg_count(pg_dsn)[0] == N, 60, message=lambda: str(pg_count(pg_dsn)))
+        await eventually_async(lambda: pg_count(pg_dsn)[0] == N, 60)
         # redeliver everything (a recorder that lost its acks): still exactly once
         assert pg_count(pg_dsn) == (N, N)
         n_fills = int((ev["kind"] == R.ORDER_FILLED).sum())
