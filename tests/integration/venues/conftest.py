@@ -30,3 +30,17 @@ def client(sim: SimThread):
     c = Client(API_KEY, API_SECRET)
     yield c
     c.close_connection()
+
+
+@pytest.fixture
+def short_ws_timeout() -> Iterator[None]:
+    """python-binance's read loop notices a close only between frames (recv timeout 10 s), so closing a
+    quiet socket waits that long; tests shorten the client's own timeout."""
+    from binance.ws.reconnecting_websocket import ReconnectingWebsocket
+
+    saved = ReconnectingWebsocket.TIMEOUT
+    ReconnectingWebsocket.TIMEOUT = 1
+    try:
+        yield
+    finally:
+        ReconnectingWebsocket.TIMEOUT = saved

@@ -13,7 +13,6 @@ import aiohttp
 import pytest
 from binance import AsyncClient, BinanceSocketManager
 from binance.ws.depthcache import DepthCacheManager
-from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from oms.venues.sim.binance import BinanceSim, point_python_binance
 from tests.integration.venues.conftest import API_KEY, API_SECRET
@@ -22,11 +21,7 @@ RECV_S = 5.0
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[tuple[BinanceSim, AsyncClient]]:
-    # python-binance's read loop only notices a close between frames (recv timeout 10 s); a quiet user
-    # stream would make every exit wait that long, so the tests shorten the client's own timeout.
-    saved_timeout = ReconnectingWebsocket.TIMEOUT
-    ReconnectingWebsocket.TIMEOUT = 1
+async def env(short_ws_timeout: None) -> AsyncIterator[tuple[BinanceSim, AsyncClient]]:
     sim = BinanceSim(seed=11)
     await sim.start()
     sim.add_api_key(API_KEY, API_SECRET)
@@ -38,7 +33,6 @@ async def env() -> AsyncIterator[tuple[BinanceSim, AsyncClient]]:
         await client.close_connection()
         restore()
         await sim.stop()
-        ReconnectingWebsocket.TIMEOUT = saved_timeout
 
 
 async def test_depth_stream_sequence_is_gapless(env: tuple[BinanceSim, AsyncClient]) -> None:

@@ -45,6 +45,7 @@ class BinanceSim:
         self.cores = {m: MarketCore(m, self.cfg, self.accounts, self.now) for m in ("spot", "usdm")}
         self.hub = WsHub(self.cores, self.accounts, self.faults, self.now)
         self.hub.ttl_ms = self.cfg.listen_key_ttl_s * 1000
+        self.hub.svc = self
         self.limiters = {
             "spot": RateLimiter(self.cfg.spot_limits, False),
             "usdm": RateLimiter(self.cfg.futures_limits, True),

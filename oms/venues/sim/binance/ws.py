@@ -23,13 +23,35 @@ from urllib.parse import urlencode
 from aiohttp import WSMsgType, web
 
 from oms import log
+from oms.venues.sim.binance import rest_spot
 from oms.venues.sim.binance.accounts import Account, Accounts
 from oms.venues.sim.binance.core import MarketCore, SimError
 from oms.venues.sim.binance.faults import Faults
-from oms.venues.sim.binance.rest_common import hmac_hex
+from oms.venues.sim.binance.rest_common import Req, hmac_hex
 
 _log = log.get(__name__)
 QUEUE_MAX = 10_000
+# spot WS API method -> rest_spot handler name (the WS API answers what the REST endpoint answers)
+WS_API_SIGNED: dict[str, Callable[[Req], Any]] = {
+    "order.place": rest_spot.new_order,
+    "order.test": rest_spot.test_order,
+    "order.status": rest_spot.query_order,
+    "order.cancel": rest_spot.cancel_order,
+    "order.cancelReplace": rest_spot.cancel_replace,
+    "openOrders.status": rest_spot.open_orders,
+    "openOrders.cancelAll": rest_spot.cancel_all,
+    "allOrders": rest_spot.all_orders,
+    "account.status": rest_spot.account,
+    "myTrades": rest_spot.my_trades,
+    "account.commission": rest_spot.commission,
+}
+WS_API_PUBLIC: dict[str, Callable[[Req], Any]] = {
+    "depth": rest_spot.depth,
+    "exchangeInfo": rest_spot.exchange_info,
+    "ticker.book": rest_spot.book_ticker,
+    "ticker.price": rest_spot.ticker_price,
+    "trades.recent": rest_spot.trades,
+}
 
 
 @dataclass(eq=False)
@@ -65,6 +87,7 @@ class WsHub:
         self.ttl_ms = 3_600_000
         self._next_sub = 0
         self.prev_u: dict[tuple[str, str], int] = {}
+        self.svc: Any = None  # the server (snapshot, rate_limits, listen keys), set by BinanceSim
         for m, core in cores.items():
             core.market_sink = self._market_sink(m)
             core.user_sink = self._user_sink(m)
@@ -376,7 +399,27 @@ class WsHub:
             elif conn.ws_api_subs.pop(int(sid), None) is None:
                 raise SimError(-2036, "User Data Stream subscription not active.")
             return {}
+        if method in WS_API_SIGNED or method in WS_API_PUBLIC:
+            return self._ws_api_rest(method, params)
         raise SimError(-1102, f"Unknown method '{method}'.")
+
+    def _ws_api_rest(self, method: str, params: dict[str, Any]) -> Any:
+        """WS API methods that mirror a REST endpoint: same handler, same checks, same answers."""
+        core = self.cores["spot"]
+        key = None
+        if method in WS_API_SIGNED:
+            key = self.accounts.keys[str(params.get("apiKey"))] if params.get("apiKey") else None
+            self._ws_api_auth(dict(params))
+        clean = {k: str(v) for k, v in params.items() if k not in ("apiKey", "signature")}
+        req = Req("WS", method, clean, core, self.clock(), "127.0.0.1", self.svc, key)
+        handler = WS_API_SIGNED.get(method) or WS_API_PUBLIC[method]
+        result = handler(req)
+        if isinstance(result, tuple):
+            status, body = result
+            if status != 200:
+                raise SimError(body["code"], body["msg"], status)
+            return body
+        return result
 
     def _ws_api_auth(self, params: dict[str, Any]) -> Account:
         api_key = params.get("apiKey")
