@@ -72,6 +72,7 @@ _LABEL_BYTES = slice(32 * 8, 40 * 8)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _START_TOLERANCE_US = 50_000  # psutil create_time has jiffy (10 ms) resolution
 SHM_DIR = "/dev/shm"
+INCOMPLETE_GRACE_S = 10.0  # an all-zero header older than this is a creator that died mid-create
 
 
 class SegmentError(Rejected):
@@ -368,6 +369,12 @@ def _check_geometry(name: str, mm: mmap.mmap, size: int) -> None:
     magic = int(_read_magic(h)) & 0xFFFF_FFFF_FFFF_FFFF
     h = h.copy()  # no view of the mapping may outlive this call (a raised error keeps the frame alive)
     where = f"segment {name!r} ({SHM_DIR}/{name})"
+    if magic == 0 and not h.any():
+        raise SegmentNotFound(
+            f"{where} exists but its creator has not finished initialising it (header all zero): retry "
+            f"with a longer timeout; if its creator died while creating it, `oms shm gc` removes it after "
+            f"{INCOMPLETE_GRACE_S:.0f} s"
+        )
     if magic != MAGIC:
         raise SegmentError(
             f"{where} is not an oms segment (magic {magic:#018x}, expected {MAGIC:#018x}): another "
@@ -442,6 +449,10 @@ def inspect(name: str) -> SegmentInfo | None:
         return None
     except PermissionError:
         return SegmentInfo(name, False, "?", "", 0, 0, 0, 0, False, 0, False, 0, False, None, ())
+    if not ours and size >= HEADER_SIZE and not any(head):
+        # a creator died between creating the name and publishing the header: ours, removable once old
+        young = time.time() - os.stat(path).st_mtime < INCOMPLETE_GRACE_S
+        return SegmentInfo(name, True, "incomplete", "", 0, 0, size, 0, young, 0, False, 0, False, None, ())
     if not ours:
         return SegmentInfo(name, False, "foreign", "", 0, 0, size, 0, False, 0, False, 0, False, None, ())
     label = head[_LABEL_BYTES].rstrip(b"\0").decode(errors="replace")

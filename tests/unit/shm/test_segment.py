@@ -7,6 +7,7 @@ import argparse
 import json
 import mmap
 import os
+import time
 
 import numpy as np
 import posix_ipc
@@ -142,3 +143,15 @@ def test_stale_segment_attach_replace_and_gc(shm_prefix: str, run_py, capsys) ->
     run_py(DEAD_CREATOR.format(name=name))
     with Ring.create(name, records.MARKET, 32, replace_stale=True) as r:
         assert r.capacity == 32 and r.segment.creator_pid == os.getpid()
+
+
+def test_half_created_segment(shm_prefix: str) -> None:
+    _foreign(shm_prefix + "half", bytes(4096))  # what a creator leaves if it dies before the magic
+    with pytest.raises(SegmentNotFound, match="has not finished initialising"):
+        Ring.attach(shm_prefix + "half", records.MARKET, timeout=0.05)
+    info = segment.inspect(shm_prefix + "half")
+    assert info is not None and info.kind == "incomplete" and info.alive  # young: left alone by gc
+    old = time.time() - segment.INCOMPLETE_GRACE_S - 5
+    os.utime(os.path.join(segment.SHM_DIR, shm_prefix + "half"), (old, old))
+    assert oms_main(["shm", "gc", "--prefix", shm_prefix]) == 0
+    assert segment.inspect(shm_prefix + "half") is None
