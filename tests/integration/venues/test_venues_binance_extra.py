@@ -119,3 +119,24 @@ async def test_stale_depth_and_maintenance(asim: BinanceSim) -> None:
             asim.depth_tick()
             msg = await asyncio.wait_for(ws.receive(), 5)
             assert msg.type == aiohttp.WSMsgType.TEXT
+
+
+async def test_listen_key_expiry_and_keepalive(asim: BinanceSim) -> None:
+    async with aiohttp.ClientSession() as http:
+        hdr = {"X-MBX-APIKEY": API_KEY}
+        async with http.post(f"{asim.url}/fapi/v1/listenKey", headers=hdr) as r:
+            key = (await r.json())["listenKey"]
+        async with http.post(f"{asim.url}/fapi/v1/listenKey", headers=hdr) as r:
+            assert (await r.json())["listenKey"] == key  # one active key per account, as on the venue
+        async with http.put(f"{asim.url}/fapi/v1/listenKey?listenKey=nope", headers=hdr) as r:
+            assert (r.status, (await r.json())["code"]) == (400, -1125)
+        async with http.ws_connect(f"{asim.ws_url}/fstream/private/ws?listenKey={key}") as ws:
+            account, market, _ = asim.hub.listen[key]
+            asim.hub.listen[key] = (account, market, asim.now() - 1)  # let it lapse
+            assert asim.hub.expire_listen_keys() == 1
+            msg = await asyncio.wait_for(ws.receive(), 5)
+            assert msg.json() == {"e": "listenKeyExpired", "E": msg.json()["E"], "listenKey": key}
+            assert (await asyncio.wait_for(ws.receive(), 5)).type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+            )

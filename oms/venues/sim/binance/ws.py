@@ -193,7 +193,21 @@ class WsHub:
         out["asks"] = [[core.fmt_px(spec, p), core.fmt_qty(spec, q)] for p, q in book.levels(-1, limit)]
         return out
 
+    def expire_listen_keys(self) -> int:
+        """Send `listenKeyExpired` on, and close, streams whose key was not kept alive; returns how many."""
+        now = self.clock()
+        expired = [(k, row) for k, row in self.listen.items() if row[2] < now]
+        for key, (account, market, _) in expired:
+            del self.listen[key]
+            for c in list(self.conns):
+                if c.user == (account.uid, market):
+                    c.put({"e": "listenKeyExpired", "E": now, "listenKey": key})
+                    with contextlib.suppress(asyncio.QueueFull):
+                        c.queue.put_nowait(None)
+        return len(expired)
+
     def emit_marks(self) -> None:
+        self.expire_listen_keys()
         core = self.cores.get("usdm")
         if core is None:
             return
