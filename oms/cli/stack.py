@@ -259,7 +259,7 @@ def plan_stack(
             left_out[pname] = f"module {spec.module.replace('.', '/')}.py not present yet"
             continue
         cmd = [sys.executable, "-u", "-m", spec.module, *spec.args]
-        apps.append(Program(pname, cmd, priority_of(pname), "app", wanted=spec.core))
+        apps.append(Program(pname, cmd, priority_of(pname), "app", wanted=spec.core, startsecs=APP_STARTSECS))
         core_map[pname] = spec.core
     placements = pinning.plan(core_map)
     for p in apps:
@@ -343,6 +343,10 @@ def _program_env(
             env[f"OMS_EXCHANGES__{key}__REST_URL"] = rest
             env[f"OMS_EXCHANGES__{key}__WS_URL"] = ws
             env[f"OMS_EXCHANGES__{key}__WS_API_URL"] = ws_api
+        # a throwaway API key for the simulator lives in a local keystore under var/ (see _sim_credentials)
+        env["OMS_SECRETS__BACKEND"] = "local"
+        env["OMS_SECRETS__KEYSTORE_PATH"] = str(paths.var / "secrets" / "sim-keystore.json")
+        env["OMS_SECRETS__PASSPHRASE_FILE"] = str(paths.run / "sim-keystore.pass")
     return env
 
 
@@ -469,7 +473,9 @@ def up(
     plan = plan_stack(paths, cfg, monitor_port, prefix, gateway_port)
     if cfg is not None and any(p.name == "gateway" for p in plan["programs"]):
         _ensure_gateway_certs(cfg)
+    sim_key = _sim_credentials(paths) if any(p.kind == "sim" for p in plan["programs"]) else None
     paths.conf.write_text(render(paths, plan))
+    os.chmod(paths.conf, 0o600)
     res = subprocess.run(
         [str(VENV_BIN / "supervisord"), "-c", str(paths.conf)], capture_output=True, text=True, timeout=30
     )
@@ -494,6 +500,8 @@ def up(
     _write_json(paths.stack_json, stack)
     try:
         _wait_services(plan["services"], timeout)
+        if sim_key is not None:
+            _register_sim_key(plan, sim_key, timeout)
     except NotYet as e:
         raise OmsError(
             f"services did not become healthy: {e}; see {paths.log}/<service>.log, then `oms down`"
@@ -526,6 +534,63 @@ def up(
                 _log.warning("%s did not start: %s", name, why)
     _write_json(paths.stack_json, stack)
     return stack
+
+
+SIM_KEY_NAMES = ("binance_spot", "binance_usdm")
+
+
+def _sim_credentials(paths: StackPaths) -> tuple[str, str]:
+    """A fresh API key/secret for the local simulator, stored in a local keystore only the stack reads.
+
+    The passphrase file and the keystore are 0600 under var/; the secret never reaches argv or a log.
+    """
+    import secrets as pysecrets
+    import time as _time
+
+    from oms.secrets.local import LocalKeyStore
+    from oms.secrets.locked import LockedBuffer
+    from oms.secrets.model import KeyMetadata
+
+    pw_file = paths.run / "sim-keystore.pass"
+    store_path = paths.var / "secrets" / "sim-keystore.json"
+    store_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not pw_file.exists():
+        fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pysecrets.token_urlsafe(32))
+        store_path.unlink(missing_ok=True)  # a keystore under an unknown passphrase is useless
+    key, secret = f"omslocal{pysecrets.token_hex(12)}", pysecrets.token_urlsafe(48)
+    log.redact(secret)
+    store = LocalKeyStore(store_path, LockedBuffer.from_bytes(pw_file.read_bytes().strip()))
+    try:
+        meta = KeyMetadata(
+            permissions=("SPOT", "FUTURES"), label="oms up: local simulator", created_at=_time.time()
+        )
+        for name in SIM_KEY_NAMES:
+            store.put(name, key, LockedBuffer.from_bytes(secret.encode()), meta)
+    finally:
+        store.close()
+    return key, secret
+
+
+def _register_sim_key(plan: dict[str, Any], key: tuple[str, str], timeout: float) -> None:
+    import urllib.request
+
+    for sim in (p for p in plan["programs"] if p.kind == "sim"):
+        base = f"http://127.0.0.1:{sim.env['OMS_SIM_PORT']}"
+
+        def ping(base: str = base) -> bool:
+            with urllib.request.urlopen(base + "/api/v3/ping", timeout=1) as r:
+                return r.status == 200
+
+        eventually(ping, timeout=timeout, interval=0.05, max_interval=0.5, message=f"{sim.name} {base}")
+        body = json.dumps({"key": key[0], "secret": key[1], "permissions": ["SPOT", "FUTURES"]}).encode()
+        req = urllib.request.Request(
+            base + "/_sim/keys", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            if r.status != 200:
+                raise OmsError(f"{sim.name} refused the API key: HTTP {r.status}")
 
 
 def _settled(sup: Any, names: list[str]) -> dict[str, Any] | None:
