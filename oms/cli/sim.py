@@ -21,9 +21,21 @@ def _parse_key(text: str) -> tuple[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from oms.venues.sim.binance import BinanceSim
+    from dataclasses import replace
 
-    sim = BinanceSim(seed=args.seed, flow=not args.no_flow)
+    from oms.venues.sim.binance import BinanceSim, RateLimits, default_config
+
+    def adjust(cur: RateLimits) -> RateLimits:
+        return replace(
+            cur,
+            weight_per_minute=args.weight_per_minute or cur.weight_per_minute,
+            orders_per_10s=args.orders_per_10s or cur.orders_per_10s,
+            orders_per_minute=max(cur.orders_per_minute, 6 * (args.orders_per_10s or 0)),
+        )
+
+    cfg = default_config()
+    cfg = replace(cfg, spot_limits=adjust(cfg.spot_limits), futures_limits=adjust(cfg.futures_limits))
+    sim = BinanceSim(seed=args.seed, config=cfg, flow=not args.no_flow)
     for k in args.key or []:
         key, secret = _parse_key(k)
         sim.add_api_key(key, secret)
@@ -68,4 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed for synthetic flow and random faults")
     b.add_argument("--no-flow", action="store_true", help="keep books still (no synthetic random walk)")
     b.add_argument("--key", action="append", metavar="KEY:SECRET", help="add an HMAC API key (repeatable)")
+    b.add_argument(
+        "--weight-per-minute", type=int, default=0, help="REQUEST_WEIGHT limit (default: Binance's)"
+    )
+    b.add_argument("--orders-per-10s", type=int, default=0, help="ORDERS per 10 s limit (default: Binance's)")
     b.set_defaults(func=_run_binance)
