@@ -197,8 +197,12 @@ def pop_batch(ctrl: np.ndarray, buf: np.ndarray, out: np.ndarray, max_n: int) ->
 # ---- shared -------------------------------------------------------------------------------------
 @njit(cache=True)
 def depth(ctrl: np.ndarray) -> int:
-    """Records published and not yet released (a snapshot; either side may move right after)."""
-    return load_acquire(ctrl, HEAD) - load_acquire(ctrl, TAIL)
+    """Records published and not yet released (a snapshot; either side may move right after).
+
+    TAIL is read before HEAD so the result is never negative; clamped to the capacity."""
+    t = load_acquire(ctrl, TAIL)
+    h = load_acquire(ctrl, HEAD)
+    return min(max(h - t, 0), load_relaxed(ctrl, CAPACITY))
 
 
 @njit(cache=True)
@@ -215,7 +219,7 @@ def _init(ctrl: np.ndarray, capacity: int) -> None:
 
 def depth_of(words: tuple[int, ...]) -> int:
     """Depth from a header+ctrl snapshot (segment.inspect), for `oms shm ls`."""
-    return words[HEAD] - words[TAIL] if len(words) > TAIL else 0
+    return max(words[HEAD] - words[TAIL], 0) if len(words) > TAIL else 0
 
 
 def check_capacity(capacity: object) -> int:
