@@ -140,3 +140,25 @@ async def test_listen_key_expiry_and_keepalive(asim: BinanceSim) -> None:
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSED,
             )
+
+
+async def test_futures_ws_api_order_entry(asim: BinanceSim) -> None:
+    client = await AsyncClient.create(API_KEY, API_SECRET)
+    try:
+        placed = await client.ws_futures_create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01", price="58000.0"
+        )
+        assert placed["status"] == "NEW"
+        moved = await client.ws_futures_edit_order(
+            symbol="BTCUSDT", orderId=placed["orderId"], side="BUY", quantity="0.02", price="58001.0"
+        )
+        assert moved["origQty"] == "0.020" and moved["price"] == "58001.0"
+        status = await client.ws_futures_get_order(symbol="BTCUSDT", orderId=placed["orderId"])
+        assert status["status"] == "NEW"
+        gone = await client.ws_futures_cancel_order(symbol="BTCUSDT", orderId=placed["orderId"])
+        assert gone["status"] == "CANCELED"
+        bal = await client.ws_futures_account_balance()
+        assert bal[0]["asset"] == "USDT"
+    finally:
+        await client.close_connection()
+        await client.ws_future.close()

@@ -583,6 +583,14 @@ def _pos_rows(req: Req, v3: bool) -> list[dict[str, Any]]:
     return out
 
 
+def position_risk_v2(req: Req) -> list[dict[str, Any]]:
+    return _pos_rows(req, False)
+
+
+def position_risk_v3(req: Req) -> list[dict[str, Any]]:
+    return _pos_rows(req, True)
+
+
 def account_v2(req: Req) -> dict[str, Any]:
     assets, t = _asset_rows(req)
     avail = t["wallet"] + t["upnl"] - t["used"]
@@ -709,8 +717,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", F + "/v3/account"): (5, SIGNED, False, account_v2),
     ("GET", F + "/v2/balance"): (5, SIGNED, False, balance),
     ("GET", F + "/v3/balance"): (5, SIGNED, False, balance),
-    ("GET", F + "/v2/positionRisk"): (5, SIGNED, False, lambda r: _pos_rows(r, False)),
-    ("GET", F + "/v3/positionRisk"): (5, SIGNED, False, lambda r: _pos_rows(r, True)),
+    ("GET", F + "/v2/positionRisk"): (5, SIGNED, False, position_risk_v2),
+    ("GET", F + "/v3/positionRisk"): (5, SIGNED, False, position_risk_v3),
     ("GET", F + "/v1/commissionRate"): (20, SIGNED, False, commission_rate),
     ("POST", F + "/v1/listenKey"): (1, USER_STREAM, False, listen_key_new),
     ("PUT", F + "/v1/listenKey"): (1, USER_STREAM, False, listen_key_keep),

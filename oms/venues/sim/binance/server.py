@@ -269,7 +269,7 @@ class BinanceSim:
         app.router.add_route("*", "/api/{tail:.*}", self._rest)
         app.router.add_route("*", "/fapi/{tail:.*}", self._rest)
         app.router.add_route("*", "/_sim/{what}", self._admin)
-        for prefix in ("/ws", "/stream", "/ws-api/v3", "/fstream/{tail:.*}"):
+        for prefix in ("/ws", "/stream", "/ws-api/v3", "/ws-fapi/v1", "/fstream/{tail:.*}"):
             app.router.add_get(prefix, self.hub.handle)
         app.router.add_get("/ws/{tail:.*}", self.hub.handle)
         return app

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import WSMsgType, web
 
 from oms import log
-from oms.venues.sim.binance import rest_spot
+from oms.venues.sim.binance import rest_futures, rest_spot
 from oms.venues.sim.binance.accounts import Account, Accounts
 from oms.venues.sim.binance.core import MarketCore, SimError
 from oms.venues.sim.binance.faults import Faults
@@ -44,6 +44,25 @@ WS_API_SIGNED: dict[str, Callable[[Req], Any]] = {
     "account.status": rest_spot.account,
     "myTrades": rest_spot.my_trades,
     "account.commission": rest_spot.commission,
+}
+WS_FAPI_SIGNED: dict[str, Callable[[Req], Any]] = {
+    "order.place": rest_futures.new_order,
+    "order.modify": rest_futures.modify_order,
+    "order.cancel": rest_futures.cancel_order,
+    "order.status": rest_futures.query_order,
+    "algoOrder.place": rest_futures.new_algo,
+    "algoOrder.cancel": rest_futures.cancel_algo,
+    "account.status": rest_futures.account_v2,
+    "v2/account.status": rest_futures.account_v2,
+    "account.balance": rest_futures.balance,
+    "v2/account.balance": rest_futures.balance,
+    "account.position": rest_futures.position_risk_v2,
+    "v2/account.position": rest_futures.position_risk_v3,
+}
+WS_FAPI_PUBLIC: dict[str, Callable[[Req], Any]] = {
+    "depth": rest_futures.depth,
+    "ticker.price": rest_futures.ticker_price,
+    "ticker.book": rest_futures.book_ticker,
 }
 WS_API_PUBLIC: dict[str, Callable[[Req], Any]] = {
     "depth": rest_spot.depth,
@@ -295,7 +314,9 @@ class WsHub:
                 if path.startswith(cat + "/"):
                     path = path[len(cat) :]
         if path.startswith("/ws-api/"):
-            return await self._ws_api(request)
+            return await self._ws_api(request, "spot")
+        if path.startswith("/ws-fapi/"):
+            return await self._ws_api(request, "usdm")
         combined = path.startswith("/stream")
         names: list[str] = []
         if combined:
@@ -364,10 +385,10 @@ class WsHub:
             await conn.ws.send_str(json.dumps(frame))
 
     # ------------------------------------------------------------ WS API (spot)
-    async def _ws_api(self, request: web.Request) -> web.StreamResponse:
+    async def _ws_api(self, request: web.Request, market: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
         await ws.prepare(request)
-        conn = Conn(ws, "spot", False)
+        conn = Conn(ws, market, False)
         self.conns.add(conn)
         writer = asyncio.create_task(self._writer(conn))
         try:
@@ -401,8 +422,13 @@ class WsHub:
             return {}
         if method == "time":
             return {"serverTime": self.clock()}
-        if method == "userDataStream.subscribe.signature":
-            account = self._ws_api_auth(params)
+        signed, public = (
+            (WS_API_SIGNED, WS_API_PUBLIC) if conn.market == "spot" else (WS_FAPI_SIGNED, WS_FAPI_PUBLIC)
+        )
+        if method in signed or method in public:
+            return self._ws_api_rest(conn.market, method, params, signed, public)
+        if method == "userDataStream.subscribe.signature" and conn.market == "spot":
+            account = self._ws_api_auth(params, "SPOT")
             self._next_sub += 1
             conn.ws_api_subs[self._next_sub] = (account.uid, "spot")
             return {"subscriptionId": self._next_sub}
@@ -413,20 +439,20 @@ class WsHub:
             elif conn.ws_api_subs.pop(int(sid), None) is None:
                 raise SimError(-2036, "User Data Stream subscription not active.")
             return {}
-        if method in WS_API_SIGNED or method in WS_API_PUBLIC:
-            return self._ws_api_rest(method, params)
         raise SimError(-1102, f"Unknown method '{method}'.")
 
-    def _ws_api_rest(self, method: str, params: dict[str, Any]) -> Any:
+    def _ws_api_rest(
+        self, market: str, method: str, params: dict[str, Any], signed: dict, public: dict
+    ) -> Any:
         """WS API methods that mirror a REST endpoint: same handler, same checks, same answers."""
-        core = self.cores["spot"]
+        core = self.cores[market]
         key = None
-        if method in WS_API_SIGNED:
-            key = self.accounts.keys[str(params.get("apiKey"))] if params.get("apiKey") else None
-            self._ws_api_auth(dict(params))
+        if method in signed:
+            self._ws_api_auth(dict(params), "SPOT" if market == "spot" else "FUTURES")
+            key = self.accounts.keys[str(params["apiKey"])]
         clean = {k: str(v) for k, v in params.items() if k not in ("apiKey", "signature")}
         req = Req("WS", method, clean, core, self.clock(), "127.0.0.1", self.svc, key)
-        handler = WS_API_SIGNED.get(method) or WS_API_PUBLIC[method]
+        handler = signed.get(method) or public[method]
         result = handler(req)
         if isinstance(result, tuple):
             status, body = result
@@ -435,7 +461,7 @@ class WsHub:
             return body
         return result
 
-    def _ws_api_auth(self, params: dict[str, Any]) -> Account:
+    def _ws_api_auth(self, params: dict[str, Any], permission: str) -> Account:
         api_key = params.get("apiKey")
         sig = params.pop("signature", None)
         key = self.accounts.keys.get(str(api_key)) if api_key else None
@@ -464,6 +490,6 @@ class WsHub:
                 raise SimError(-1022, "Signature for this request is not valid.") from None
         elif hmac_hex(key.secret, payload) != str(sig).lower():
             raise SimError(-1022, "Signature for this request is not valid.")
-        if "SPOT" not in key.permissions:
+        if permission not in key.permissions:
             raise SimError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         return key.account
