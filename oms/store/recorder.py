@@ -68,7 +68,8 @@ class Recorder:
         self.bus, self.store = bus, store
         self.stream_names = streams or [c.name or "" for c in desired_streams(bus)]
         self.stats = RecorderStats()
-        self.writer = EventWriter(store.postgres_dsn)
+        # one writer (connection) per stream, so ORDERS_* and FILLS_* batches commit in parallel
+        self.writers: dict[str, EventWriter] = {}
         self.audit = AuditLog(store.postgres_dsn)
         self.cache = (
             HotCache(
@@ -85,7 +86,6 @@ class Recorder:
         self.nc: nats.NATS | None = None
         self.js: JetStreamContext | None = None
         self._stop = asyncio.Event()
-        self._pg_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -126,7 +126,8 @@ class Recorder:
         self._tasks.clear()
         if self.nc is not None:
             await self.nc.close()
-        self.writer.close()
+        for w in self.writers.values():
+            w.close()
         self.audit.close()
         if self.cache is not None:
             self.cache.close()
@@ -137,16 +138,24 @@ class Recorder:
 
     # ---- per-stream loop -------------------------------------------------------------------------
     async def _consume(self, stream: str, sub: object) -> None:
-        while not self._stop.is_set():
-            try:
-                msgs = await sub.fetch(self.bus.fetch_batch, timeout=1.0)  # type: ignore[attr-defined]
-            except (FetchTimeoutError, TimeoutError):
-                continue
-            except Exception as e:  # reconnecting: try again shortly
-                self.stats.last_error = f"fetch {stream}: {type(e).__name__}: {e}"
-                await asyncio.sleep(0.2)
-                continue
-            await self._handle(stream, msgs)
+        """Fetch batch N+1 while batch N is being written; batches are handled (and acked) in order."""
+        pending: asyncio.Task | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.bus.fetch_batch, timeout=1.0)  # type: ignore[attr-defined]
+                except (FetchTimeoutError, TimeoutError):
+                    continue
+                except Exception as e:  # reconnecting: try again shortly
+                    self.stats.last_error = f"fetch {stream}: {type(e).__name__}: {e}"
+                    await asyncio.sleep(0.2)
+                    continue
+                if pending is not None:
+                    await pending
+                pending = asyncio.get_running_loop().create_task(self._handle(stream, msgs))
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
 
     async def _handle(self, stream: str, msgs: list) -> None:
         events: list[np.ndarray] = []
@@ -167,7 +176,7 @@ class Recorder:
                 await m.term()
         self.stats.messages += len(msgs)
         ev = np.concatenate(events) if events else np.empty(0, R.EVENT)
-        await self._persist(ev, audits, good)
+        await self._persist(stream, ev, audits, good)
         if self.cache is not None:
             try:
                 if len(ev):
@@ -181,23 +190,29 @@ class Recorder:
         for m in good:
             await m.ack()
 
-    async def _persist(self, ev: np.ndarray, audits: list[AuditRecord], msgs: list) -> None:
+    async def _persist(self, stream: str, ev: np.ndarray, audits: list[AuditRecord], msgs: list) -> None:
         """Write to PostgreSQL, retrying until it works (messages stay unacked meanwhile)."""
         last_progress = time.monotonic()
         warned = False
         while True:
             try:
-                async with self._pg_lock:
-                    if len(ev):
-                        res = await asyncio.to_thread(self.writer.write, ev)
-                        self.stats.events_received += res.received
-                        self.stats.events_inserted += res.inserted
-                    if audits:
-                        rows = await asyncio.to_thread(self.audit.append_many, audits)
-                        self.stats.audit_rows += sum(r is not None for r in rows)
+                if len(ev):
+                    writer = self.writers.get(stream)
+                    if writer is None:
+                        writer = self.writers[stream] = EventWriter(self.store.postgres_dsn)
+                    res = await asyncio.to_thread(writer.write, ev)
+                    self.stats.events_received += res.received
+                    self.stats.events_inserted += res.inserted
+                if audits:
+                    rows = await asyncio.to_thread(self.audit.append_many, audits)
+                    self.stats.audit_rows += sum(r is not None for r in rows)
                 if warned:
                     _log.info("recorder: PostgreSQL is back; catching up")
                 return
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as e:
+                self.stats.pg_retries += 1  # two streams upserting the same orders: just retry
+                _log.info("recorder: %s on %s, retrying", type(e).__name__, stream)
+                continue
             except (psycopg.OperationalError, psycopg.InterfaceError) as e:
                 self.stats.pg_retries += 1
                 self.stats.last_error = f"postgres: {str(e).strip()[:200]}"
@@ -206,7 +221,8 @@ class Recorder:
                         "recorder: PostgreSQL unavailable, holding %d messages unacked: %s", len(msgs), e
                     )
                     warned = True
-                self.writer.close()
+                if stream in self.writers:
+                    self.writers[stream].close()
                 self.audit.close()
                 if self._stop.is_set():
                     raise

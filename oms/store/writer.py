@@ -1,11 +1,16 @@
-"""Store room: PostgreSQL writers for EVENT records (binary COPY into a staging table, then one
-idempotent INSERT ... ON CONFLICT DO NOTHING into events/fills and an upsert of orders).
+"""Store room: PostgreSQL writers for EVENT records: binary COPY, idempotent by (source, seq).
 
-Touches the `events`, `fills` and `orders` tables (schema: oms/store/migrations). The COPY payload is
+Touches the `events`, `fills` and `orders` tables (schema: oms/store/migrations). COPY payloads are
 built from the numpy records in one vectorised pass (PostgreSQL binary COPY: per row a 16-bit field
 count, then per field a 32-bit length and the big-endian value), so no Python object per row exists.
-Idempotence: the key is (source, seq); a record seen twice (JetStream redelivery, a bridge that re-read
-its ring, a replayed spool) is skipped, so the tables never hold a duplicate.
+
+Two paths, one transaction each:
+- fast (the normal case): COPY straight into `events` and `fills`; the orders' latest states (one row
+  per order, picked in numpy) are COPYed into a small temp table and upserted.
+- exact (after a unique violation, i.e. some records were stored before: JetStream redelivery, a bridge
+  that re-read its ring, a drained spool): COPY into a temp staging table, then INSERT ... ON CONFLICT DO
+  NOTHING into events and fills, and the same upsert of orders from the rows that were new.
+Either way the tables never hold a duplicate, and an order's row only moves forward in seq.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import psycopg
 
 from oms.shm import records as R
 
-# (column, EVENT field, PostgreSQL type size in bytes)
-COLUMNS: list[tuple[str, str, int]] = [
+Col = tuple[str, str, int]  # (column, EVENT field, PostgreSQL integer size in bytes)
+
+EVENT_COLS: list[Col] = [
     ("source", "source", 4),
     ("seq", "seq", 8),
     ("kind", "kind", 2),
@@ -45,71 +51,111 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("fee_asset", "fee_asset", 8),
     ("ref_seq", "ref_seq", 8),
 ]
-_COLS = ", ".join(c for c, _, _ in COLUMNS)
+COLUMNS = EVENT_COLS  # the events table, column for column
+_BY_NAME = {c: (c, f, s) for c, f, s in EVENT_COLS}
+FILL_COLS: list[Col] = [
+    _BY_NAME[c]
+    for c in (
+        "source", "seq", "account", "venue", "market", "instrument", "client_order_id", "venue_order_id",
+        "trade_id", "side", "price", "qty", "fee", "fee_asset", "liquidity", "ts_venue_ns", "ts_ns",
+    )
+]  # fmt: skip
+ORDER_COLS: list[Col] = [
+    _BY_NAME["client_order_id"],
+    _BY_NAME["source"],
+    ("last_seq", "seq", 8),
+    ("last_kind", "kind", 2),
+    *(
+        _BY_NAME[c]
+        for c in (
+            "status", "account", "venue", "market", "instrument", "venue_order_id", "side", "order_type",
+            "price", "cum_qty", "leaves_qty", "ts_ns",
+        )
+    ),
+]  # fmt: skip
+
+
+def _names(cols: list[Col]) -> str:
+    return ", ".join(c for c, _, _ in cols)
+
+
 _INT = {2: ">i2", 4: ">i4", 8: ">i8"}
-_ROW = np.dtype(
-    [("nfields", ">i2")]
-    + [item for c, _, size in COLUMNS for item in ((f"l_{c}", ">i4"), (f"v_{c}", _INT[size]))]
-)
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_ORDER_KINDS = np.arange(R.ORDER_SUBMITTED, R.MODIFY_REJECTED + 1)
+_row_dtypes: dict[int, np.dtype] = {}
 
-_FILLS = (
-    "source, seq, account, venue, market, instrument, client_order_id, venue_order_id, trade_id, side, "
-    "price, qty, fee, fee_asset, liquidity, ts_venue_ns, ts_ns"
-)
-_ORDER_KINDS = tuple(range(R.ORDER_SUBMITTED, R.MODIFY_REJECTED + 1))
 
+def _row_dtype(cols: list[Col]) -> np.dtype:
+    key = id(cols)
+    if key not in _row_dtypes:
+        fields = [("nfields", ">i2")]
+        for c, _, size in cols:
+            fields += [(f"l_{c}", ">i4"), (f"v_{c}", _INT[size])]
+        _row_dtypes[key] = np.dtype(fields)
+    return _row_dtypes[key]
+
+
+def copy_payload(recs: np.ndarray, cols: list[Col] = EVENT_COLS) -> bytes:
+    """PostgreSQL binary COPY bytes (header, rows, trailer) for `cols` of EVENT records.
+
+    u64 fields keep their 64-bit pattern in a bigint (values >= 2^63 read back negative)."""
+    rows = np.empty(len(recs), _row_dtype(cols))
+    rows["nfields"] = len(cols)
+    for col, field, size in cols:
+        rows[f"l_{col}"] = size
+        src = recs[field]
+        if src.dtype.kind == "u" and src.dtype.itemsize == size:
+            src = src.view(src.dtype.str.replace("u", "i"))
+        rows[f"v_{col}"] = src
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def latest_per_order(recs: np.ndarray) -> np.ndarray:
+    """The highest-seq order event of each client_order_id (order kinds only, id != 0)."""
+    o = recs[np.isin(recs["kind"], _ORDER_KINDS) & (recs["client_order_id"] != 0)]
+    if len(o) == 0:
+        return o
+    o = o[np.lexsort((o["seq"], o["client_order_id"]))]
+    last = np.ones(len(o), bool)
+    last[:-1] = o["client_order_id"][1:] != o["client_order_id"][:-1]
+    return o[last]
+
+
+_EV, _FI, _OR = _names(EVENT_COLS), _names(FILL_COLS), _names(ORDER_COLS)
 _STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_orders (LIKE orders) ON COMMIT DELETE ROWS"
 )
-_MERGE = f"""
+_UPSERT_ORDERS = f"""
+INSERT INTO orders ({_OR}) SELECT {_OR} FROM stage_orders
+ON CONFLICT (client_order_id) DO UPDATE SET
+    source = excluded.source, last_seq = excluded.last_seq, last_kind = excluded.last_kind,
+    status = excluded.status,
+    venue_order_id = CASE WHEN excluded.venue_order_id <> 0 THEN excluded.venue_order_id
+                          ELSE orders.venue_order_id END,
+    price = CASE WHEN excluded.last_kind = {R.ORDER_FILLED} THEN orders.price ELSE excluded.price END,
+    cum_qty = excluded.cum_qty, leaves_qty = excluded.leaves_qty, ts_ns = excluded.ts_ns
+ WHERE orders.last_seq < excluded.last_seq
+"""
+_EXACT = f"""
 WITH ins AS (
-    INSERT INTO events ({_COLS}) SELECT {_COLS} FROM stage_events
+    INSERT INTO events ({_EV}) SELECT {_EV} FROM stage_events
     ON CONFLICT (source, seq) DO NOTHING
-    RETURNING {_COLS}
+    RETURNING {_EV}
 ), f AS (
-    INSERT INTO fills ({_FILLS}) SELECT {_FILLS} FROM ins WHERE kind = {R.ORDER_FILLED}
+    INSERT INTO fills ({_FI}) SELECT {_FI} FROM ins WHERE kind = {R.ORDER_FILLED}
     ON CONFLICT (source, seq) DO NOTHING
-), o AS (
-    INSERT INTO orders (client_order_id, source, last_seq, last_kind, status, account, venue, market,
-                        instrument, venue_order_id, side, order_type, price, cum_qty, leaves_qty, ts_ns)
-    SELECT DISTINCT ON (client_order_id)
-           client_order_id, source, seq, kind, status, account, venue, market, instrument,
-           venue_order_id, side, order_type, price, cum_qty, leaves_qty, ts_ns
-      FROM ins
-     WHERE client_order_id <> 0 AND kind IN ({", ".join(map(str, _ORDER_KINDS))})
-     ORDER BY client_order_id, seq DESC
-    ON CONFLICT (client_order_id) DO UPDATE SET
-        source = excluded.source, last_seq = excluded.last_seq, last_kind = excluded.last_kind,
-        status = excluded.status,
-        venue_order_id = CASE WHEN excluded.venue_order_id <> 0 THEN excluded.venue_order_id
-                              ELSE orders.venue_order_id END,
-        price = CASE WHEN excluded.last_kind = {R.ORDER_FILLED} THEN orders.price ELSE excluded.price END,
-        cum_qty = excluded.cum_qty, leaves_qty = excluded.leaves_qty, ts_ns = excluded.ts_ns
-     WHERE orders.last_seq < excluded.last_seq
 )
 SELECT count(*) FROM ins
 """
-
-
-def copy_payload(recs: np.ndarray) -> bytes:
-    """PostgreSQL binary COPY bytes for EVENT records (header, rows, trailer)."""
-    rows = np.empty(len(recs), _ROW)
-    rows["nfields"] = len(COLUMNS)
-    for col, field, size in COLUMNS:
-        rows[f"l_{col}"] = size
-        src = recs[field]
-        if src.dtype.kind == "u":  # u64 → same bit pattern as int64; smaller unsigned fit the wider type
-            src = src.view(src.dtype.str.replace("u", "i")) if src.dtype.itemsize == size else src
-        rows[f"v_{col}"] = src
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
 @dataclass(slots=True)
 class WriteResult:
     received: int
     inserted: int  # rows new to `events` (received - inserted were already there)
+    exact: bool = False  # True when the duplicate-tolerant path ran
 
 
 class EventWriter:
@@ -119,6 +165,7 @@ class EventWriter:
         self.dsn = dsn
         self.connect_timeout = connect_timeout
         self.conn: psycopg.Connection | None = None
+        self.exact_batches = 0
 
     def connect(self) -> None:
         self.close()
@@ -137,20 +184,44 @@ class EventWriter:
         """Store EVENT records; raises psycopg.OperationalError if the server is unreachable."""
         if self.conn is None or self.conn.closed:
             self.connect()
-        assert self.conn is not None
         if len(recs) == 0:
             return WriteResult(0, 0)
-        payload = copy_payload(recs)
         try:
-            with self.conn.cursor() as cur:
-                with cur.copy(f"COPY stage_events ({_COLS}) FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.write(payload)
-                row = cur.execute(_MERGE).fetchone()
-            self.conn.commit()
+            return self._txn(recs, exact=False)
+        except psycopg.errors.UniqueViolation:
+            self.exact_batches += 1
+            return self._txn(recs, exact=True)
+
+    def _txn(self, recs: np.ndarray, *, exact: bool) -> WriteResult:
+        conn = self.conn
+        assert conn is not None
+        try:
+            with conn.cursor() as cur:
+                if exact:
+                    self._copy(cur, "stage_events", EVENT_COLS, recs)
+                    row = cur.execute(_EXACT).fetchone()
+                    inserted = int(row[0]) if row else 0
+                    # orders from every record is fine: the upsert only moves an order forward in seq
+                else:
+                    self._copy(cur, "events", EVENT_COLS, recs)
+                    fills = recs[recs["kind"] == R.ORDER_FILLED]
+                    if len(fills):
+                        self._copy(cur, "fills", FILL_COLS, fills)
+                    inserted = len(recs)
+                latest = latest_per_order(recs)
+                if len(latest):
+                    self._copy(cur, "stage_orders", ORDER_COLS, latest)
+                    cur.execute(_UPSERT_ORDERS)
+            conn.commit()
         except BaseException:
             try:
-                self.conn.rollback()
+                conn.rollback()
             except psycopg.Error:
                 self.close()
             raise
-        return WriteResult(len(recs), int(row[0]) if row else 0)
+        return WriteResult(len(recs), inserted, exact)
+
+    @staticmethod
+    def _copy(cur: psycopg.Cursor, table: str, cols: list[Col], recs: np.ndarray) -> None:
+        with cur.copy(f"COPY {table} ({_names(cols)}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(copy_payload(recs, cols))
