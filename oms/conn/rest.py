@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from binance import AsyncClient
@@ -252,6 +256,31 @@ class VenueRest:
             )
         return Rejected(f"{method}: {e.message}", code=str(e.code), venue="binance")
 
+    def _invoke(self, client: AsyncClient, method: str, params: dict[str, Any]) -> Any:
+        if method == "futures_place_batch_order":
+            return self._batch(client, params)
+        return getattr(client, method)(**params)
+
+    async def _batch(self, client: AsyncClient, params: dict[str, Any]) -> Any:
+        """POST /fapi/v1/batchOrders signed over exactly the body sent.
+
+        python-binance's async batch call puts every parameter in both query and body (the venue
+        answers -1101 duplicate values), and its signature covers unencoded JSON; this signs the
+        url-encoded body it sends, as the venue verifies it."""
+        p = dict(params)
+        p["batchOrders"] = json.dumps(p["batchOrders"], separators=(",", ":"))
+        p["timestamp"] = int(time.time() * 1000 + client.timestamp_offset)
+        body = urlencode(p)
+        secret = self._creds()[2]
+        sig = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+        async with client.session.post(
+            client.FUTURES_URL + "/v1/batchOrders",
+            data=f"{body}&signature={sig}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ) as resp:
+            client.response = resp
+            return await client._handle_response(resp)
+
     async def _raw(self, market: str, method: str, params: dict[str, Any], weight: int, orders: int) -> Any:
         budget = self.budgets.get(market)
         if budget is not None:
@@ -268,7 +297,7 @@ class VenueRest:
             self.stats.requests += 1
             t0 = time.perf_counter_ns()
             try:
-                res = await asyncio.wait_for(getattr(client, method)(**params), self.timeout_s)
+                res = await asyncio.wait_for(self._invoke(client, method, params), self.timeout_s)
             except BinanceAPIException as e:
                 self.stats.errors += 1
                 self.stats.last_error = f"{method}: {e.status_code} {e.code} {e.message}"
