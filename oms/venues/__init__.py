@@ -1,1 +1,5 @@
-"""venues room (see DESIGN.md); filled in by its issue."""
+"""Venues room: the unified `Exchange` Protocol and registry, symbol normalisation, the instrument
+registry, venue error tables, one folder per venue (`binance/`, ...) and the venue simulators (`sim/`).
+
+Touches nothing at import. See docs/venues.md.
+"""
