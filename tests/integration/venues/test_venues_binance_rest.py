@@ -197,3 +197,19 @@ def test_permissions_and_revocation(sim: SimThread) -> None:
     with pytest.raises(BinanceAPIException) as e:
         c.get_account()
     assert e.value.code == -2015
+
+
+def test_tickers_and_klines(client: Client) -> None:
+    client.create_order(symbol="BNBUSDT", side="BUY", type="MARKET", quantity="1")  # at least one print
+    t = client.get_ticker(symbol="BNBUSDT")
+    assert t["symbol"] == "BNBUSDT" and t["count"] >= 1 and Decimal(t["volume"]) >= 1
+    bars = client.get_klines(symbol="BNBUSDT", interval="1m", limit=5)
+    assert bars and len(bars[-1]) == 12
+    o, h, lo, c = (Decimal(x) for x in bars[-1][1:5])
+    assert lo <= min(o, c) <= max(o, c) <= h
+    assert Decimal(client.get_avg_price(symbol="BNBUSDT")["price"]) > 0
+    fb = client.futures_klines(symbol="BTCUSDT", interval="1m", limit=3)
+    assert all(len(b) == 12 for b in fb)
+    with pytest.raises(BinanceAPIException) as e:
+        client.get_klines(symbol="BNBUSDT", interval="7m")
+    assert (e.value.code, e.value.message) == (-1120, "Invalid interval.")

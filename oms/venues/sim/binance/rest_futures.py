@@ -30,6 +30,8 @@ from oms.venues.sim.binance.rest_spot import (
     book_ticker,
     depth,
     depth_weight,
+    klines,
+    ticker_24hr,
     ticker_price,
     trades,
 )
@@ -694,6 +696,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", F + "/v1/ticker/bookTicker"): (2, NONE, False, book_ticker),
     ("GET", F + "/v1/ticker/price"): (1, NONE, False, ticker_price),
     ("GET", F + "/v2/ticker/price"): (1, NONE, False, ticker_price),
+    ("GET", F + "/v1/ticker/24hr"): (1, NONE, False, ticker_24hr),
+    ("GET", F + "/v1/klines"): (1, NONE, False, klines),
     ("POST", F + "/v1/order"): (1, SIGNED, True, new_order),
     ("PUT", F + "/v1/order"): (1, SIGNED, True, modify_order),
     ("GET", F + "/v1/order"): (1, SIGNED, False, query_order),

@@ -211,6 +211,129 @@ def ticker_price(req: Req) -> Any:
     return [row(s) for s in core.specs]
 
 
+_INTERVAL_MS = {
+    "1s": 1000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "4h": 14_400_000,
+    "1d": 86_400_000,
+}
+
+
+def klines(req: Req) -> list[list[Any]]:
+    """Candles from the trades the simulator printed (its last 1000); empty intervals are skipped."""
+    spec = req.symbol()
+    interval = req.need("interval")
+    if interval not in _INTERVAL_MS:
+        raise SimError(-1120, "Invalid interval.")
+    span = _INTERVAL_MS[interval]
+    limit = min(req.int_param("limit", 500) or 500, 1500)
+    bars: dict[int, list[Any]] = {}
+    for t in req.core.public_trades[spec.symbol]:
+        start = t["time"] // span * span
+        p, q = Decimal(t["price"]), Decimal(t["qty"])
+        b = bars.get(start)
+        if b is None:
+            bars[start] = b = [
+                start,
+                p,
+                p,
+                p,
+                p,
+                Decimal(0),
+                start + span - 1,
+                Decimal(0),
+                0,
+                Decimal(0),
+                Decimal(0),
+            ]
+        b[2], b[3], b[4] = max(b[2], p), min(b[3], p), p
+        b[5] += q
+        b[7] += p * q
+        b[8] += 1
+        if not t["isBuyerMaker"]:
+            b[9] += q
+            b[10] += p * q
+    core = req.core
+    out = []
+    for start in sorted(bars)[-limit:]:
+        b = bars[start]
+        out.append(
+            [
+                b[0],
+                core.fmt_px(spec, int(b[1] / spec.tick)),
+                core.fmt_px(spec, int(b[2] / spec.tick)),
+                core.fmt_px(spec, int(b[3] / spec.tick)),
+                core.fmt_px(spec, int(b[4] / spec.tick)),
+                f"{b[5]:f}",
+                b[6],
+                f"{b[7]:f}",
+                b[8],
+                f"{b[9]:f}",
+                f"{b[10]:f}",
+                "0",
+            ]
+        )
+    return out
+
+
+def ticker_24hr(req: Req) -> Any:
+    core = req.core
+
+    def row(sym: str) -> dict[str, Any]:
+        spec = core.specs[sym]
+        trades = list(core.public_trades[sym])
+        last = Decimal(trades[-1]["price"]) if trades else core.ref_price(sym)
+        first = Decimal(trades[0]["price"]) if trades else last
+        prices = [Decimal(t["price"]) for t in trades] or [last]
+        vol = sum((Decimal(t["qty"]) for t in trades), Decimal(0))
+        qvol = sum((Decimal(t["quoteQty"]) for t in trades), Decimal(0))
+        bt = _book_ticker_row(req, sym)
+        return {
+            "symbol": sym,
+            "priceChange": f"{last - first:f}",
+            "priceChangePercent": f"{(last - first) / first * 100:.3f}" if first else "0",
+            "weightedAvgPrice": f"{qvol / vol:f}" if vol else f"{last:f}",
+            "lastPrice": f"{last:f}",
+            "lastQty": trades[-1]["qty"] if trades else "0",
+            "bidPrice": bt["bidPrice"],
+            "bidQty": bt["bidQty"],
+            "askPrice": bt["askPrice"],
+            "askQty": bt["askQty"],
+            "openPrice": f"{first:f}",
+            "highPrice": f"{max(prices):f}",
+            "lowPrice": f"{min(prices):f}",
+            "volume": f"{vol:f}",
+            "quoteVolume": f"{qvol:f}",
+            "openTime": trades[0]["time"] if trades else req.now,
+            "closeTime": req.now,
+            "firstId": trades[0]["id"] if trades else -1,
+            "lastId": trades[-1]["id"] if trades else -1,
+            "count": len(trades),
+            "pricePrecision": spec.price_precision,
+        }
+
+    if req.get("symbol"):
+        return row(req.symbol().symbol)
+    return [row(s) for s in core.specs]
+
+
+def avg_price(req: Req) -> dict[str, Any]:
+    spec = req.symbol()
+    trades = [t for t in req.core.public_trades[spec.symbol] if t["time"] >= req.now - 300_000]
+    qty = sum((Decimal(t["qty"]) for t in trades), Decimal(0))
+    px = (
+        sum((Decimal(t["quoteQty"]) for t in trades), Decimal(0)) / qty
+        if qty
+        else req.core.ref_price(spec.symbol)
+    )
+    return {"mins": 5, "price": f"{px:.8f}", "closeTime": trades[-1]["time"] if trades else req.now}
+
+
 # ---------------------------------------------------------------- orders
 def build_order(req: Req, client_id: str | None = None) -> Order:
     core = req.core
@@ -546,6 +669,9 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", "/api/v3/aggTrades"): (4, NONE, False, agg_trades),
     ("GET", "/api/v3/ticker/bookTicker"): (2, NONE, False, book_ticker),
     ("GET", "/api/v3/ticker/price"): (2, NONE, False, ticker_price),
+    ("GET", "/api/v3/ticker/24hr"): (2, NONE, False, ticker_24hr),
+    ("GET", "/api/v3/klines"): (2, NONE, False, klines),
+    ("GET", "/api/v3/avgPrice"): (2, NONE, False, avg_price),
     ("POST", "/api/v3/order"): (1, SIGNED, True, new_order),
     ("POST", "/api/v3/order/test"): (1, SIGNED, False, test_order),
     ("GET", "/api/v3/order"): (4, SIGNED, False, query_order),
