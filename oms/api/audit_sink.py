@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +63,21 @@ class JsonlAuditSink:
     def record(self, rec: AuditRecord) -> None:
         if not rec.ts_ns:
             rec.ts_ns = time.time_ns()
-        line = json.dumps(asdict(rec), separators=(",", ":"), default=str)
+        line = json.dumps(
+            {
+                "ts_ns": rec.ts_ns,
+                "method": rec.method,
+                "decision": rec.decision,
+                "code": rec.code,
+                "token_id": rec.token_id,
+                "peer": rec.peer,
+                "reason": rec.reason,
+                "account": rec.account,
+                "detail": rec.detail,
+            },
+            separators=(",", ":"),
+            default=str,
+        )
         with self._lock:
             self._buf.append(line)
             self.count += 1

@@ -81,6 +81,7 @@ class Authenticator:
         self.totp_single_use = totp_single_use
         self.limiter = Limiter()
         self._totp_last: dict[str, int] = {}
+        self._ip_cache: dict[tuple[str, tuple[str, ...], str], bool] = {}
 
     def _deny(
         self,
@@ -136,13 +137,10 @@ class Authenticator:
                 where,
             )
         assert isinstance(rec, TokenRecord)
-        ip = ipaddress.ip_address(peer.ip.split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not any(ip in net for net in rec.networks()):
+        if not self._ip_allowed(rec, peer.ip):
             raise self._deny(
                 grpc.StatusCode.PERMISSION_DENIED,
-                f"peer address {ip} is not in token {rec.id}'s allowlist {rec.cidrs}",
+                f"peer address {peer.ip} is not in token {rec.id}'s allowlist {rec.cidrs}",
                 method,
                 where,
                 rec.id,
@@ -181,6 +179,19 @@ class Authenticator:
                 )
         self.audit.record(AuditRecord(method, "allow", "OK", rec.id, where))
         return Principal(rec, peer, method, frozenset(rec.accounts))
+
+    def _ip_allowed(self, rec: TokenRecord, ip_text: str) -> bool:
+        key = (rec.id, tuple(rec.cidrs), ip_text)
+        hit = self._ip_cache.get(key)
+        if hit is None:
+            ip = ipaddress.ip_address(ip_text.split("%")[0])
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            hit = any(ip in net for net in rec.networks())
+            if len(self._ip_cache) > 10_000:
+                self._ip_cache.clear()
+            self._ip_cache[key] = hit
+        return hit
 
     def _check_totp(self, rec: TokenRecord, code: str, method: str, where: str) -> None:
         if rec.totp_secret is None:

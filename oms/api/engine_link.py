@@ -13,6 +13,7 @@ A waiter not answered within `ack_timeout_s` gets DEADLINE_EXCEEDED ("outcome un
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -105,6 +106,9 @@ class EngineLink:
         self._task: asyncio.Task[None] | None = None
         self._stop = False
         self._out = np.zeros(4096, r.EVENT)
+        self._wake = asyncio.Event()
+        self._alive = False
+        self._alive_at = -1.0
         self.events_seen = 0
 
     # ---- lifetime ------------------------------------------------------------------------------
@@ -138,7 +142,12 @@ class EngineLink:
         self.cmd = self.evt = None
 
     def engine_alive(self) -> bool:
-        return self.evt is not None and self.evt.producer_alive()
+        """Is a live producer attached to the event ring? (checked at most every 50 ms: it reads /proc)"""
+        now = time.monotonic()
+        if now - self._alive_at > 0.05:
+            self._alive = self.evt is not None and self.evt.producer_alive()
+            self._alive_at = now
+        return self._alive
 
     # ---- commands ------------------------------------------------------------------------------
     def next_coid(self) -> int:
@@ -168,6 +177,7 @@ class EngineLink:
             tuples.append(tuple(row))
         arr = np.array(tuples, dtype=r.COMMAND)
         n = self.cmd.publish_batch(arr)
+        self._wake.set()
         pending = self._pending
         for i in range(n):
             pending[seqs[i]] = (sink, tokens[i], t0)
@@ -201,6 +211,7 @@ class EngineLink:
         ring, out = self.evt, self._out
         last_event = time.monotonic()
         last_sweep = last_event
+        wake = self._wake
         while not self._stop:
             n = ring.consume(out)
             now = time.monotonic()
@@ -216,11 +227,14 @@ class EngineLink:
                 last_sweep = now
                 self._sweep(now)
             if self._pending and now - last_event < self.spin_s:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # yield to the gRPC work, then poll again
             elif self._pending:
                 await asyncio.sleep(0.0002)
-            else:
-                await asyncio.sleep(0.002)
+            else:  # idle: sleep until a command is published (or 2 ms for unsolicited events)
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), 0.002)
+                last_event = time.monotonic()
 
     def _dispatch(self, events: list[tuple]) -> None:
         pending, followers, apply = self._pending, self._followers, self.state.apply

@@ -178,3 +178,36 @@ class GatewayThread:
     @property
     def port(self) -> int:
         return self.gw.port
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """`python -m oms.api.server --settings '{json}' --prefix P`: a gateway on the built-in demo
+    instrument table (benchmarks and tests; the supervised program is oms/procs/gateway.py)."""
+    import argparse
+    import json
+    import signal
+
+    from oms.api.instruments import demo_registry
+
+    ap = argparse.ArgumentParser(prog="oms.api.server")
+    ap.add_argument("--settings", required=True, help="[gateway] settings as a JSON object")
+    ap.add_argument("--prefix", required=True)
+    args = ap.parse_args(argv)
+    log.setup(level="WARNING")
+
+    async def run() -> None:
+        gw = Gateway(Settings(**json.loads(args.settings)), demo_registry(), prefix=args.prefix)
+        await gw.start()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        print(f"gateway ready port={gw.port}", flush=True)
+        await stop.wait()
+        await gw.stop(0.2)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
