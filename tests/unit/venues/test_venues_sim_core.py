@@ -190,3 +190,47 @@ def test_seeded_flow_is_deterministic() -> None:
 
     assert run(42) == run(42)
     assert run(42) != run(43)
+
+
+def test_futures_algo_stop_triggers_and_leverage_margin(sim: BinanceSim) -> None:
+    from oms.venues.sim.binance.core import AlgoOrder
+
+    fut = sim.cores["usdm"]
+    mm = sim.accounts.maker
+    u = sim.add_api_key("algo", "s").account
+    spec = fut.specs["BTCUSDT"]
+    fut.submit(order(fut, mm, -1, "60000.0", "5"))
+    fut.submit(order(fut, mm, 1, None, "0.1", otype="MARKET"))  # last 60000
+    algo = AlgoOrder(
+        algo_id=fut.new_id(),
+        client_algo_id="stop1",
+        account=u,
+        spec=spec,
+        side=1,
+        order_type="STOP_MARKET",
+        qty=int(D("0.2") / spec.step),
+        price=0,
+        trigger=int(D("60050") / spec.tick),
+        working_type="CONTRACT_PRICE",
+        reduce_only=False,
+        close_position=False,
+        tif="GTC",
+        time=fut.clock(),
+    )
+    fut.algos[algo.algo_id] = algo
+    fut.submit(order(fut, mm, 1, None, "0.1", otype="MARKET"))  # still 60000: no trigger
+    assert algo.status == "NEW"
+    fut.submit(order(fut, mm, -1, "60100.0", "1"))
+    fut.submit(order(fut, mm, 1, "60100.0", "4.9"))  # prints 60100 ≥ 60050
+    assert algo.status == "FINISHED" and algo.actual_order_id
+    triggered = fut.orders[algo.actual_order_id]
+    assert (triggered.status, triggered.orig_type, triggered.client_id) == ("FILLED", "STOP_MARKET", "stop1")
+    assert u.positions["BTCUSDT"].amt == D("0.2")
+    # leverage decides the initial margin: 1.5 BTC ≈ 90k notional needs 90k at 1x, 4.5k at 20x
+    u.positions["BTCUSDT"].leverage = 1
+    fut.submit(order(fut, mm, -1, "60200.0", "5"))
+    with pytest.raises(SimError) as e:
+        fut.submit(order(fut, u, 1, "60200.0", "1.9"))
+    assert e.value.code == -2019
+    u.positions["BTCUSDT"].leverage = 20
+    assert fut.submit(order(fut, u, 1, "60200.0", "1.9")).status == "FILLED"
