@@ -171,7 +171,7 @@ def event_actions(recs: np.ndarray) -> np.ndarray:
 
 def event_subject(action: int, venue: int, market: int, instrument: int, symbol_of: SymbolOf) -> str:
     ex = VENUE_NAMES.get(venue, "all") if venue else "all"
-    mk = MARKET_NAMES.get(market, "all") if market else "all"
+    mk = MARKET_NAMES.get(market, "all") if (market and venue) else "all"
     sym = symbol_of(venue, market, instrument) if (venue and instrument) else "ALL"
     return f"{_ACTION_NAMES[action]}.{ex}.{mk}.{sym}"
 

@@ -91,6 +91,7 @@ class Spool:
 
     # ---- state -----------------------------------------------------------------------------------
     def bytes_used(self) -> int:
+        self._fh.flush()  # stat() must see what append() buffered
         total = 0
         for n in self._segments():
             size = self._seg_path(n).stat().st_size
