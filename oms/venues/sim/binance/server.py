@@ -66,12 +66,16 @@ class BinanceSim:
         return int(time.time() * 1000) + self.faults.clock_skew_ms
 
     @property
+    def _hostport(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self._hostport}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return f"ws://{self._hostport}"
 
     def add_api_key(
         self,
