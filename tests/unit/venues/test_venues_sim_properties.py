@@ -95,3 +95,49 @@ def test_spot_engine_invariants(ops: list[tuple[str, int, int, int, int]]) -> No
     after = totals(accts)
     for asset, amount in before.items():
         assert after[asset] + fees.get(asset, D(0)) == amount, asset
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(OP, min_size=1, max_size=60))
+def test_futures_engine_is_zero_sum(ops: list[tuple[str, int, int, int, int]]) -> None:
+    sim = fresh()
+    core = sim.cores["usdm"]
+    for o in list(core.open_orders(sim.accounts.maker, "BTCUSDT")):
+        core.cancel(o)
+    spec = core.specs["BTCUSDT"]
+    accts = [sim.add_api_key(f"f{i}", "s").account for i in range(3)]
+    start = sum(a.wallet["USDT"] for a in accts)
+    for kind, who, side, off, q in ops:
+        acct = accts[who]
+        if kind == "cancel":
+            mine = core.open_orders(acct, "BTCUSDT")
+            if mine:
+                core.cancel(mine[off % len(mine)])
+            continue
+        otype = "MARKET" if kind == "market" else "LIMIT"
+        tif = {"ioc": "IOC", "fok": "FOK", "maker": "GTX"}.get(kind, "GTC")
+        o = Order(
+            order_id=core.new_id(),
+            market="usdm",
+            spec=spec,
+            account=acct,
+            client_id=f"c{core.next_id}",
+            side=side,
+            type=otype,
+            tif=tif,
+            price=0 if otype == "MARKET" else 600_000 + off,
+            qty=q,
+            time=core.clock(),
+        )
+        try:
+            core.submit(o)
+        except SimError as e:
+            assert e.code in (-5021, -5022, -2019)
+        book = core.books["BTCUSDT"]
+        bb, ba = book.best_bid(), book.best_ask()
+        assert bb is None or ba is None or bb < ba
+        assert sum(a.position("BTCUSDT", 20).amt for a in accts) == 0  # every contract has two sides
+    fees = sum(D(t["commission"]) for a in accts for t in core.my_trades.get(a.uid, []))
+    mark = D("60000")
+    pnl = sum(a.wallet["USDT"] for a in accts) + fees - start + sum(a.upnl({"BTCUSDT": mark}) for a in accts)
+    assert abs(pnl) < D("1e-9"), pnl  # realized + unrealized PnL is zero-sum at any common mark
