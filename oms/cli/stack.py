@@ -67,6 +67,7 @@ PROGRAM_ARGS: dict[str, list[str]] = {
     "marketdata": ["--prefix", "{prefix}", "--venues", "{venues}"],
 }
 SERVICE_PRIORITY = 10
+STABLE_S = 10.0  # after starting, `oms up` watches this long for programs that crash later than startsecs
 APP_STARTSECS = 5  # a program must stay up this long to count as started (a crash loop shows as BACKOFF)
 
 
@@ -532,6 +533,10 @@ def up(
                 why = f"{info['statename']}: {info['description']}; see {paths.log}/{name}.log"
                 stack["start_errors"][name] = why
                 _log.warning("%s did not start: %s", name, why)
+    apps = [n for names in groups.values() for n in names if n not in stack["start_errors"]]
+    for name, why in _flapping(sup, apps, STABLE_S).items():
+        stack["start_errors"][name] = f"{why}; see {paths.log}/{name}.log"
+        _log.warning("%s is not staying up: %s", name, why)
     _write_json(paths.stack_json, stack)
     return stack
 
@@ -591,6 +596,26 @@ def _register_sim_key(plan: dict[str, Any], key: tuple[str, str], timeout: float
         with urllib.request.urlopen(req, timeout=5) as r:
             if r.status != 200:
                 raise OmsError(f"{sim.name} refused the API key: HTTP {r.status}")
+
+
+def _flapping(sup: Any, names: list[str], seconds: float) -> dict[str, str]:
+    """Programs that crash within `seconds` of starting (a slow crash loop passes startsecs)."""
+    first = {i["name"]: i["pid"] for i in sup.getAllProcessInfo() if i["name"] in names}
+
+    def decided() -> dict[str, Any] | None:
+        infos = {i["name"]: i for i in sup.getAllProcessInfo() if i["name"] in names}
+        done = all(
+            i["pid"] != first[n] or i["statename"] != "RUNNING" or i["now"] - i["start"] >= seconds
+            for n, i in infos.items()
+        )
+        return infos if done else None
+
+    infos = eventually(decided, timeout=seconds + 5, interval=0.2, max_interval=0.5)
+    return {
+        n: f"restarted or stopped within {seconds:.0f}s of starting ({i['statename']}: {i['description']})"
+        for n, i in infos.items()
+        if i["pid"] != first[n] or i["statename"] != "RUNNING"
+    }
 
 
 def _settled(sup: Any, names: list[str]) -> dict[str, Any] | None:
