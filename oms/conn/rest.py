@@ -123,6 +123,8 @@ class VenueRest:
         self._retired: list[tuple[float, AsyncClient]] = []
         self._sync_lock = {m: asyncio.Lock() for m in MARKETS}
         self.inflight = 0
+        self._cautious: dict[str, bool] = {}
+        self._probe = {m: asyncio.Lock() for m in MARKETS}
 
     # ---- clients and credentials -----------------------------------------------------------------
     def client(self) -> AsyncClient:
@@ -133,6 +135,8 @@ class VenueRest:
                 self.stats.client_swaps += 1
                 _log.info("REST client switched to key version %d", version)
             self._client = make_client(key, secret, self.endpoints)
+            # python-binance stamps its own recvWindow (10 s by default) over any parameter
+            self._client.REQUEST_RECVWINDOW = self.recv_window_ms
             self._version, self._api_key = version, key
         return self._client
 
@@ -290,6 +294,17 @@ class VenueRest:
                     break
                 self.stats.throttled_waits += 1
                 await asyncio.sleep(min(wait, 1.0))
+        if self._cautious.get(market):
+            # after a 429 one request at a time probes until one succeeds: requests already in
+            # flight when the venue says "slow down" are what turns a 429 into a 418 ban
+            async with self._probe[market]:
+                return await self._send(market, method, params, budget)
+        return await self._send(market, method, params, budget)
+
+    async def _send(self, market: str, method: str, params: dict[str, Any], budget: RateBudget | None) -> Any:
+        if budget is not None and self._cautious.get(market):
+            while (wait := budget.acquire(0, 0)) > 0:  # the block may have been renewed meanwhile
+                await asyncio.sleep(min(wait, 1.0))
         client = self.client()
         client.timestamp_offset = self.clocks[market].offset_ms
         async with self._sem:
@@ -314,6 +329,7 @@ class VenueRest:
                         except ValueError:
                             retry = 1.0
                         budget.blocked(retry)
+                        self._cautious[market] = True
                         _log.warning(
                             "%s %s: HTTP %d, every process holds off %.0fs",
                             market,
@@ -343,6 +359,7 @@ class VenueRest:
             self.stats.latency_ns.append(time.perf_counter_ns() - t0)
             if len(self.stats.latency_ns) > 10_000:
                 del self.stats.latency_ns[:5_000]
+            self._cautious[market] = False
             resp = client.response
             if budget is not None and resp is not None:
                 budget.observe(resp.headers)

@@ -63,12 +63,18 @@ def open_ring(name: str, dtype: np.dtype, capacity: int, *, producer: bool) -> R
 
 
 def open_bbo(prefix: str, rows: int) -> BboTable | None:
+    """Attach; create when missing or left stale by a dead creator (e.g. this connector, killed)."""
+    name = names.bbo_table(prefix)
     try:
-        return BboTable.attach(names.bbo_table(prefix), timeout=0.05)
-    except SegmentNotFound:
+        return BboTable.attach(name, timeout=0.05)
+    except OmsError:
         pass
     try:
-        return BboTable.create(names.bbo_table(prefix), rows, replace_stale=True)
+        return BboTable.create(name, rows, replace_stale=True)
+    except OmsError:
+        pass
+    try:
+        return BboTable.attach(name, allow_stale=True, timeout=1.0)
     except OmsError as e:
         _log.warning("BBO table unavailable (%s); BBO goes to the market data ring only", e)
         return None

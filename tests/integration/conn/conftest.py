@@ -252,6 +252,7 @@ class Connector:
         for r in (self.cmd, self.exec, self.md):
             r.close()
             r.unlink()
+        Path(f"/dev/shm/{names.bbo_table(self.prefix)}").unlink(missing_ok=True)
 
 
 def command(kind: int, oms_id: int, instrument: int, *, side: int = R.SIDE_BUY, price: int = 0, qty: int = 0,
