@@ -64,7 +64,6 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [loop.create_task(bridge.run())]
     if bus.intake and not args.no_intake:
         cmds = _ring(names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings)
         cmds.register_producer()
@@ -77,7 +76,9 @@ async def serve(args: argparse.Namespace) -> int:
                 await msg.respond(reply)  # type: ignore[attr-defined]
 
         await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
+        await inc.flush()
         _log.info("bridge: taking commands on %s", subjects.COMMAND_WILDCARD)
+    tasks = [loop.create_task(bridge.run())]
     _log.info("bridge: %s → JetStream %s", events.name, bus.nats_url)
     await stop.wait()
     bridge.stop()

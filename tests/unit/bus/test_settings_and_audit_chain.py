@@ -50,7 +50,7 @@ def test_resolve_reads_toml_and_names_bad_keys(tmp_path: Path) -> None:
     cfg.write_text("[bus]\nframe_records = 0\n")
     with pytest.raises(ConfigError, match=r"frame_records = 0:? must be 1\.\.65536"):
         B.resolve(str(cfg))
-    with pytest.raises(ConfigError, match="missing.toml"):
+    with pytest.raises(ConfigError, match=r"missing\.toml"):
         B.resolve(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match=r"store\.redis_url"):
         S.resolve(None, "http://nope", None)
