@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -163,6 +164,33 @@ def test_services_answer_and_monitor_exports(stack: dict[str, Any]) -> None:
                 return json.loads(r.read())["state"] == "up"
 
         eventually(binance_up, timeout=30)
+
+
+def test_idle_stack_leaves_the_machine_responsive(stack: dict[str, Any]) -> None:
+    """Busy loops back off on a machine without spare cores: the idle stack uses well under one core."""
+    import psutil
+
+    paths: StackPaths = stack["_paths"]
+    infos = eventually(lambda: _stable(paths), timeout=90, message=lambda: _unstable_report(paths))
+    procs = []
+    for i in infos.values():
+        p = psutil.Process(i["pid"])
+        procs += [p, *p.children(recursive=True)]
+
+    def cpu() -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    t0, c0 = time.monotonic(), cpu()
+    eventually(lambda: time.monotonic() - t0 >= 5.0, timeout=10, interval=0.5)  # a 5 s measuring window
+    used = (cpu() - c0) / (time.monotonic() - t0)
+    assert used < 0.5, f"idle stack used {used:.2f} cores over 5 s (busy loops must back off here)"
 
 
 def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,30 @@ def test_core_map_follows_design() -> None:
     assert "conn-bybit" not in m  # enabled = false in configs/oms.toml
     assert m["gateway"] is None and m["monitor"] is None
     assert default_core_map(None)["engine"] == 2  # built-in table without a config file
+
+
+def test_top_renders_a_summary_and_says_what_is_not_reported() -> None:
+    import io
+
+    from rich.console import Console
+
+    from oms.monitor.dashboard import render as render_top
+    from oms.monitor.frames import LatencyBatch, StatsFrame, VenueReport
+    from oms.monitor.settings import Settings
+    from oms.monitor.state import MonitorState
+
+    st = MonitorState(Settings())
+    st.apply(
+        StatsFrame(
+            program="conn-binance",
+            ts_ns=1,
+            latencies=[LatencyBatch("venue_rtt", "binance_spot", [250_000])],
+            venues=[VenueReport(exchange="binance_spot", rate_limit_used=10, rate_limit_max=1200)],
+        )
+    )
+    out = io.StringIO()
+    Console(file=out, width=120).print(render_top(json.loads(json.dumps(st.summary()))))
+    text = out.getvalue()
+    assert "health OK" in text and "binance_spot" in text and "10/1200" in text
+    assert "venue_rtt/binance_spot" in text and re.search(r"\b250\.\d\b", text)  # µs, HDR 3 digits
+    assert "not reported (engine sends positions)" in text and "risk not reported" in text
