@@ -8,6 +8,7 @@ Prices become int ticks and quantities int lots with the instrument's precision,
 
 from __future__ import annotations
 
+import inspect
 import time
 from decimal import Decimal
 from typing import Any
@@ -129,6 +130,10 @@ class Resolver:
         self.registry = registry
         self._cache: dict[tuple[str, str, str], Resolved] = {}
         self._by_id: dict[int, Resolved] = {}
+        try:
+            self._takes_market = "market" in inspect.signature(registry.resolve).parameters
+        except (TypeError, ValueError):
+            self._takes_market = False
 
     def resolve(self, venue: str, market: str, symbol: str, path: str) -> Resolved:
         key = (venue, market, symbol)
@@ -145,7 +150,7 @@ class Resolver:
                 f"unknown market {m!r}; use one of {', '.join(sorted(ids.MARKETS))} or leave empty",
             )
         s = text(symbol, f"{path}symbol", required=True)
-        inst = self._lookup(s, v, m)
+        inst = self._lookup(s, v, m, path)
         if inst is None:
             raise invalid(
                 f"{path}symbol",
@@ -160,9 +165,16 @@ class Resolver:
             self._cache[key] = res
         return res
 
-    def _lookup(self, s: str, v: str, m: str) -> Any:
+    def _lookup(self, s: str, v: str, m: str, path: str) -> Any:
         from oms.errors import OmsError
 
+        if self._takes_market:  # the venues room's registry: resolve(text, venue, market)
+            try:
+                return self.registry.resolve(s, v, m or None)
+            except OmsError as e:
+                if "ambiguous" in str(e):
+                    raise invalid(f"{path}market", f"{e.message}") from None
+                return None
         # with a market, the exchange key form ("binance_usdm") first: venue symbols repeat across markets
         for venue in (f"{v}_{m}", v) if m else (v,):
             try:

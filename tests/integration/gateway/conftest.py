@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -73,8 +74,17 @@ def stop_engine(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(10)
 
 
-def make_stack(tmp: Path, dev_certs: certs.CertPaths, *, engine: bool = True, **overrides: object) -> Stack:
-    prefix = "g" + uuid.uuid4().hex[:10]
+def make_stack(
+    tmp: Path,
+    dev_certs: certs.CertPaths,
+    *,
+    engine: bool = True,
+    registry: Any = None,
+    bbo: Any = None,
+    prefix: str | None = None,
+    **overrides: object,
+) -> Stack:
+    prefix = prefix or "g" + uuid.uuid4().hex[:10]
     store = TokenStore(tmp / "tokens.json")
     toks, totp, ids = {}, {}, {}
     specs = {
@@ -108,7 +118,7 @@ def make_stack(tmp: Path, dev_certs: certs.CertPaths, *, engine: bool = True, **
         ack_timeout_s=2.0,
         **overrides,
     )  # type: ignore[arg-type]
-    gw = GatewayThread(Gateway(settings, demo_registry(), prefix=prefix)).start()
+    gw = GatewayThread(Gateway(settings, registry or demo_registry(), prefix=prefix, bbo=bbo)).start()
     st = Stack(gw, dev_certs, toks, totp, ids, prefix, settings)
     if engine:
         st.engine = start_engine(prefix)
