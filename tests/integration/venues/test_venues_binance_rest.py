@@ -213,3 +213,32 @@ def test_tickers_and_klines(client: Client) -> None:
     with pytest.raises(BinanceAPIException) as e:
         client.get_klines(symbol="BNBUSDT", interval="7m")
     assert (e.value.code, e.value.message) == (-1120, "Invalid interval.")
+
+
+def test_futures_hedge_mode(sim: SimThread) -> None:
+    sim.call(sim.sim.add_api_key, "hedge-key", "hedge-secret")
+    c = Client("hedge-key", "hedge-secret")
+    assert c.futures_get_position_mode() == {"dualSidePosition": False}
+    c.futures_change_position_mode(dualSidePosition="true")
+    with pytest.raises(BinanceAPIException) as e:
+        c.futures_change_position_mode(dualSidePosition="true")
+    assert e.value.code == -4059
+    with pytest.raises(BinanceAPIException) as e:  # BOTH is not a side in hedge mode
+        c.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+    assert e.value.code == -4061
+    c.futures_create_order(symbol="BTCUSDT", side="BUY", positionSide="LONG", type="MARKET", quantity="0.02")
+    c.futures_create_order(
+        symbol="BTCUSDT", side="SELL", positionSide="SHORT", type="MARKET", quantity="0.01"
+    )
+    legs = {p["positionSide"]: p for p in c.futures_position_information(symbol="BTCUSDT")}
+    assert Decimal(legs["LONG"]["positionAmt"]) == Decimal("0.02")
+    assert Decimal(legs["SHORT"]["positionAmt"]) == Decimal("-0.01")
+    with pytest.raises(BinanceAPIException) as e:  # closing more than the LONG leg holds
+        c.futures_create_order(
+            symbol="BTCUSDT", side="SELL", positionSide="LONG", type="MARKET", quantity="0.03"
+        )
+    assert e.value.code == -2022
+    c.futures_create_order(symbol="BTCUSDT", side="SELL", positionSide="LONG", type="MARKET", quantity="0.02")
+    with pytest.raises(BinanceAPIException) as e:  # a SHORT leg is still open
+        c.futures_change_position_mode(dualSidePosition="false")
+    assert e.value.code == -4068

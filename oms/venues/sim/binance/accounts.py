@@ -21,6 +21,7 @@ class Position:
     leverage: int = 20
     margin_type: str = "cross"
     update_time: int = 0
+    side: str = "BOTH"  # BOTH (one-way mode) or LONG / SHORT (hedge mode)
 
     def apply(self, side: int, qty: Decimal, price: Decimal) -> Decimal:
         """Apply a fill; returns realized PnL."""
@@ -93,12 +94,20 @@ class Account:
         self.spot.setdefault(asset, [ZERO, ZERO])[0] += amount
 
     # ------------------------------------------------------------ futures
-    def position(self, symbol: str, default_leverage: int) -> Position:
-        p = self.positions.get(symbol)
+    def position(self, symbol: str, default_leverage: int, side: str = "BOTH") -> Position:
+        """The one-way position (`BOTH`) or a hedge-mode leg (`LONG` / `SHORT`); leverage and margin type
+        are per symbol, so a new leg copies them from the symbol's one-way entry."""
+        key = symbol if side == "BOTH" else f"{symbol}:{side}"
+        p = self.positions.get(key)
         if p is None:
-            p = Position(symbol, leverage=default_leverage)
-            self.positions[symbol] = p
+            base = self.positions.get(symbol)
+            lev = base.leverage if base else default_leverage
+            p = Position(symbol, leverage=lev, margin_type=base.margin_type if base else "cross", side=side)
+            self.positions[key] = p
         return p
+
+    def legs(self, symbol: str) -> list[Position]:
+        return [p for p in self.positions.values() if p.symbol == symbol]
 
     def margin_used(self, marks: dict[str, Decimal]) -> Decimal:
         used = ZERO

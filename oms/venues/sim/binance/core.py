@@ -63,6 +63,7 @@ class AlgoOrder:
     time: int
     status: str = "NEW"
     actual_order_id: int = 0
+    position_side: str = "BOTH"
 
 
 def triggered(kind: str, side: int, price: int, trigger: int) -> bool:
@@ -176,22 +177,24 @@ class MarketCore:
             for a in sorted(assets)
         ]
         pos = []
+        sides = ("LONG", "SHORT") if account.dual_side else ("BOTH",)
         for s in sorted(symbols or ()):
-            p = account.position(s, self.cfg.default_leverage)
-            sp = self.specs[s]
-            pos.append(
-                {
-                    "s": s,
-                    "pa": fmt("usdm", p.amt, sp.qty_precision),
-                    "ep": fmt("usdm", p.entry, 8),
-                    "bep": fmt("usdm", p.entry, 8),
-                    "cr": "0",
-                    "up": fmt("usdm", p.upnl(self.mark[s]), 8),
-                    "mt": p.margin_type,
-                    "iw": "0",
-                    "ps": "BOTH",
-                }
-            )
+            for side in sides:
+                p = account.position(s, self.cfg.default_leverage, side)
+                sp = self.specs[s]
+                pos.append(
+                    {
+                        "s": s,
+                        "pa": fmt("usdm", p.amt, sp.qty_precision),
+                        "ep": fmt("usdm", p.entry, 8),
+                        "bep": fmt("usdm", p.entry, 8),
+                        "cr": "0",
+                        "up": fmt("usdm", p.upnl(self.mark[s]), 8),
+                        "mt": p.margin_type,
+                        "iw": "0",
+                        "ps": p.side,
+                    }
+                )
         self.user_sink(
             account, {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": reason, "B": bal, "P": pos}}
         )
@@ -336,9 +339,15 @@ class MarketCore:
         acct = o.account
         if acct.unlimited:
             return
-        pos = acct.position(o.spec.symbol, self.cfg.default_leverage)
+        pos = acct.position(o.spec.symbol, self.cfg.default_leverage, o.position_side)
         qty = o.spec.step * o.qty
-        if o.reduce_only:
+        if o.position_side != "BOTH":  # hedge mode: a BUY on LONG / SELL on SHORT opens, the rest closes
+            opens = (o.position_side == "LONG") == (o.side > 0)
+            if not opens and qty > abs(pos.amt):
+                raise SimError(-2022, "ReduceOnly Order is rejected.")
+            if not opens:
+                return
+        elif o.reduce_only:
             if pos.amt == 0 or (pos.amt > 0) == (o.side > 0) or qty > abs(pos.amt):
                 raise SimError(-2022, "ReduceOnly Order is rejected.")
             return
@@ -496,7 +505,7 @@ class MarketCore:
                     "quoteQty": fmt("usdm", quote, 8),
                     "realizedPnl": fill["realizedPnl"],
                     "marginAsset": spec.quote,
-                    "positionSide": "BOTH",
+                    "positionSide": o.position_side,
                     "buyer": o.side > 0,
                     "maker": fill["maker"],
                 }
@@ -530,7 +539,7 @@ class MarketCore:
         a = o.account
         if a.unlimited:
             return ZERO
-        pos = a.position(o.spec.symbol, self.cfg.default_leverage)
+        pos = a.position(o.spec.symbol, self.cfg.default_leverage, o.position_side)
         realized = pos.apply(o.side, qty, px)
         pos.update_time = self.clock()
         o.realized_pnl += realized
@@ -642,7 +651,7 @@ class MarketCore:
         a.status = "TRIGGERED"
         market = a.order_type.endswith("MARKET")
         qty = a.qty
-        pos = a.account.position(a.spec.symbol, self.cfg.default_leverage)
+        pos = a.account.position(a.spec.symbol, self.cfg.default_leverage, a.position_side)
         if a.close_position:
             qty = int(abs(pos.amt) / a.spec.step)
         if qty <= 0:
@@ -665,6 +674,7 @@ class MarketCore:
             orig_type=a.order_type,
             working_type=a.working_type,
             close_position=a.close_position,
+            position_side=a.position_side,
         )
         try:
             self.submit(o)

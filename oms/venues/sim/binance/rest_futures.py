@@ -181,6 +181,11 @@ def build_order(req: Req) -> Order:
     if tif and tif not in ("GTC", "IOC", "FOK", "GTX", "GTD"):
         raise SimError(-1115, "Invalid timeInForce.")
     reduce_only = _bool(req.params, "reduceOnly")
+    if req.account.dual_side:
+        if pos_side == "BOTH":
+            raise SimError(-4061, "Order's position side does not match user's setting.")
+        if "reduceOnly" in req.params:
+            raise SimError(-1106, "Parameter 'reduceOnly' sent when not required.")
     price_ticks = 0
     if otype == "LIMIT":
         price = req.dec("price", required=True)
@@ -376,7 +381,7 @@ def _algo_json(a: AlgoOrder) -> dict[str, Any]:
         "orderType": a.order_type,
         "symbol": sp.symbol,
         "side": "BUY" if a.side > 0 else "SELL",
-        "positionSide": "BOTH",
+        "positionSide": a.position_side,
         "timeInForce": a.tif,
         "quantity": fmt("usdm", sp.step * a.qty, qp),
         "algoStatus": a.status,
@@ -421,6 +426,11 @@ def new_algo(req: Req) -> dict[str, Any]:
         p = req.dec("price", required=True)
         assert p is not None
         price_ticks = to_ticks(spec, p, True)
+    pos_side = req.get("positionSide") or "BOTH"
+    if pos_side not in ("BOTH", "LONG", "SHORT"):
+        raise SimError(-4006, "Invalid position side.")
+    if (pos_side != "BOTH") != req.account.dual_side:
+        raise SimError(-4061, "Order's position side does not match user's setting.")
     working = req.get("workingType") or "CONTRACT_PRICE"
     if working not in ("MARK_PRICE", "CONTRACT_PRICE"):
         raise SimError(-1100, "Illegal characters found in parameter 'workingType'.")
@@ -451,6 +461,7 @@ def new_algo(req: Req) -> dict[str, Any]:
         close_position=close,
         tif=req.get("timeInForce") or "GTC",
         time=req.now,
+        position_side=pos_side,
     )
     core.algos[a.algo_id] = a
     return _algo_json(a)
@@ -491,7 +502,9 @@ def leverage(req: Req) -> dict[str, Any]:
         raise SimError(-1102, "Mandatory parameter 'leverage' was not sent, was empty/null, or malformed.")
     if lev < 1 or lev > req.core.cfg.max_leverage:
         raise SimError(-4028, f"Leverage {lev} is not valid")
-    req.account.position(spec.symbol, req.core.cfg.default_leverage).leverage = lev
+    req.account.position(spec.symbol, req.core.cfg.default_leverage)
+    for p in req.account.legs(spec.symbol):
+        p.leverage = lev
     return {"leverage": lev, "maxNotionalValue": str(int(1_000_000_000 / lev)), "symbol": spec.symbol}
 
 
@@ -504,7 +517,8 @@ def margin_type(req: Req) -> dict[str, Any]:
     new = "isolated" if mt == "ISOLATED" else "cross"
     if p.margin_type == new:
         raise SimError(-4046, "No need to change margin type.")
-    p.margin_type = new
+    for leg in req.account.legs(spec.symbol):
+        leg.margin_type = new
     return {"code": 200, "msg": "success"}
 
 
@@ -516,6 +530,10 @@ def dual_set(req: Req) -> dict[str, Any]:
     want = _bool(req.params, "dualSidePosition")
     if want == req.account.dual_side:
         raise SimError(-4059, "No need to change position side.")
+    if any(p.amt for p in req.account.positions.values()):
+        raise SimError(-4068, "Position side cannot be changed if there exists position.")
+    if req.core.open_orders(req.account):
+        raise SimError(-4067, "Position side cannot be changed if there exists open orders.")
     req.account.dual_side = want
     return {"code": 200, "msg": "success"}
 
@@ -553,35 +571,39 @@ def _asset_rows(req: Req) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
 def _pos_rows(req: Req, v3: bool) -> list[dict[str, Any]]:
     a, core = req.account, req.core
     out = []
+    sides = ("LONG", "SHORT") if a.dual_side else ("BOTH",)
     for sym, spec in core.specs.items():
-        p = a.position(sym, core.cfg.default_leverage)
-        has_open = bool(core.open_orders(a, sym))
-        if v3 and not p.amt and not has_open:
-            continue
-        mark = core.mark[sym]
-        row = {
-            "symbol": sym,
-            "positionAmt": fmt("usdm", p.amt, spec.qty_precision),
-            "entryPrice": f"{p.entry:.8f}",
-            "breakEvenPrice": f"{p.entry:.8f}",
-            "markPrice": f"{mark:.8f}",
-            "unRealizedProfit": f"{p.upnl(mark):.8f}",
-            "liquidationPrice": "0",
-            "marginType": p.margin_type,
-            "isolatedMargin": "0.00000000",
-            "isAutoAddMargin": "false",
-            "positionSide": "BOTH",
-            "notional": f"{p.amt * mark:.8f}",
-            "isolatedWallet": "0",
-            "updateTime": p.update_time,
-        }
-        if not v3:
-            row.update(
-                {"leverage": str(p.leverage), "maxNotionalValue": str(int(1_000_000_000 / p.leverage))}
-            )
-        else:
-            row.update({"initialMargin": f"{abs(p.amt) * mark / p.leverage:.8f}", "marginAsset": spec.quote})
-        out.append(row)
+        for side in sides:
+            p = a.position(sym, core.cfg.default_leverage, side)
+            has_open = bool(core.open_orders(a, sym))
+            if v3 and not p.amt and not has_open:
+                continue
+            mark = core.mark[sym]
+            row = {
+                "symbol": sym,
+                "positionAmt": fmt("usdm", p.amt, spec.qty_precision),
+                "entryPrice": f"{p.entry:.8f}",
+                "breakEvenPrice": f"{p.entry:.8f}",
+                "markPrice": f"{mark:.8f}",
+                "unRealizedProfit": f"{p.upnl(mark):.8f}",
+                "liquidationPrice": "0",
+                "marginType": p.margin_type,
+                "isolatedMargin": "0.00000000",
+                "isAutoAddMargin": "false",
+                "positionSide": side,
+                "notional": f"{p.amt * mark:.8f}",
+                "isolatedWallet": "0",
+                "updateTime": p.update_time,
+            }
+            if not v3:
+                row.update(
+                    {"leverage": str(p.leverage), "maxNotionalValue": str(int(1_000_000_000 / p.leverage))}
+                )
+            else:
+                row.update(
+                    {"initialMargin": f"{abs(p.amt) * mark / p.leverage:.8f}", "marginAsset": spec.quote}
+                )
+            out.append(row)
     return out
 
 
@@ -608,7 +630,7 @@ def account_v2(req: Req) -> dict[str, Any]:
             "isolated": r["marginType"] == "isolated",
             "entryPrice": r["entryPrice"],
             "maxNotional": r["maxNotionalValue"],
-            "positionSide": "BOTH",
+            "positionSide": r["positionSide"],
             "positionAmt": r["positionAmt"],
             "updateTime": r["updateTime"],
         }
