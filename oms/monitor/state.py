@@ -19,7 +19,7 @@ from oms.monitor.frames import PositionReport, StatsFrame, VenueReport, events_o
 from oms.monitor.latency import LatencySeries
 from oms.monitor.rings import RingStatus
 from oms.monitor.settings import Settings
-from oms.shm.records import KIND_NAMES, ORDER_FILLED, ORDER_REJECTED, ORDER_SUBMITTED
+from oms.shm.records import KIND_NAMES, ORDER_FILLED, ORDER_REJECTED, ORDER_SUBMITTED, TRADING_STATE_CHANGED
 
 _SEVERITY = {"up": 0, "degraded": 1, "down": 2}
 
@@ -50,6 +50,7 @@ class MonitorState:
     rings: list[RingStatus] = field(default_factory=list)
     positions: list[PositionReport] = field(default_factory=list)
     risk_state: str = ""
+    risk_by_account: dict[int, str] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
     frame_errors: int = 0
     alerts: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -83,6 +84,8 @@ class MonitorState:
             return
         keys = np.stack([ev["venue"].astype(np.int64), ev["market"].astype(np.int64), ev["kind"]], axis=1)
         uniq, counts = np.unique(keys, axis=0, return_counts=True)
+        if (ev["kind"] == TRADING_STATE_CHANGED).any():
+            self._risk_events(ev)
         for (venue, market, kind), n in zip(uniq.tolist(), counts.tolist(), strict=True):
             exch = exchange_label(venue, market)
             name = snake(KIND_NAMES.get(kind, f"Kind{kind}"))
@@ -92,6 +95,22 @@ class MonitorState:
                 w[0] += n
             elif kind == ORDER_REJECTED:
                 w[1] += n
+
+    def _risk_events(self, ev: np.ndarray) -> None:
+        """TradingStateChanged events (status = new state, account) → the risk state `oms top` shows."""
+        try:
+            from oms.engine.constants import TRADING_STATE_NAMES
+        except ImportError:  # engine room absent: the state stays "not reported"
+            return
+        for rec in ev[ev["kind"] == TRADING_STATE_CHANGED]:
+            name = TRADING_STATE_NAMES.get(int(rec["status"]))
+            if name:
+                self.risk_by_account[int(rec["account"])] = name.lower()
+        states = sorted(set(self.risk_by_account.values()))
+        if len(states) == 1:
+            self.risk_state = states[0]
+        elif states:
+            self.risk_state = ", ".join(f"acct {a}: {n}" for a, n in sorted(self.risk_by_account.items()))
 
     def set_rings(self, rings: list[RingStatus]) -> None:
         self.rings = rings

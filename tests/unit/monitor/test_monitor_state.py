@@ -127,3 +127,18 @@ def test_ring_watcher_reads_depth_of_a_real_ring() -> None:
     finally:
         ring.close()
         ring.unlink()
+
+
+def test_trading_state_events_set_the_risk_state() -> None:
+    from oms.engine.constants import TS_ACTIVE, TS_HALTED
+
+    st = MonitorState(Settings())
+    ev = events([r.TRADING_STATE_CHANGED, r.TRADING_STATE_CHANGED])
+    ev["account"] = [1, 2]
+    ev["status"] = [TS_ACTIVE, TS_ACTIVE]
+    st.apply(_frame(events=ev.tobytes()), now=0.0)
+    assert st.risk_state == "active"
+    ev2 = events([r.TRADING_STATE_CHANGED])
+    ev2["account"], ev2["status"] = 2, TS_HALTED
+    st.count_events(ev2)
+    assert st.risk_state == "acct 1: active, acct 2: halted"
