@@ -1,9 +1,10 @@
 """Gateway room (oms/api): where every auth/RBAC/rate-limit decision is written down.
 
-Touches only the audit file it is given. `AuditSink` is the small interface the gateway writes through;
-`JsonlAuditSink` appends one JSON object per line (buffered, flushed at most every `flush_s` seconds and
-on close). The store room's `oms.store.audit.AuditLog` is adopted through `open_sink()` once it exists
-(call sites do not change). Never records a secret: the
+Touches the audit file it is given and, when configured, the store room's audit tables. `AuditSink` is
+the small interface the gateway writes through; `JsonlAuditSink` appends one JSON object per line
+(buffered, flushed at most every `flush_s` seconds and on close); with `[gateway].audit_dsn` set,
+`open_sink()` also writes every record through the store room's hash-chained
+`oms.store.audit.AuditLog` (`StoreAuditSink`). Call sites do not change. Never records a secret: the
 token id is recorded, never the token itself nor a TOTP code.
 """
 
@@ -100,9 +101,107 @@ class JsonlAuditSink:
                 self._f.close()
 
 
-def open_sink(path: str | os.PathLike[str]) -> AuditSink:
-    """The JSON-lines sink at `path`."""
-    return JsonlAuditSink(path)
+class StoreAuditSink:
+    """Writes through the store room's hash-chained `oms.store.audit.AuditLog` (PostgreSQL).
+
+    `record()` only queues (the gRPC loop never waits on the database); a background thread appends the
+    queue in one transaction every `flush_s` (one chain link per record). actor = token id (or "-"),
+    action = "gateway.allow" / "gateway.deny", subject = the gRPC method, detail = the rest. If the
+    database is unreachable the batch is kept and retried (bounded at `max_pending`; beyond it the
+    oldest are dropped and counted in `dropped`, while the JSON-lines file keeps everything).
+    """
+
+    def __init__(self, dsn: str, *, flush_s: float = 0.2, max_pending: int = 200_000) -> None:
+        from oms.store.audit import AuditLog
+
+        self._log = AuditLog(dsn)
+        self._q: list[AuditRecord] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flush_s = flush_s
+        self._max = max_pending
+        self.dropped = 0
+        self.written = 0
+        self.last_error = ""
+        self._thread = threading.Thread(target=self._run, name="audit-store", daemon=True)
+        self._thread.start()
+
+    def record(self, rec: AuditRecord) -> None:
+        if not rec.ts_ns:
+            rec.ts_ns = time.time_ns()
+        with self._lock:
+            self._q.append(rec)
+            if len(self._q) > self._max:
+                del self._q[: len(self._q) - self._max]
+                self.dropped += 1
+
+    def _write(self) -> None:
+        from oms.store.audit import AuditRecord as StoreRecord
+
+        with self._lock:
+            batch, self._q = self._q, []
+        if not batch:
+            return
+        rows = [
+            StoreRecord(
+                actor=r.token_id or "-",
+                action=f"gateway.{r.decision}",
+                subject=r.method,
+                detail={"code": r.code, "peer": r.peer, "reason": r.reason, "account": r.account, **r.detail},
+                ts_ns=r.ts_ns,
+            )
+            for r in batch
+        ]
+        try:
+            self._log.append_many(rows)
+            self.written += len(rows)
+            self.last_error = ""
+        except Exception as e:  # database down: keep the batch for the next attempt
+            self.last_error = f"{type(e).__name__}: {e}"
+            _log.warning(
+                "audit store write failed (%s); %d records kept for retry", self.last_error, len(batch)
+            )
+            with self._lock:
+                self._q[:0] = batch
+            self._log.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._flush_s):
+            self._write()
+        self._write()
+
+    def flush(self) -> None:
+        self._write()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._log.close()
+
+
+class TeeSink:
+    """Every record to each sink (the local file always, the shared store when configured)."""
+
+    def __init__(self, *sinks: AuditSink) -> None:
+        self.sinks = sinks
+
+    def record(self, rec: AuditRecord) -> None:
+        for s in self.sinks:
+            s.record(rec)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            s.flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
+
+
+def open_sink(path: str | os.PathLike[str], dsn: str = "") -> AuditSink:
+    """The JSON-lines file at `path`; with `dsn`, also the store room's hash-chained AuditLog."""
+    local = JsonlAuditSink(path)
+    return TeeSink(local, StoreAuditSink(dsn)) if dsn else local
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ class Gateway:
                     f"[gateway].{what} = {p!r} does not exist; run `oms certs init` or fix the path"
                 )
         self.store = TokenStore(s.tokens_file)
-        self.audit: AuditSink = open_sink(s.audit_file)
+        self.audit: AuditSink = open_sink(s.audit_file, s.audit_dsn)
         self.link = EngineLink(
             self.prefix, capacity=s.ring_capacity, create=s.create_rings, ack_timeout_s=s.ack_timeout_s
         )

@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     require_client_cert: bool = False  # with client_ca: refuse clients without a valid certificate
     tokens_file: str = "var/gateway/tokens.json"  # `oms tokens add|list|revoke`
     audit_file: str = "var/log/gateway-audit.jsonl"
+    audit_dsn: str = ""  # PostgreSQL DSN: also append every decision to the store's hash-chained audit log
     ack_timeout_s: float = 2.0  # engine answer deadline for one command (then DEADLINE_EXCEEDED)
     totp_single_use: bool = True  # a TOTP code is accepted once per token (RFC 6238 §5.2)
     create_rings: bool = True  # create the gateway<->engine rings when the engine has not yet
