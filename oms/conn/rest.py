@@ -158,7 +158,9 @@ class VenueRest:
 
     def setup_budget(self, market: str, limits: tuple[Limit, ...]) -> RateBudget:
         key_id = f"binance_{market}:{self.api_key or 'public'}"
-        b = RateBudget(key_id, limits, safety=self.rate_safety)
+        clock = self.clocks[market]
+        # windows aligned to the venue's clock, as the venue counts them
+        b = RateBudget(key_id, limits, safety=self.rate_safety, clock_ms=clock.now_ms)
         old = self.budgets.get(market)
         self.budgets[market] = b
         if old is not None:

@@ -118,9 +118,15 @@ class Connector:
     """One connector process plus the test's ends of its rings."""
 
     def __init__(
-        self, sim: SimThread, workdir: Path, prefix: str, extra_env: dict[str, str] | None = None
+        self,
+        sim: SimThread,
+        workdir: Path,
+        prefix: str,
+        extra_env: dict[str, str] | None = None,
+        key: tuple[str, str] = (API_KEY, API_SECRET),
     ) -> None:
         self.sim, self.workdir, self.prefix = sim, workdir, prefix
+        self.key = key
         self.extra_env = extra_env or {}
         self.cmd = Ring.create(
             names.engine_commands_to_venue("binance", prefix), R.COMMAND, 1024, producer=True
@@ -168,8 +174,8 @@ class Connector:
         if "binance_spot" not in ks.names():
             ks.put(
                 "binance_spot",
-                API_KEY,
-                LockedBuffer.from_str(API_SECRET),
+                self.key[0],
+                LockedBuffer.from_str(self.key[1]),
                 new_metadata(permissions=("SPOT", "FUTURES"), rotation_days=30),
             )
         ks.close()
@@ -199,7 +205,7 @@ class Connector:
                 raise AssertionError(f"connector exited {self.proc.returncode}:\n{self.logs()[-4000:]}")
             s = self.stats()
             return bool(s) and s.get("pid") == self.proc.pid and s["health"]["state"] == "UP" and \
-                s["reconcile"]["runs"] >= 2  # fmt: skip
+                s["reconcile"]["runs"] >= max(1, len(s["user_streams"]))  # fmt: skip
 
         eventually(up, timeout, 0.05, "connector health UP and reconciled")
 
