@@ -181,10 +181,25 @@ class Connector:
         ks.close()
         log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oms.procs.connector", "--venue", "binance", "--prefix", self.prefix,
-             "--config", str(ROOT / "configs" / "oms.toml"), "--instruments", str(self.workdir / "instruments.toml")],
-            cwd=str(self.workdir), env=self.env(), stdout=log, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "oms.procs.connector",
+                "--venue",
+                "binance",
+                "--prefix",
+                self.prefix,
+                "--config",
+                str(ROOT / "configs" / "oms.toml"),
+                "--instruments",
+                str(self.workdir / "instruments.toml"),
+            ],
+            cwd=str(self.workdir),
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         log.close()
         if wait_ready:
             self.wait_up()
@@ -204,8 +219,12 @@ class Connector:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"connector exited {self.proc.returncode}:\n{self.logs()[-4000:]}")
             s = self.stats()
-            return bool(s) and s.get("pid") == self.proc.pid and s["health"]["state"] == "UP" and \
-                s["reconcile"]["runs"] >= max(1, len(s["user_streams"]))  # fmt: skip
+            return (
+                bool(s)
+                and s.get("pid") == self.proc.pid
+                and s["health"]["state"] == "UP"
+                and s["reconcile"]["runs"] >= max(1, len(s["user_streams"]))
+            )
 
         eventually(up, timeout, 0.05, "connector health UP and reconciled")
 
@@ -248,8 +267,11 @@ class Connector:
         ]
 
     def wait_event(self, oms_id: int, kind: int, n: int = 1, timeout: float = 10.0) -> list[np.void]:
-        return eventually(lambda: (lambda ev: ev if len(ev) >= n else None)(self.of(oms_id, kind)), timeout,
-                          what=f"{n}x {R.KIND_NAMES[kind]} for order {oms_id}")  # fmt: skip
+        return eventually(
+            lambda: (lambda ev: ev if len(ev) >= n else None)(self.of(oms_id, kind)),
+            timeout,
+            what=f"{n}x {R.KIND_NAMES[kind]} for order {oms_id}",
+        )
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -261,8 +283,19 @@ class Connector:
         Path(f"/dev/shm/{names.bbo_table(self.prefix)}").unlink(missing_ok=True)
 
 
-def command(kind: int, oms_id: int, instrument: int, *, side: int = R.SIDE_BUY, price: int = 0, qty: int = 0,
-            order_type: int = R.ORD_LIMIT, tif: int = R.TIF_GTC, flags: int = 0, trigger: int = 0) -> np.ndarray:  # fmt: skip
+def command(
+    kind: int,
+    oms_id: int,
+    instrument: int,
+    *,
+    side: int = R.SIDE_BUY,
+    price: int = 0,
+    qty: int = 0,
+    order_type: int = R.ORD_LIMIT,
+    tif: int = R.TIF_GTC,
+    flags: int = 0,
+    trigger: int = 0,
+) -> np.ndarray:
     c = np.zeros(1, R.COMMAND)
     c["kind"] = kind
     c["venue"] = 1

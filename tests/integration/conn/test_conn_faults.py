@@ -149,8 +149,10 @@ def test_clock_skew_resyncs_once_and_order_goes_through(up: Connector, sim) -> N
             )
         )
         c.wait_event(oid, R.ORDER_ACCEPTED, timeout=15)
-        st = eventually(lambda: (lambda s: s if s.get("rest", {}).get("resync_1021", 0) >= 1 else None)(c.stats()),
-                        what="a -1021 resync in the stats")  # fmt: skip
+        st = eventually(
+            lambda: (lambda s: s if s.get("rest", {}).get("resync_1021", 0) >= 1 else None)(c.stats()),
+            what="a -1021 resync in the stats",
+        )
         assert abs(st["clock_offset_ms"]["spot"] - 4000) < 500
     finally:
         sim.call(sim.sim.faults.set, clock_skew_ms=0)

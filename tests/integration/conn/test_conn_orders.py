@@ -40,13 +40,15 @@ def test_submit_ack_partial_fill_fill(up: Connector, sim, counterparty) -> None:
     ack = c.wait_event(oid, R.ORDER_ACCEPTED)[0]
     assert ack["venue_order_id"] > 0 and ack["price"] == px and ack["qty"] == 1000
     price = f"{Decimal(px) * Decimal('0.01'):.2f}"
-    counterparty.create_order(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.004",
-                              price=price)  # fmt: skip
+    counterparty.create_order(
+        symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.004", price=price
+    )
     f1 = c.wait_event(oid, R.ORDER_FILLED)[0]
     assert (f1["qty"], f1["price"], f1["cum_qty"], f1["leaves_qty"]) == (400, px, 400, 600)
     assert f1["trade_id"] > 0 and f1["liquidity"] == R.LIQ_MAKER and f1["fee"] > 0
-    counterparty.create_order(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.006",
-                              price=price)  # fmt: skip
+    counterparty.create_order(
+        symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.006", price=price
+    )
     fills = c.wait_event(oid, R.ORDER_FILLED, 2)
     assert sum(int(f["qty"]) for f in fills) == 1000 and fills[1]["cum_qty"] == 1000
     assert len({int(f["trade_id"]) for f in fills}) == 2
@@ -81,16 +83,19 @@ def test_modify_spot_replace_and_futures_amend(up: Connector, sim, counterparty)
     )
     c.wait_event(spot, R.ORDER_ACCEPTED)
     c.wait_event(fut, R.ORDER_ACCEPTED)
-    c.send(command(R.MODIFY_ORDER, spot, SPOT_ETH, price=px + 1000, qty=200),  # to the mid: best bid
-           command(R.MODIFY_ORDER, fut, USDM_ETH, price=fpx + 500, qty=30))  # fmt: skip
+    c.send(
+        command(R.MODIFY_ORDER, spot, SPOT_ETH, price=px + 1000, qty=200),  # to the mid: best bid
+        command(R.MODIFY_ORDER, fut, USDM_ETH, price=fpx + 500, qty=30),
+    )
     m = c.wait_event(spot, R.ORDER_MODIFIED)[0]
     assert (m["price"], m["qty"]) == (px + 1000, 200)
     fm = c.wait_event(fut, R.ORDER_MODIFIED)[0]
     assert (fm["price"], fm["qty"]) == (fpx + 500, 30)
     # the replaced spot order keeps its OMS id: the old order's CANCELED is not an end, the new one fills
     price = f"{Decimal(px + 1000) * Decimal('0.01'):.2f}"
-    counterparty.create_order(symbol="ETHUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.02",
-                              price=price)  # fmt: skip
+    counterparty.create_order(
+        symbol="ETHUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.02", price=price
+    )
     f = c.wait_event(spot, R.ORDER_FILLED)[0]
     assert (f["qty"], f["price"], f["leaves_qty"]) == (200, px + 1000, 0)
     assert not c.of(spot, R.ORDER_CANCELED)
@@ -146,14 +151,34 @@ def test_stop_and_take_profit(up: Connector, sim, counterparty) -> None:
     ask = int(Decimal(st["best_ask"]) / Decimal("0.1"))
     stop, tp, spot_stop = c.new_id(), c.new_id(), c.new_id()
     # a buy stop at the best ask fires on the next trade there; a sell take-profit far above stays
-    c.send(command(R.SUBMIT_ORDER, stop, USDM_BTC, qty=2, order_type=R.ORD_STOP_MARKET, trigger=ask),
-           command(R.SUBMIT_ORDER, tp, USDM_BTC, side=R.SIDE_SELL, qty=2, order_type=R.ORD_TAKE_PROFIT_MARKET,
-                   trigger=ask + 50_000, flags=R.FLAG_REDUCE_ONLY))  # fmt: skip
+    c.send(
+        command(R.SUBMIT_ORDER, stop, USDM_BTC, qty=2, order_type=R.ORD_STOP_MARKET, trigger=ask),
+        command(
+            R.SUBMIT_ORDER,
+            tp,
+            USDM_BTC,
+            side=R.SIDE_SELL,
+            qty=2,
+            order_type=R.ORD_TAKE_PROFIT_MARKET,
+            trigger=ask + 50_000,
+            flags=R.FLAG_REDUCE_ONLY,
+        ),
+    )
     c.wait_event(stop, R.ORDER_ACCEPTED)
     c.wait_event(tp, R.ORDER_ACCEPTED)
     spx = mid_ticks(sim, "spot", "BTCUSDT", Decimal("0.01"))
-    c.send(command(R.SUBMIT_ORDER, spot_stop, SPOT_BTC, side=R.SIDE_SELL, qty=100, order_type=R.ORD_STOP_LIMIT,
-                   price=spx - 50_000, trigger=spx - 40_000))  # fmt: skip
+    c.send(
+        command(
+            R.SUBMIT_ORDER,
+            spot_stop,
+            SPOT_BTC,
+            side=R.SIDE_SELL,
+            qty=100,
+            order_type=R.ORD_STOP_LIMIT,
+            price=spx - 50_000,
+            trigger=spx - 40_000,
+        )
+    )
     c.wait_event(spot_stop, R.ORDER_ACCEPTED)
     counterparty.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.002")
     c.wait_event(stop, R.ORDER_TRIGGERED)
@@ -171,14 +196,32 @@ def test_reduce_only_on_futures(up: Connector, sim) -> None:
     bad = c.new_id()
     # more than the position on the reducing side: rejected with -2022
     side = R.SIDE_SELL if held >= 0 else R.SIDE_BUY
-    c.send(command(R.SUBMIT_ORDER, bad, USDM_ETH, side=-side, qty=abs(held) + 5, order_type=R.ORD_MARKET,
-                   flags=R.FLAG_REDUCE_ONLY))  # fmt: skip
+    c.send(
+        command(
+            R.SUBMIT_ORDER,
+            bad,
+            USDM_ETH,
+            side=-side,
+            qty=abs(held) + 5,
+            order_type=R.ORD_MARKET,
+            flags=R.FLAG_REDUCE_ONLY,
+        )
+    )
     assert c.wait_event(bad, R.ORDER_REJECTED)[0]["reason"] == -2022
     buy, close = c.new_id(), c.new_id()
     c.send(command(R.SUBMIT_ORDER, buy, USDM_ETH, qty=10, order_type=R.ORD_MARKET))
     c.wait_event(buy, R.ORDER_FILLED)
-    c.send(command(R.SUBMIT_ORDER, close, USDM_ETH, side=R.SIDE_SELL, qty=10, order_type=R.ORD_MARKET,
-                   flags=R.FLAG_REDUCE_ONLY))  # fmt: skip
+    c.send(
+        command(
+            R.SUBMIT_ORDER,
+            close,
+            USDM_ETH,
+            side=R.SIDE_SELL,
+            qty=10,
+            order_type=R.ORD_MARKET,
+            flags=R.FLAG_REDUCE_ONLY,
+        )
+    )
     f = c.wait_event(close, R.ORDER_FILLED)[0]
     assert f["qty"] == 10 and f["flags"] & R.FLAG_REDUCE_ONLY
 

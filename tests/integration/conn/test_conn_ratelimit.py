@@ -40,9 +40,17 @@ def storm_sim():
 
 def test_429_storm_never_418(storm_sim: SimThread, tmp_path: Path) -> None:
     sim = storm_sim
-    c = Connector(sim, tmp_path, f"tr{uuid.uuid4().hex[:8]}", key=(KEY, SECRET),
-                  extra_env={"OMS_CONNECTOR__MARKETS": '["spot"]', "OMS_CONNECTOR__MARKET_DATA": "false",
-                             "OMS_CONNECTOR__RECV_WINDOW_MS": "5000"})  # fmt: skip
+    c = Connector(
+        sim,
+        tmp_path,
+        f"tr{uuid.uuid4().hex[:8]}",
+        key=(KEY, SECRET),
+        extra_env={
+            "OMS_CONNECTOR__MARKETS": '["spot"]',
+            "OMS_CONNECTOR__MARKET_DATA": "false",
+            "OMS_CONNECTOR__RECV_WINDOW_MS": "5000",
+        },
+    )
     neighbour = Client(KEY, SECRET, ping=False)
     neighbour.API_URL = sim.url + "/api"
     try:
@@ -75,8 +83,10 @@ def test_429_storm_never_418(storm_sim: SimThread, tmp_path: Path) -> None:
         assert all(len(c.of(oid, R.ORDER_ACCEPTED)) == 1 for oid in ids)
         limiter = sim.sim.limiters["spot"]
         assert limiter.banned_until == {}, "an IP was banned (418)"
-        st = eventually(lambda: (lambda s: s if s.get("rest", {}).get("throttled_waits", 0) > 0 else None)(c.stats()),
-                        what="the connector held off on the shared budget")  # fmt: skip
+        st = eventually(
+            lambda: (lambda s: s if s.get("rest", {}).get("throttled_waits", 0) > 0 else None)(c.stats()),
+            what="the connector held off on the shared budget",
+        )
         assert st["rest"]["http_418"] == 0
         assert budget.snapshot()["throttled"] >= 1
         c.send(*[command(R.CANCEL_ALL, 0, SPOT_BTC)])
