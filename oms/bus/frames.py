@@ -209,3 +209,24 @@ def _subject_of(key: int, symbol_of: SymbolOf) -> str:
     if act == ACT_RISK:
         venue = venue if venue in VENUE_NAMES else 0
     return event_subject(act, venue, market if market in MARKET_NAMES else 0, instrument, symbol_of)
+
+
+def registry_symbols(registry: object) -> SymbolOf:
+    """SymbolOf backed by the instrument registry (oms/venues/instruments.py), cached per id; ids it
+    does not know, or symbols that are not valid subject tokens, fall back to `I<id>`."""
+    import re
+
+    ok = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,47}$")
+    cache: dict[int, str] = {}
+
+    def symbol_of(venue: int, market: int, instrument: int) -> str:
+        got = cache.get(instrument)
+        if got is None:
+            try:
+                sym = str(registry.by_id(instrument).symbol).upper()  # type: ignore[attr-defined]
+            except Exception:  # unknown id (Rejected) or a registry without the method
+                sym = ""
+            got = cache[instrument] = sym if ok.match(sym) else default_symbol(venue, market, instrument)
+        return got
+
+    return symbol_of

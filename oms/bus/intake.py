@@ -11,6 +11,7 @@ it reaches the engine; a full ring is a transient error (retry), never a silent 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -143,8 +144,11 @@ def check(cs: subjects.CommandSubject, recs: np.ndarray) -> None:
 class CommandIntake:
     """Turns NATS requests into COMMAND records in the engine's ring."""
 
-    def __init__(self, ring: Ring) -> None:
+    def __init__(self, ring: Ring, resolve_id: Callable[[str, str, str], int] | None = None) -> None:
+        """`resolve_id(exchange, market, symbol)` fills a missing instrument id from the subject
+        (e.g. `InstrumentRegistry.id_of`); without it the sender must give `instrument`."""
         self.ring = ring
+        self.resolve_id = resolve_id
         self.accepted = 0
         self.rejected = 0
 
@@ -153,6 +157,10 @@ class CommandIntake:
         try:
             cs = subjects.parse_command(subject)
             recs = self._decode(cs, data)
+            if self.resolve_id is not None and cs.symbol != "ALL" and (recs["instrument"] == 0).any():
+                recs["instrument"][recs["instrument"] == 0] = self.resolve_id(
+                    cs.exchange, cs.market, cs.symbol
+                )
             check(cs, recs)
             recs["source"] = SOURCE_BRIDGE
             recs["ts_ns"] = np.where(recs["ts_ns"] == 0, time.time_ns(), recs["ts_ns"])

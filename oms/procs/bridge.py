@@ -16,8 +16,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from oms import log
+from oms.bus import frames as F
 from oms.bus import settings as bus_settings
 from oms.bus import subjects
 from oms.bus.bridge import EventBridge, connect_nats, open_bridge
@@ -49,13 +51,28 @@ def _ring(name: str, dtype: object, create: int | None, timeout_s: float) -> Rin
             time.sleep(0.2)
 
 
+def _registry(path: str | None) -> object | None:
+    """The instrument registry (venues room) for symbol tokens, if it is installed and has a file."""
+    try:
+        from oms.venues.instruments import DEFAULT_PATH, InstrumentRegistry
+    except ImportError:
+        return None
+    p = Path(path) if path else Path(DEFAULT_PATH)
+    if not p.exists():
+        _log.info("no instrument registry at %s: subjects use I<instrument id> as the symbol", p)
+        return None
+    return InstrumentRegistry.open(p)
+
+
 async def serve(args: argparse.Namespace) -> int:
     bus = bus_settings.resolve(args.config, nats_url=args.nats_url, spool_dir=args.spool_dir)
     events = _ring(names.engine_events_to_bridge(args.prefix), R.EVENT, args.create_rings, args.wait_rings)
+    registry = _registry(args.instruments)
+    symbol_of = F.registry_symbols(registry) if registry is not None else F.default_symbol
     nc = None
     while nc is None:  # at start NATS must answer once (the streams are created); later outages spool
         try:
-            nc, bridge = await open_bridge(events, bus)
+            nc, bridge = await open_bridge(events, bus, symbol_of=symbol_of)
         except Transient as e:
             _log.warning("%s; retrying", e)
             await asyncio.sleep(1.0)
@@ -67,7 +84,7 @@ async def serve(args: argparse.Namespace) -> int:
     if bus.intake and not args.no_intake:
         cmds = _ring(names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings)
         cmds.register_producer()
-        intake = CommandIntake(cmds)
+        intake = CommandIntake(cmds, registry.id_of if registry is not None else None)
         inc = await connect_nats(bus.nats_url, "oms-bridge-intake")
 
         async def on_cmd(msg: object) -> None:
@@ -95,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nats-url", default=None)
     p.add_argument("--spool-dir", default=None)
     p.add_argument("--no-intake", action="store_true", help="do not take commands from NATS")
+    p.add_argument("--instruments", default=None, help="instrument registry file (venues room default)")
     p.add_argument("--create-rings", type=int, default=None, metavar="CAPACITY", help="create missing rings")
     p.add_argument("--wait-rings", type=float, default=60.0, help="seconds to wait for the rings")
     p.add_argument("--json-logs", action="store_true")

@@ -49,7 +49,9 @@ def resolve(dsn: str | None = None, redis_url: str | None = None, config: str | 
 
     from oms.bus.settings import load_section
 
-    s = load_section(config, SECTION, Settings)
+    # an explicit --dsn without --config needs nothing from the file (and must not fail on another
+    # room's half-written section)
+    s = Settings() if (dsn and not config) else load_section(config, SECTION, Settings)
     env_dsn, env_redis = os.environ.get("OMS_PG_DSN"), os.environ.get("OMS_REDIS_URL")
     s = msgspec.structs.replace(
         s,

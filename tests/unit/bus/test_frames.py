@@ -105,3 +105,18 @@ def test_split_uses_the_symbol_map() -> None:
     ev = _events(2)
     got = F.split_events(ev, lambda v, m, i: "BTCUSDT")
     assert got[0][0] == "orders.binance.spot.BTCUSDT"
+
+
+def test_registry_symbols_use_the_instrument_registry() -> None:
+    from decimal import Decimal
+
+    from oms.venues.instruments import Instrument, InstrumentRegistry
+
+    reg = InstrumentRegistry(path=None)
+    spec = Instrument(
+        0, "binance", "spot", "BTCUSDT", "BTC/USDT", "BTC", "USDT", "", Decimal("0.01"), Decimal("0.00001")
+    )
+    (btc,) = reg.load([spec])
+    sym = F.registry_symbols(reg)
+    assert sym(1, 1, btc.id) == "BTCUSDT"
+    assert sym(1, 1, btc.id + 100) == f"I{btc.id + 100}"  # unknown id: falls back, never fails
