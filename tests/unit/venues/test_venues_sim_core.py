@@ -234,3 +234,23 @@ def test_futures_algo_stop_triggers_and_leverage_margin(sim: BinanceSim) -> None
     assert e.value.code == -2019
     u.positions["BTCUSDT"].leverage = 20
     assert fut.submit(order(fut, u, 1, "60200.0", "1.9")).status == "FILLED"
+
+
+@pytest.mark.parametrize(
+    ("mode", "maker_status", "taker_status"),
+    [
+        ("EXPIRE_TAKER", "NEW", "EXPIRED_IN_MATCH"),
+        ("EXPIRE_MAKER", "EXPIRED_IN_MATCH", "FILLED"),
+        ("EXPIRE_BOTH", "EXPIRED_IN_MATCH", "EXPIRED_IN_MATCH"),
+        ("NONE", "FILLED", "FILLED"),
+    ],
+)
+def test_self_trade_prevention(sim: BinanceSim, mode: str, maker_status: str, taker_status: str) -> None:
+    core = sim.cores["spot"]
+    me = sim.add_api_key("stp", "s").account
+    other = sim.add_api_key("other", "s").account
+    mine = core.submit(order(core, me, -1, "60000.00", "0.1"))
+    core.submit(order(core, other, -1, "60000.01", "0.1"))
+    taker = core.submit(order(core, me, 1, "60000.01", "0.1", stp_mode=mode))
+    assert (mine.status, taker.status) == (maker_status, taker_status)
+    assert me.spot["BTC"][1] == (D("0.1") if maker_status == "NEW" else D(0))  # expired makers unlock

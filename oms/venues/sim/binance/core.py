@@ -40,6 +40,7 @@ class SimError(Exception):
 
 
 INSUFFICIENT = "Account has insufficient balance for requested action."
+STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 SPOT_STOP_TYPES = {"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"}
 
 
@@ -378,6 +379,7 @@ class MarketCore:
             self._finish(t, "EXPIRED")
             return
         quote_left = t.quote_order_qty if (t.type == "MARKET" and t.quote_order_qty) else None
+        prevented = False
         while t.leaves > 0:
             q = book.best_queue(t.side)
             if not q:
@@ -385,6 +387,14 @@ class MarketCore:
             maker: Order = q[0]
             if limit_px is not None and (maker.price > limit_px if t.side > 0 else maker.price < limit_px):
                 break
+            if maker.account is t.account and t.stp_mode in STP_MODES:  # self-trade prevention
+                if t.stp_mode != "EXPIRE_TAKER":
+                    book.remove(maker)
+                    self._finish(maker, "EXPIRED_IN_MATCH", "TRADE_PREVENTION")
+                if t.stp_mode != "EXPIRE_MAKER":
+                    prevented = True
+                    break
+                continue
             lots = min(t.leaves, maker.leaves)
             if quote_left is not None:
                 lots = min(lots, int(quote_left / (spec.tick * maker.price * spec.step)))
@@ -392,7 +402,9 @@ class MarketCore:
                     break
                 quote_left -= spec.tick * maker.price * spec.step * lots
             self._fill(t, maker, lots, maker.price)
-        if t.leaves == 0 or (quote_left is not None and t.executed > 0):
+        if prevented:
+            self._finish(t, "EXPIRED_IN_MATCH", "TRADE_PREVENTION")
+        elif t.leaves == 0 or (quote_left is not None and t.executed > 0):
             if t.leaves == 0:
                 self._settle_terminal(t)
             else:
@@ -553,11 +565,11 @@ class MarketCore:
             o.locked = ZERO
         self._track_open(o)
 
-    def _finish(self, o: Order, status: str) -> None:
+    def _finish(self, o: Order, status: str, exec_type: str = "") -> None:
         o.status = status
         o.update_time = self.clock()
         self._settle_terminal(o)
-        self._emit_order(o, status if status != "CANCELED" else "CANCELED")
+        self._emit_order(o, exec_type or status)
         if self.market == "spot" and not o.account.unlimited:
             self.emit_balances(o.account, {o.spec.base, o.spec.quote})
 
