@@ -321,7 +321,15 @@ def to_lots(spec: SymbolSpec, qty: Decimal, futures: bool, market_order: bool = 
     return int(lots)
 
 
-def check_notional(spec: SymbolSpec, price: Decimal, qty: Decimal, futures: bool, reduce_only: bool) -> None:
+def check_notional(
+    spec: SymbolSpec,
+    price: Decimal,
+    qty: Decimal,
+    futures: bool,
+    reduce_only: bool,
+    market_order: bool = False,
+) -> None:
+    """NOTIONAL as served in exchangeInfo: applyMinToMarket true, applyMaxToMarket false."""
     notional = price * qty
     if futures:
         if notional < spec.min_notional and not reduce_only:
@@ -331,7 +339,7 @@ def check_notional(spec: SymbolSpec, price: Decimal, qty: Decimal, futures: bool
                 "choose reduce only).",
             )
         return
-    if notional < spec.min_notional or notional > spec.max_notional:
+    if notional < spec.min_notional or (notional > spec.max_notional and not market_order):
         raise SimError(-1013, "Filter failure: NOTIONAL")
 
 

@@ -391,7 +391,7 @@ def build_order(req: Req, client_id: str | None = None) -> Order:
                 raise SimError(-1013, "Filter failure: NOTIONAL")
             lots = spec.max_qty and int(spec.max_qty / spec.step)
         else:
-            check_notional(spec, ref, spec.step * lots, False, False)
+            check_notional(spec, ref, spec.step * lots, False, False, market_order=True)
     cid = client_id or req.get("newClientOrderId") or f"sim{core.next_id + 1}"
     if len(cid) > 36 or not set(cid) <= _CLIENT_ID_CHARS:
         raise SimError(
