@@ -44,6 +44,8 @@ def faulty() -> Iterator[SimThread]:
 
 
 def test_weight_429_then_418_ban(small_limits: SimThread) -> None:
+    # the weight window is the clock's minute: start well inside one so it cannot roll over mid-test
+    eventually(lambda: small_limits.sim.now() % 60_000 < 55_000, 7)
     c = Client(API_KEY, API_SECRET)
     used = []
     with pytest.raises(BinanceAPIException) as e:
@@ -62,6 +64,8 @@ def test_weight_429_then_418_ban(small_limits: SimThread) -> None:
 
 def test_order_count_limit(small_limits: SimThread) -> None:
     c = Client(API_KEY, API_SECRET)
+    # the ORDERS window is 10 s on the clock: start well inside one so it cannot roll over mid-test
+    eventually(lambda: small_limits.sim.now() % 10_000 < 7_000, 5)
     counts = []
     with pytest.raises(BinanceAPIException) as e:
         for i in range(5):
