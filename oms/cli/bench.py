@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -92,7 +91,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         benches = {args.name: benches[args.name]}
     if not benches:
         raise Rejected(f"no benchmarks found in {args.dir} (expected bench/<name>.py files)")
-    timeout = args.timeout or (120.0 if os.environ.get("CI") else 600.0)
+    timeout = args.timeout or 900.0
     results = {}
     for name, path in benches.items():
         if not args.json:
@@ -117,6 +116,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="run only bench/<name>.py")
     p.add_argument("--json", action="store_true", help="print every result as one JSON object")
     p.add_argument("--dir", default=str(BENCH_DIR), help="benchmark directory")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per benchmark (default 600, CI 120)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per benchmark (default 900)")
     p.add_argument("--args", default="", help="extra arguments for the benchmark(s), e.g. --args '--n 1000'")
     p.set_defaults(func=cmd_bench)
