@@ -5,6 +5,7 @@ order book sync (DepthCacheManager), spot user data over the WS API and futures 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -52,17 +53,15 @@ async def test_futures_depth_pu_chain_and_snapshot_alignment(env: tuple[BinanceS
     _, client = env
     bm = BinanceSocketManager(client)
     async with bm.futures_multiplex_socket(["btcusdt@depth@100ms"], category="public") as s:
-        first = await asyncio.wait_for(s.recv(), RECV_S)
+        first = (await asyncio.wait_for(s.recv(), RECV_S))["data"]  # buffering starts before the snapshot
         snap = await client.futures_order_book(symbol="BTCUSDT", limit=1000)
-        prev = first["data"]["u"]
-        applied = False
-        for _ in range(6):
-            d = (await asyncio.wait_for(s.recv(), RECV_S))["data"]
-            assert d["pu"] == prev
-            prev = d["u"]
-            if d["u"] >= snap["lastUpdateId"] and not applied:
-                assert d["U"] <= snap["lastUpdateId"] <= d["u"]  # the venue's sync rule holds
-                applied = True
+        events = [first] + [(await asyncio.wait_for(s.recv(), RECV_S))["data"] for _ in range(6)]
+        for a, b in itertools.pairwise(events):
+            assert b["pu"] == a["u"]  # each event chains to the previous one
+        last = snap["lastUpdateId"]
+        # the venue's rule: drop u < lastUpdateId; the first kept event has U <= lastUpdateId <= u
+        kept = [e for e in events if e["u"] >= last]
+        applied = bool(kept) and kept[0]["U"] <= last <= kept[0]["u"]
         assert applied
 
 
