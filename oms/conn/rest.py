@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,7 @@ class VenueRest:
         self._retired: list[tuple[float, AsyncClient]] = []
         self._sync_lock = {m: asyncio.Lock() for m in MARKETS}
         self.inflight = 0
+        self.error_times: deque[float] = deque(maxlen=256)
         self._cautious: dict[str, bool] = {}
         self._probe = {m: asyncio.Lock() for m in MARKETS}
 
@@ -191,6 +193,11 @@ class VenueRest:
             self._client = None
         for b in self.budgets.values():
             b.close()
+
+    def recent_errors(self, window_s: float = 30.0) -> int:
+        """REST errors (venue errors, timeouts, lost answers) in the last `window_s` seconds."""
+        cut = time.monotonic() - window_s
+        return sum(1 for t in self.error_times if t >= cut)
 
     # ---- clock -------------------------------------------------------------------------------------
     async def sync_clock(self, market: str) -> None:
@@ -317,6 +324,7 @@ class VenueRest:
                 res = await asyncio.wait_for(self._invoke(client, method, params), self.timeout_s)
             except BinanceAPIException as e:
                 self.stats.errors += 1
+                self.error_times.append(time.monotonic())
                 self.stats.last_error = f"{method}: {e.status_code} {e.code} {e.message}"
                 headers = getattr(e.response, "headers", None) or {}
                 if budget is not None:
@@ -342,6 +350,7 @@ class VenueRest:
                 raise
             except TimeoutError as e:
                 self.stats.errors += 1
+                self.error_times.append(time.monotonic())
                 self.stats.outcome_unknown += 1
                 self.stats.last_error = f"{method}: timeout"
                 raise OutcomeUnknown(
@@ -349,10 +358,12 @@ class VenueRest:
                 ) from e
             except aiohttp.ClientConnectorError as e:
                 self.stats.errors += 1
+                self.error_times.append(time.monotonic())
                 self.stats.last_error = f"{method}: {e}"
                 raise Transient(f"{method}: cannot connect ({e})", code="connect", venue="binance") from e
             except (aiohttp.ClientError, OSError, BinanceRequestException) as e:
                 self.stats.errors += 1
+                self.error_times.append(time.monotonic())
                 self.stats.outcome_unknown += 1
                 self.stats.last_error = f"{method}: {e}"
                 raise OutcomeUnknown(f"{method}: answer lost ({e})", code="io", venue="binance") from e

@@ -190,7 +190,7 @@ class ConnectorService:
             user_stream_ok=us,
             market_data_ok=md,
             budget_low=low,
-            recent_errors=min(self.rest.stats.errors, 99) if self.rest.stats.last_error else 0,
+            recent_errors=self.rest.recent_errors(),
         )
 
     # ---- run ---------------------------------------------------------------------------------------
