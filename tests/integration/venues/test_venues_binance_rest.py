@@ -242,3 +242,21 @@ def test_futures_hedge_mode(sim: SimThread) -> None:
     with pytest.raises(BinanceAPIException) as e:  # a SHORT leg is still open
         c.futures_change_position_mode(dualSidePosition="false")
     assert e.value.code == -4068
+
+
+def test_trailing_stop_via_algo_endpoint(client: Client) -> None:
+    a = client.futures_create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TRAILING_STOP_MARKET",
+        quantity="0.01",
+        callbackRate="1.5",
+        reduceOnly="true",
+    )
+    assert (a["orderType"], a["callbackRate"], a["algoStatus"]) == ("TRAILING_STOP_MARKET", "1.5", "NEW")
+    with pytest.raises(BinanceAPIException) as e:
+        client.futures_create_order(
+            symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET", quantity="0.01", callbackRate="25"
+        )
+    assert e.value.code == -2007
+    client.futures_cancel_algo_order(symbol="BTCUSDT", algoId=a["algoId"])

@@ -254,3 +254,48 @@ def test_self_trade_prevention(sim: BinanceSim, mode: str, maker_status: str, ta
     taker = core.submit(order(core, me, 1, "60000.01", "0.1", stp_mode=mode))
     assert (mine.status, taker.status) == (maker_status, taker_status)
     assert me.spot["BTC"][1] == (D("0.1") if maker_status == "NEW" else D(0))  # expired makers unlock
+
+
+def test_trailing_stop_follows_the_high_then_fires(sim: BinanceSim) -> None:
+    from oms.venues.sim.binance.core import AlgoOrder
+
+    fut = sim.cores["usdm"]
+    mm = sim.accounts.maker
+    u = sim.add_api_key("trail", "s").account
+    spec = fut.specs["BTCUSDT"]
+
+    def print_at(px: str) -> None:
+        fut.submit(order(fut, mm, -1, px, "1"))
+        fut.submit(order(fut, mm, 1, px, "1"))
+
+    print_at("60000.0")
+    fut.submit(order(fut, mm, -1, "60000.0", "1"))
+    fut.submit(order(fut, u, 1, None, "0.1", otype="MARKET"))  # long 0.1
+    algo = AlgoOrder(
+        algo_id=fut.new_id(),
+        client_algo_id="trail1",
+        account=u,
+        spec=spec,
+        side=-1,
+        order_type="TRAILING_STOP_MARKET",
+        qty=int(D("0.1") / spec.step),
+        price=0,
+        trigger=0,
+        working_type="CONTRACT_PRICE",
+        reduce_only=True,
+        close_position=False,
+        tif="GTC",
+        time=fut.clock(),
+        callback_rate=D("1"),
+        activate=int(D("60400") / spec.tick),
+    )
+    fut.algos[algo.algo_id] = algo
+    print_at("60300.0")  # below activation: not tracking yet
+    assert algo.extreme == 0
+    print_at("60500.0")
+    print_at("60100.0")  # 0.66 % off the high: holds
+    assert algo.status == "NEW" and algo.extreme == int(D("60500") / spec.tick)
+    fut.submit(order(fut, mm, 1, "59800.0", "5"))  # liquidity for the stop to sell into
+    print_at("59890.0")  # ≥ 1 % below 60500 (59895): fires
+    assert algo.status == "FINISHED"
+    assert u.positions["BTCUSDT"].amt == 0

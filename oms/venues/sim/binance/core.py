@@ -65,6 +65,21 @@ class AlgoOrder:
     status: str = "NEW"
     actual_order_id: int = 0
     position_side: str = "BOTH"
+    callback_rate: Decimal = ZERO  # TRAILING_STOP_MARKET: retrace in percent
+    activate: int = 0  # TRAILING_STOP_MARKET: activation price in ticks (0 = active at once)
+    extreme: int = 0  # best price seen since activation (high for a SELL, low for a BUY)
+
+    def trail_fires(self, ref: int) -> bool:
+        """Track the extreme; True when the price has retraced callback_rate % from it."""
+        if not self.extreme:
+            if self.activate and (ref < self.activate if self.side < 0 else ref > self.activate):
+                return False
+            self.extreme = ref
+        if self.side < 0:
+            self.extreme = max(self.extreme, ref)
+            return ref <= self.extreme * (1 - self.callback_rate / 100)
+        self.extreme = min(self.extreme, ref)
+        return ref >= self.extreme * (1 + self.callback_rate / 100)
 
 
 def triggered(kind: str, side: int, price: int, trigger: int) -> bool:
@@ -649,7 +664,10 @@ class MarketCore:
                 continue
             spec = a.spec
             ref = last if a.working_type == "CONTRACT_PRICE" else int(self.mark[symbol] / spec.tick)
-            if triggered(a.order_type, a.side, ref, a.trigger):
+            if a.order_type == "TRAILING_STOP_MARKET":
+                if a.trail_fires(ref):
+                    self.fire_algo(a)
+            elif triggered(a.order_type, a.side, ref, a.trigger):
                 self.fire_algo(a)
 
     def _execute_triggered(self, o: Order) -> None:

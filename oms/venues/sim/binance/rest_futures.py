@@ -400,8 +400,8 @@ def _algo_json(a: AlgoOrder) -> dict[str, Any]:
         "closePosition": a.close_position,
         "priceProtect": False,
         "reduceOnly": a.reduce_only,
-        "activatePrice": "",
-        "callbackRate": "",
+        "activatePrice": fmt("usdm", sp.tick * a.activate, pp) if a.activate else "",
+        "callbackRate": f"{a.callback_rate:f}" if a.callback_rate else "",
         "createTime": a.time,
         "updateTime": a.time,
         "triggerTime": 0,
@@ -416,15 +416,26 @@ def new_algo(req: Req) -> dict[str, Any]:
     if (req.get("algoType") or "") != "CONDITIONAL":
         raise SimError(-1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed.")
     otype = req.need("type")
-    if otype not in CONDITIONAL[:4]:
+    if otype not in CONDITIONAL:
         raise SimError(-1116, "Invalid orderType.")
     side_s = req.need("side")
     if side_s not in ("BUY", "SELL"):
         raise SimError(-1117, "Invalid side.")
     side = 1 if side_s == "BUY" else -1
-    trig = req.dec("triggerPrice", required=True)
-    assert trig is not None
-    trig_ticks = to_ticks(spec, trig, True)
+    trailing = otype == "TRAILING_STOP_MARKET"
+    callback = Decimal(0)
+    activate_ticks = 0
+    if trailing:
+        callback = req.dec("callbackRate", required=True) or ZERO
+        if not Decimal("0.1") <= callback <= Decimal("10"):
+            raise SimError(-2007, "Invalid callBack rate.")
+        act = req.dec("activatePrice")
+        activate_ticks = to_ticks(spec, act, True) if act is not None else 0
+        trig_ticks = 0
+    else:
+        trig = req.dec("triggerPrice", required=True)
+        assert trig is not None
+        trig_ticks = to_ticks(spec, trig, True)
     close = bool_param(req.params, "closePosition")
     lots = 0 if close else to_lots(spec, req.dec("quantity", required=True) or ZERO, True)
     price_ticks = 0
@@ -445,7 +456,7 @@ def new_algo(req: Req) -> dict[str, Any]:
         ref = int(core.mark[spec.symbol] / spec.tick)
     from oms.venues.sim.binance.core import triggered
 
-    if triggered(otype, side, ref, trig_ticks):
+    if not trailing and triggered(otype, side, ref, trig_ticks):
         raise SimError(-2021, "Order would immediately trigger.")
     n_open = sum(
         1 for a in core.algos.values() if a.account is req.account and a.spec is spec and a.status == "NEW"
@@ -468,6 +479,8 @@ def new_algo(req: Req) -> dict[str, Any]:
         tif=req.get("timeInForce") or "GTC",
         time=req.now,
         position_side=pos_side,
+        callback_rate=callback,
+        activate=activate_ticks,
     )
     core.algos[a.algo_id] = a
     return _algo_json(a)
