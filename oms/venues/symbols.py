@@ -227,9 +227,3 @@ def close_matches(text: str, candidates: Iterable[str], n: int = 5) -> list[str]
     upper = {c.upper(): c for c in pool}
     hits = difflib.get_close_matches(text.upper(), list(upper), n=n, cutoff=0.5)
     return [upper[h] for h in hits]
-
-
-def unknown_symbol(text: str, candidates: Iterable[str], where: str = "") -> Rejected:
-    near = close_matches(text, candidates)
-    hint = f"; close matches: {', '.join(near)}" if near else "; no close matches"
-    return Rejected(f"unknown symbol {text!r}{' on ' + where if where else ''}{hint}")
