@@ -299,3 +299,13 @@ def test_trailing_stop_follows_the_high_then_fires(sim: BinanceSim) -> None:
     print_at("59890.0")  # ≥ 1 % below 60500 (59895): fires
     assert algo.status == "FINISHED"
     assert u.positions["BTCUSDT"].amt == 0
+
+
+def test_finished_market_maker_orders_are_forgotten() -> None:
+    s = BinanceSim(seed=3, flow=False)
+    for _ in range(200):
+        s.flow.step()
+    for core in s.cores.values():
+        open_mm = sum(len(ids) for (uid, _), ids in core.open_ids.items() if uid == s.accounts.maker.uid)
+        assert len(core.orders) == open_mm  # nothing finished is kept for the synthetic flow
+        assert open_mm <= 2 * s.cfg.book_levels * len(core.specs)

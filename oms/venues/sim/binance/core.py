@@ -40,6 +40,8 @@ class SimError(Exception):
 
 
 INSUFFICIENT = "Account has insufficient balance for requested action."
+ORDER_HISTORY = 200_000  # finished user orders kept queryable (oldest forgotten first)
+TRADE_HISTORY = 100_000  # myTrades rows kept per account
 STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 SPOT_STOP_TYPES = {"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"}
 
@@ -105,7 +107,8 @@ class MarketCore:
         self.last_px: dict[str, int] = {}
         self.mark: dict[str, Decimal] = {s: sp.start_price for s, sp in self.specs.items()}
         self.public_trades: dict[str, deque] = {s: deque(maxlen=1000) for s in self.specs}
-        self.my_trades: dict[int, list[dict]] = {}
+        self.my_trades: dict[int, deque[dict]] = {}
+        self._done: deque[Order] = deque()
         self.trade_id = 0
         self.next_id = 1_000_000 if market == "spot" else 8_000_000
         self.exec_id = 0
@@ -225,6 +228,21 @@ class MarketCore:
                 ids.discard(o.order_id)
                 if not ids:
                     del self.open_ids[key]
+            self._forget_later(o)
+
+    def _forget_later(self, o: Order) -> None:
+        """Bound memory: the market maker's finished orders go at once, users' after `ORDER_HISTORY`."""
+        if o.account.unlimited:
+            self.orders.pop(o.order_id, None)
+            self.by_client.pop((o.account.uid, o.spec.symbol, o.client_id), None)
+            return
+        self._done.append(o)
+        while len(self._done) > ORDER_HISTORY:
+            old = self._done.popleft()
+            if self.orders.get(old.order_id) is old:
+                del self.orders[old.order_id]
+            if self.by_client.get((old.account.uid, old.spec.symbol, old.client_id)) is old:
+                del self.by_client[(old.account.uid, old.spec.symbol, old.client_id)]
 
     def check_bbo(self, symbol: str) -> None:
         book = self.books[symbol]
@@ -537,7 +555,7 @@ class MarketCore:
                     "maker": fill["maker"],
                 }
             )
-        self.my_trades.setdefault(o.account.uid, []).append(row)
+        self.my_trades.setdefault(o.account.uid, deque(maxlen=TRADE_HISTORY)).append(row)
 
     def _spot_settle(
         self, o: Order, qty: Decimal, quote: Decimal, fee: Decimal, fee_asset: str, lots: int

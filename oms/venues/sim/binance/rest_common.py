@@ -173,6 +173,10 @@ def authenticate(
     verify_signature(key, raw_query, body)
 
 
+def span_of(window: str) -> int:
+    return {"10S": 10_000, "1M": 60_000, "1D": 86_400_000}[window]
+
+
 class RateLimiter:
     """REQUEST_WEIGHT per IP per minute and ORDERS per account; 429 then 418 as Binance does."""
 
@@ -204,6 +208,8 @@ class RateLimiter:
             self.warned_until.pop(ip, None)
             self._ban_check(ip, now)
         minute = now // 60000
+        if (ip, minute) not in self.weight:  # a new minute: forget the old ones
+            self.weight = {k: v for k, v in self.weight.items() if k[1] >= minute - 1}
         used = self.weight.get((ip, minute), 0) + weight
         self.weight[(ip, minute)] = used
         if used > self.limits.weight_per_minute:
@@ -234,6 +240,10 @@ class RateLimiter:
         headers: dict[str, str] = {}
         for name, span, limit in self._windows():
             k = (uid, name, now // span)
+            if k not in self.orders and len(self.orders) > 10_000:
+                self.orders = {
+                    kk: v for kk, v in self.orders.items() if kk[2] * span_of(kk[1]) >= now - 86_400_000
+                }
             n = self.orders.get(k, 0) + 1
             self.orders[k] = n
             headers[f"X-MBX-ORDER-COUNT-{name}"] = str(n)
