@@ -20,6 +20,7 @@ given, and the connector journal (oms/conn/journal.py). Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -264,6 +265,11 @@ class Executor:
 
     def dispatch(self, cmds: np.ndarray) -> None:
         """Start the requests for one batch of COMMAND records (USD-M plain submits batched by 5)."""
+        if len(self._locks) > 4096:  # forget the locks of ended orders nobody waits on
+            for k in [k for k, lk in self._locks.items() if not lk.locked()]:
+                t = self.journal.orders.get(k)
+                if t is None or t.terminal:
+                    del self._locks[k]
         group: list[np.void] = []
         for c in cmds:
             k = int(c["kind"])
@@ -373,26 +379,33 @@ class Executor:
             await self._on_new_answer(t, res)
 
     async def submit_batch(self, cmds: list[np.void]) -> None:
-        fresh = [c for c in cmds if not self._known(c)]
         tracked: list[tuple[Tracked, dict[str, Any]]] = []
-        for c in fresh:
+        rejects: list[tuple[Tracked, int, str]] = []
+        for c in cmds:
+            if self._known(c):
+                continue
             t, inst = self._track(c)
             if inst is None or inst.market != "usdm" or "usdm" not in self.markets:
-                await self._reject_new(t, E_UNKNOWN_SYMBOL, f"instrument {t.instrument} not served here")
+                rejects.append((t, E_UNKNOWN_SYMBOL, f"instrument {t.instrument} not served here"))
                 continue
             try:
                 tracked.append((t, order_params(t, inst)))
             except Rejected as e:
-                await self._reject_new(t, _code(e, E_BAD_TYPE), e.message)
-        if not tracked:
-            return
-        if len(tracked) == 1:
-            # a lone order goes the plain way (a batch of one costs 5 weight)
-            t, p = tracked[0]
-            await self._single(t, p)
-            return
-        for t, _ in tracked:
-            self.journal.add(t)
+                rejects.append((t, _code(e, E_BAD_TYPE), e.message))
+        async with contextlib.AsyncExitStack() as stack:
+            # locks and journal entries before the first await: a cancel behind us in the ring
+            # must find the order and wait for its answer
+            for t, _ in tracked:
+                await stack.enter_async_context(self.lock(t.oms_id))
+                self.journal.add(t)
+            for t, code, why in rejects:
+                await self._reject_new(t, code, why)
+            if len(tracked) == 1:  # a lone order goes the plain way (a batch of one costs 5 weight)
+                await self._single(*tracked[0])
+            elif tracked:
+                await self._send_batch(tracked)
+
+    async def _send_batch(self, tracked: list[tuple[Tracked, dict[str, Any]]]) -> None:
         t0 = time.perf_counter_ns()
         self._count("batches")
         try:
@@ -421,19 +434,18 @@ class Executor:
                 await self._on_new_answer(t, r)
 
     async def _single(self, t: Tracked, params: dict[str, Any]) -> None:
-        async with self.lock(t.oms_id):
-            self.journal.add(t)
-            t0 = time.perf_counter_ns()
-            try:
-                res = await self.rest.call("usdm", "futures_create_order", weight=1, orders=1, **params)
-            except (Rejected, Transient) as e:
-                await self._reject_new(t, _code(e, E_THROTTLED), e.message)
-                return
-            except OutcomeUnknown:
-                await self.resolve(t, sent_at=time.time())
-                return
-            self._ack(time.perf_counter_ns() - t0)
-            await self._on_new_answer(t, res)
+        """One USD-M order (the caller holds its lock and journaled it)."""
+        t0 = time.perf_counter_ns()
+        try:
+            res = await self.rest.call("usdm", "futures_create_order", weight=1, orders=1, **params)
+        except (Rejected, Transient) as e:
+            await self._reject_new(t, _code(e, E_THROTTLED), e.message)
+            return
+        except OutcomeUnknown:
+            await self.resolve(t, sent_at=time.time())
+            return
+        self._ack(time.perf_counter_ns() - t0)
+        await self._on_new_answer(t, res)
 
     async def _on_new_answer(self, t: Tracked, res: dict[str, Any], flags: int = 0) -> None:
         """A REST answer (new order or query) for an order we sent."""
