@@ -100,3 +100,55 @@ def test_key_rotation_is_picked_up_without_restart(sim, tmp_path: Path) -> None:
         assert st["rest"]["errors"] == 0
     finally:
         c.close()
+
+
+def test_health_and_rate_budget_reach_the_monitor(sim, tmp_path: Path) -> None:
+    import asyncio
+    import json
+    import threading
+    import urllib.request
+
+    from oms.monitor.server import MonitorServer
+    from oms.monitor.settings import Settings as MonitorSettings
+
+    loop = asyncio.new_event_loop()
+    mon = MonitorServer(MonitorSettings(port=0))
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(mon.start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(mon.stop())
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    assert ready.wait(10)
+    url = f"http://127.0.0.1:{mon.port}"
+    c = Connector(sim, tmp_path, f"tm{uuid.uuid4().hex[:8]}",
+                  extra_env={"OMS_CONNECTOR__MONITOR_URL": f'"{url}"'})  # fmt: skip
+    try:
+        c.start()
+
+        def health() -> dict | None:
+            try:
+                with urllib.request.urlopen(f"{url}/health/binance_spot", timeout=2) as r:
+                    body = json.loads(r.read())
+                    return body if r.status == 200 else None
+            except OSError:
+                return None
+
+        body = eventually(health, what="monitor /health/binance_spot answers 200")
+        assert "up" in json.dumps(body).lower()
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as r:
+            metrics = r.read().decode()
+        limit = [
+            ln for ln in metrics.splitlines() if ln.startswith('oms_rate_limit_max{exchange="binance_spot"}')
+        ]
+        assert limit and float(limit[0].split()[-1]) == 6000.0  # the venue's weight limit, from exchangeInfo
+        assert 'oms_rate_limit_used{exchange="binance_spot"}' in metrics
+    finally:
+        c.close()
+        loop.call_soon_threadsafe(loop.stop)
+        th.join(10)
