@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from oms.shm import records as R
-from tests.integration.conn.conftest import API_KEY, SPOT_BTC, SPOT_ETH, Connector, command, eventually
+from tests.integration.conn.conftest import (
+    API_KEY,
+    SPOT_BTC,
+    SPOT_ETH,
+    USDM_ETH,
+    Connector,
+    command,
+    eventually,
+)
 
 
 def mid(sim, market: str, symbol: str, tick: str) -> int:
@@ -89,7 +97,7 @@ def _book_from_ring(c: Connector, instrument: int) -> tuple[dict[int, int], dict
 def test_depth_gap_resyncs_and_book_equals_simulator(up: Connector, sim) -> None:
     c = up
     snaps0 = c.stats()["market_data"]["spot"]["snapshots"]
-    sim.call(sim.sim.faults.set, depth_gap=1)
+    sim.call(sim.sim.faults.set, depth_gap=3)  # the next 3 diffs (either market) are never sent
     for _ in range(4):
         sim.call(sim.sim.flow.step)
         sim.call(sim.sim.depth_tick)
@@ -99,18 +107,20 @@ def test_depth_gap_resyncs_and_book_equals_simulator(up: Connector, sim) -> None
         sim.call(sim.sim.flow.step)
         sim.call(sim.sim.depth_tick)
 
-    def venue_book():
-        core = sim.sim.cores["spot"]
-        b = core.books["ETHUSDT"]
+    def venue_book(market: str):
+        b = sim.sim.cores[market].books["ETHUSDT"]
         return dict(b.levels(1, 10_000)), dict(b.levels(-1, 10_000)), b.update_id
 
-    def same():
+    def same(market: str, instrument: int) -> bool:
         c.pump()
-        vb, va, vid = sim.call(venue_book)
-        bids, asks, seq = _book_from_ring(c, SPOT_ETH)
+        vb, va, vid = sim.call(venue_book, market)
+        bids, asks, seq = _book_from_ring(c, instrument)
         return (bids, asks) == (vb, va) and seq == vid
 
-    eventually(same, timeout=10, what="ring book == simulator book at the same update id")
+    eventually(
+        lambda: same("spot", SPOT_ETH), timeout=10, what="spot ring book == simulator's at one update id"
+    )
+    eventually(lambda: same("usdm", USDM_ETH), timeout=10, what="USD-M ring book == simulator's (pu chain)")
     bids, asks, _ = _book_from_ring(c, SPOT_ETH)
     assert len(bids) >= 10 and len(asks) >= 10
     bbo = [r for r in c.market if int(r["kind"]) == R.MD_BBO and int(r["instrument"]) == SPOT_ETH][-1]
