@@ -216,7 +216,34 @@ async def unary_open(
     }
 
 
-async def client_main(port: int, token: str, ca: Path, a: argparse.Namespace) -> dict[str, Any]:
+class Cpu:
+    """CPU seconds used by the gateway, the fake engine and this client during a phase (psutil)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        import psutil
+
+        self.procs = {k: psutil.Process(p) for k, p in pids.items()}
+        self.procs["client"] = psutil.Process()
+
+    def snap(self) -> dict[str, float]:
+        return {k: (lambda t: t.user + t.system)(p.cpu_times()) for k, p in self.procs.items()}
+
+    @staticmethod
+    def per_order(a: dict[str, float], b: dict[str, float], n: float) -> dict[str, float]:
+        return {f"cpu_us_per_order_{k}": round((b[k] - a[k]) / n * 1e6, 1) if n else 0.0 for k in a}
+
+
+async def phase(cpu: Cpu, coro: Any, key: str) -> dict[str, Any]:
+    before = cpu.snap()
+    res = await coro
+    n = res.get("orders") or res.get("count") or 0
+    res.update(Cpu.per_order(before, cpu.snap(), n))
+    return res
+
+
+async def client_main(
+    port: int, token: str, ca: Path, a: argparse.Namespace, pids: dict[str, int]
+) -> dict[str, Any]:
     from oms.api.gen.oms.v1 import gateway_pb2 as gw
     from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
     from oms.api.gen.oms.v1 import types_pb2 as pb
@@ -227,15 +254,16 @@ async def client_main(port: int, token: str, ca: Path, a: argparse.Namespace) ->
         stub = gw_grpc.GatewayStub(ch)
         await stub.SubmitOrder(order(pb, 0), metadata=md)  # connection + TLS handshake outside timing
         out: dict[str, Any] = {}
-        out["stream_throughput"] = await stream_closed(
-            stub, md, gw, pb, a.seconds, a.warmup, a.window, a.batch
+        cpu = Cpu(pids)
+        run = (
+            ("stream_throughput", stream_closed(stub, md, gw, pb, a.seconds, a.warmup, a.window, a.batch)),
+            ("unary_throughput", unary_closed(stub, md, pb, a.seconds, a.warmup, a.concurrency)),
+            ("stream_latency", stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.rate, a.batch)),
+            ("stream_latency_peer_rate", stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.peer_rate, 1)),
+            ("unary_latency_peer_rate", unary_open(stub, md, pb, a.seconds, a.warmup, a.peer_rate)),
         )
-        out["unary_throughput"] = await unary_closed(stub, md, pb, a.seconds, a.warmup, a.concurrency)
-        out["stream_latency"] = await stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.rate, a.batch)
-        out["stream_latency_peer_rate"] = await stream_open(
-            stub, md, gw, pb, a.seconds, a.warmup, a.peer_rate, 1
-        )
-        out["unary_latency_peer_rate"] = await unary_open(stub, md, pb, a.seconds, a.warmup, a.peer_rate)
+        for key, coro in run:
+            out[key] = await phase(cpu, coro, key)
     st, un = out["stream_throughput"]["orders_per_s"], out["unary_throughput"]["orders_per_s"]
     out["ratio_stream_vs_unary_throughput"] = st / un if un else None
     sp, up = out["stream_latency_peer_rate"]["p99_us"], out["unary_latency_peer_rate"]["p99_us"]
@@ -294,7 +322,8 @@ def main() -> int:
             stdout=subprocess.PIPE,
         )
         assert eng.stdout is not None and b"ready" in eng.stdout.readline()
-        res = asyncio.run(client_main(port, token, paths.ca_cert, a))
+        pids = {"gateway": gw_proc.pid, "engine": eng.pid}
+        res = asyncio.run(client_main(port, token, paths.ca_cert, a, pids))
     finally:
         if eng is not None:
             eng.terminate()
@@ -347,6 +376,16 @@ def main() -> int:
             f"{label:44} {r['achieved_per_s']:>10,.0f} {r['p50_us']:>8} {r['p99_us']:>8} {r['p999_us']:>9} "
             f"{r['max_us']:>8} {r['errors']:>4}"
         )
+    print(
+        "CPU µs per order gateway/fake engine/client (incl. warm-up): "
+        + "; ".join(
+            f"{k}: {res[k]['cpu_us_per_order_gateway']:.0f}/{res[k]['cpu_us_per_order_engine']:.0f}/"
+            f"{res[k]['cpu_us_per_order_client']:.0f}"
+            for k in ("stream_throughput", "unary_throughput")
+        )
+    )
+    with open("/proc/loadavg") as f:
+        print(f"machine load average (1 min) at the end: {f.read().split()[0]} on {os.cpu_count()} CPUs")
     print(
         f"ratio stream/unary throughput: {res['ratio_stream_vs_unary_throughput']:.2f}x; "
         f"unary/stream p99 at {a.peer_rate:,.0f}/s: {res['ratio_unary_vs_stream_p99_at_peer_rate']:.2f}x"

@@ -6,7 +6,8 @@ Touches the rings `names.gateway_commands(prefix)` (producer: COMMAND rows) and
 ack. One reader task drains the event ring in batches (`.tolist()`: one C call per batch, no per-field
 access), answers waiters (unary futures or stream sinks), feeds the order state and fans events out to
 StreamEvents subscribers and to streams that own the order. While acks are pending it polls with
-`sleep(0)` (yield, no timer) for at most `spin_s`, then backs off to short sleeps; idle, it sleeps 2 ms.
+`sleep(0)` (yield, no timer) for at most `spin_s` (200 µs), then 200 µs sleeps; idle, it waits for a publish
+(or 2 ms). Spinning longer only burns the CPU the gRPC work needs on a small machine.
 A waiter not answered within `ack_timeout_s` gets DEADLINE_EXCEEDED ("outcome unknown: query it").
 """
 
@@ -89,7 +90,7 @@ class EngineLink:
         capacity: int = 1 << 16,
         create: bool = True,
         ack_timeout_s: float = 2.0,
-        spin_s: float = 0.002,
+        spin_s: float = 0.0002,
     ) -> None:
         self.prefix = prefix
         self.capacity = capacity

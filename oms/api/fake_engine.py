@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _term)
     eng = FakeEngine(args.prefix)
     buf = np.zeros(4096, r.COMMAND)
-    wait = Backoff(BackoffConfig(spin=2000, yields=100, sleep_min_us=20, sleep_max_us=100, pure_spin=False))
+    wait = Backoff(BackoffConfig(spin=100, yields=20, sleep_min_us=20, sleep_max_us=200, pure_spin=False))
     deadline = time.monotonic() + args.seconds if args.seconds else float("inf")
     last_beat = 0.0
     print(f"fake engine ready pid={os.getpid()} prefix={args.prefix}", flush=True)
