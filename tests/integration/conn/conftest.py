@@ -124,14 +124,17 @@ class Connector:
         prefix: str,
         extra_env: dict[str, str] | None = None,
         key: tuple[str, str] = (API_KEY, API_SECRET),
+        engine_rings: bool = True,
     ) -> None:
         self.sim, self.workdir, self.prefix = sim, workdir, prefix
         self.key = key
+        self.engine_rings = engine_rings  # False: a real engine owns the other ends of cmd/exec
         self.extra_env = extra_env or {}
-        self.cmd = Ring.create(
-            names.engine_commands_to_venue("binance", prefix), R.COMMAND, 1024, producer=True
-        )
-        self.exec = Ring.create(names.venue_exec_events("binance", prefix), R.EVENT, 4096, consumer=True)
+        if engine_rings:
+            self.cmd = Ring.create(
+                names.engine_commands_to_venue("binance", prefix), R.COMMAND, 1024, producer=True
+            )
+            self.exec = Ring.create(names.venue_exec_events("binance", prefix), R.EVENT, 4096, consumer=True)
         self.md = Ring.create(names.venue_market_data("binance", prefix), R.MARKET, 1 << 16, consumer=True)
         self.events: list[np.void] = []
         self.market: list[np.void] = []
@@ -277,7 +280,7 @@ class Connector:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-        for r in (self.cmd, self.exec, self.md):
+        for r in (self.cmd, self.exec, self.md) if self.engine_rings else (self.md,):
             r.close()
             r.unlink()
         Path(f"/dev/shm/{names.bbo_table(self.prefix)}").unlink(missing_ok=True)
