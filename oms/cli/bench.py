@@ -20,7 +20,7 @@ from typing import Any
 from oms.errors import Rejected
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
-FIGURE_KEYS = ("p50", "p99", "p99.9", "p999", "max", "ratio", "throughput", "rate", "msgs_per_s", "ops_per_s")
+FIGURE_KEYS = ("p50", "p99", "p999", "p99.9", "max", "thr", "throughput", "msgs_per_s", "ops_per_s", "rate")
 
 
 def discover(bench_dir: Path = BENCH_DIR) -> dict[str, Path]:
@@ -59,23 +59,38 @@ def run_one(path: Path, timeout: float, extra: list[str]) -> dict[str, Any]:
     return {"ok": True, "seconds": secs, "result": result}
 
 
+SKIP_ROOTS = ("sizes", "machine", "config", "params", "args", "verdicts")
+
+
 def headline(result: dict[str, Any], limit: int = 6) -> str:
-    """The most telling figures of a result: latency percentiles, ratios, rates (searched recursively)."""
-    found: list[str] = []
+    """The most telling figures of a result: ratios against the peer first, then latency percentiles,
+    then rates (searched recursively; parameters such as `sizes` and `machine` are skipped)."""
+    found: list[tuple[int, str]] = []
+
+    def rank(path: str) -> int | None:
+        low = path.lower()
+        if "ratio" in low:
+            return 0
+        leaf = low.rsplit(".", 1)[-1]
+        for i, key in enumerate(FIGURE_KEYS, start=1):
+            if key in leaf:
+                return i
+        return None
 
     def walk(obj: Any, path: str) -> None:
-        if len(found) >= limit:
-            return
         if isinstance(obj, dict):
             for k, v in obj.items():
+                if not path and str(k) in SKIP_ROOTS:
+                    continue
                 walk(v, f"{path}.{k}" if path else str(k))
         elif isinstance(obj, int | float) and not isinstance(obj, bool):
-            leaf = path.rsplit(".", 1)[-1].lower()
-            if any(key in leaf for key in FIGURE_KEYS):
-                found.append(f"{path}={obj:.4g}")
+            r = rank(path)
+            if r is not None:
+                found.append((r, f"{path}={obj:.4g}"))
 
     walk(result, "")
-    return " ".join(found) or "(see --json)"
+    found.sort(key=lambda t: t[0])  # stable: keeps document order within a rank
+    return " ".join(f for _, f in found[:limit]) or "(see --json)"
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
