@@ -74,14 +74,16 @@ def test_unknown_orders_cancelled_or_adopted(sim, tmp_path: Path) -> None:
 
 
 def test_key_rotation_is_picked_up_without_restart(sim, tmp_path: Path) -> None:
-    c = Connector(sim, tmp_path, f"tk{uuid.uuid4().hex[:8]}")
+    k1, s1 = f"conn-rot1-{uuid.uuid4().hex[:6]}", "conn-rot1-secret-0123456789abcdef"
+    sim.call(sim.sim.add_api_key, k1, s1)  # its own key: revoking it must not hurt other tests
+    c = Connector(sim, tmp_path, f"tk{uuid.uuid4().hex[:8]}", key=(k1, s1))
     try:
         c.start()
         a = c.new_id()
         c.send(command(R.SUBMIT_ORDER, a, SPOT_BTC, price=5_000_000, qty=500))
         c.wait_event(a, R.ORDER_ACCEPTED)
         k2, s2 = f"conn-rotated-{uuid.uuid4().hex[:6]}", "conn-rotated-secret-0123456789abcdef"
-        sim.call(sim.sim.add_api_key, k2, s2, ("SPOT", "FUTURES"), (), None, API_KEY)
+        sim.call(sim.sim.add_api_key, k2, s2, ("SPOT", "FUTURES"), (), None, k1)
         ks = LocalKeyStore(tmp_path / "ks.json", LockedBuffer.from_str(PASS), scrypt_n=2**14)
         ks.put("binance_spot", k2, LockedBuffer.from_str(s2), new_metadata(rotation_days=30))
         ks.close()
@@ -89,7 +91,7 @@ def test_key_rotation_is_picked_up_without_restart(sim, tmp_path: Path) -> None:
         b = c.new_id()
         c.send(command(R.SUBMIT_ORDER, b, SPOT_BTC, price=5_000_000, qty=500))
         c.wait_event(b, R.ORDER_ACCEPTED)
-        sim.call(sim.sim.revoke_api_key, API_KEY)  # the old key is dead now: orders still go through
+        sim.call(sim.sim.revoke_api_key, k1)  # the old key is dead now: orders still go through
         d = c.new_id()
         c.send(command(R.SUBMIT_ORDER, d, SPOT_BTC, price=5_000_000, qty=500))
         c.wait_event(d, R.ORDER_ACCEPTED)
