@@ -327,6 +327,7 @@ def main() -> int:
         "ratio_connector_vs_sync_loop": round(conn_tput / sync_tput, 2),
         "ack_latency_us": {"connector_ring_to_ring": conn_lat.row(), "python_binance_async": peer_lat.row()},
         "connector_rest_requests": stats["rest"]["requests"],
+        "connector_rest_ack_us_inside": stats["ack_latency_us"],  # REST call incl. queueing, both phases
         "ci": CI,
     }
     if a.json:
@@ -341,6 +342,10 @@ def main() -> int:
     print(f"{'ack latency (µs) @ ' + str(int(a.rate)) + '/s':<34}{'p50':>8}{'p99':>8}{'p99.9':>8}{'max':>8}")
     for k, r in out["ack_latency_us"].items():
         print(f"  {k:<32}{r['p50_us']:>8}{r['p99_us']:>8}{r['p999_us']:>8}{r['max_us']:>8}")
+    inside = out["connector_rest_ack_us_inside"]
+    print(
+        f"  (inside the connector, REST call incl. its queue, both phases: p50 {inside['p50']:.0f} µs, p99 {inside['p99']:.0f} µs)"
+    )
     return 0
 
 

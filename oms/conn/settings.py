@@ -24,7 +24,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     bbo_rows: int = 4096  # BBO table rows when this process has to create the table
     batch: int = 64  # commands taken from the ring per poll
     request_timeout_s: float = 5.0  # a REST call without an answer after this is OutcomeUnknown
-    max_inflight: int = 256  # concurrent REST requests per process
+    max_inflight: int = 16  # concurrent REST requests per process (more only opens more connections)
     rate_safety: float = 0.9  # fraction of each venue limit the shared budget lets us use
     recv_window_ms: int = 0  # 0 = take recv_window_ms from the exchange file
     listen_key_keepalive_s: float = 1800.0  # Binance expires a listen key after 60 min without PUT
