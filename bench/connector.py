@@ -344,7 +344,8 @@ def main() -> int:
         print(f"  {k:<32}{r['p50_us']:>8}{r['p99_us']:>8}{r['p999_us']:>8}{r['max_us']:>8}")
     inside = out["connector_rest_ack_us_inside"]
     print(
-        f"  (inside the connector, REST call incl. its queue, both phases: p50 {inside['p50']:.0f} µs, p99 {inside['p99']:.0f} µs)"
+        f"  (inside the connector, REST call incl. its queue, both phases: "
+        f"p50 {inside['p50']:.0f} µs, p99 {inside['p99']:.0f} µs)"
     )
     return 0
 
