@@ -200,10 +200,10 @@ class VenueRest:
         return sum(1 for t in self.error_times if t >= cut)
 
     # ---- clock -------------------------------------------------------------------------------------
-    async def sync_clock(self, market: str) -> None:
+    async def sync_clock(self, market: str, force: bool = False) -> None:
         async with self._sync_lock[market]:
             clock = self.clocks[market]
-            if not clock.needs_sync:
+            if not clock.needs_sync and not force:
                 return
             best = None
             for _ in range(3):

@@ -253,6 +253,7 @@ class ConnectorService:
                     tasks.append(asyncio.create_task(md.run(session)))
             self._eval()
             tasks.append(asyncio.create_task(self._stats_loop(session)))
+            tasks.append(asyncio.create_task(self._clock_loop()))
             if st.reconcile_interval_s > 0:
                 tasks.append(asyncio.create_task(self._periodic_recon()))
             print("CONNECTOR READY", flush=True)
@@ -304,6 +305,20 @@ class ConnectorService:
             asyncio.gather(*(self.ex._locked_cancel(t) for t in opens), return_exceptions=True),
             self.st.shutdown_grace_s,
         )
+
+    async def _clock_loop(self, every_s: float = 30.0) -> None:
+        """Track the venue clock (a fresh /time sample every `every_s`), which doubles as the REST
+        liveness probe: a market whose /time fails makes the venue DOWN until it answers again."""
+        while True:
+            await asyncio.sleep(every_s)
+            ok = True
+            for m in self.markets:
+                try:
+                    await self.rest.sync_clock(m, force=True)
+                except OmsError as e:
+                    ok = False
+                    _log.warning("%s: clock probe failed (%s)", m, e)
+            self.health.update(rest_ok=ok)
 
     async def _periodic_recon(self) -> None:
         while True:
