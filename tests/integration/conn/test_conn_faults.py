@@ -199,3 +199,28 @@ def test_sigkill_and_restart_reconciles(up: Connector, sim, counterparty) -> Non
     assert f"oms-{b}" not in venue_open(sim, "BTCUSDT")
     c.wait_event(b, R.ORDER_CANCELED)
     assert np.all([int(e["venue"]) == 1 for e in c.events])
+
+
+def test_venue_outage_goes_down_and_comes_back_up(up: Connector, sim) -> None:
+    c = up
+    sim.call(sim.sim.faults.set, maintenance=True)  # every WS dropped and refused
+    try:
+        eventually(
+            lambda: c.stats().get("health", {}).get("state") == "DOWN", what="health DOWN in the outage"
+        )
+    finally:
+        sim.call(sim.sim.faults.set, maintenance=False)
+    st = eventually(
+        lambda: (lambda s: s if s.get("health", {}).get("state") == "UP" else None)(c.stats()),
+        timeout=20,
+        what="health UP again after reconnecting",
+    )
+    assert st["user_streams"]["spot"]["reconnects"] >= 1 and st["market_data"]["spot"]["reconnects"] >= 1
+    assert st["reconcile"]["runs"] >= 4  # start + after each user-stream reconnect
+    oid = c.new_id()
+    c.send(
+        command(R.SUBMIT_ORDER, oid, SPOT_BTC, price=mid(sim, "spot", "BTCUSDT", "0.01") - 100_000, qty=500)
+    )
+    c.wait_event(oid, R.ORDER_ACCEPTED)
+    c.send(command(R.CANCEL_ORDER, oid, SPOT_BTC))
+    c.wait_event(oid, R.ORDER_CANCELED)
