@@ -146,6 +146,7 @@ def load(path: str | None, venue: str) -> Instruments:
             "[[instrument]] tables; the venues room's registry (oms.venues.instruments) is not in this build"
         ) from None
     reg = InstrumentRegistry.open()  # type: ignore[attr-defined]
+    where = getattr(reg, "path", "the instrument registry")
     out = []
     for i in reg.all():
         v = i.venue if isinstance(i.venue, str) else ids.VENUE_NAMES[i.venue]  # type: ignore[attr-defined]
@@ -163,5 +164,11 @@ def load(path: str | None, venue: str) -> Instruments:
                 Decimal(str(i.tick_size)),
                 Decimal(str(i.lot_size)),
             )
+        )
+    if not out:
+        raise ConfigError(
+            f"no {venue} instruments in {where}: fill it from the venue (venues room) or pass "
+            "--instruments FILE / set [connector] instruments (TOML [[instrument]] tables, as the "
+            "engine takes)"
         )
     return Instruments(out)
