@@ -41,6 +41,8 @@ async def run(args: argparse.Namespace) -> int:
     from oms.config import load
     from oms.conn.service import ConnectorService, credentials
 
+    if args.venue != "binance":
+        raise OmsError(f"--venue {args.venue!r}: this build has a connector for binance only")
     cfg = load(args.config)
     st: CS.Settings = cfg.section(CS.SECTION)
     prefix = args.prefix or cfg.node.shm_prefix
