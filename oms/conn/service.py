@@ -94,9 +94,13 @@ def credentials(cfg: OmsConfig, exchange: str) -> tuple[Creds, Any]:
 
         st = cfg.section("secrets")
         store = open_store(st, base_dir=cfg.root)
-        holder = ClientHolder(
-            store, name, lambda c: (c.version, c.api_key, c.secret.reveal()), interval=st.watch_interval_s
-        )
+
+        def make(c: Any) -> tuple[int, str, str]:
+            secret = c.secret.reveal()
+            log.redact(secret)  # every version's secret is scrubbed from logs, not only the first
+            return (c.version, c.api_key, secret)
+
+        holder = ClientHolder(store, name, make, interval=st.watch_interval_s)
     except OmsError as e:
         if x.credentials.required:
             raise ConfigError(
@@ -105,7 +109,6 @@ def credentials(cfg: OmsConfig, exchange: str) -> tuple[Creds, Any]:
             ) from None
         _log.warning("%s: no credentials (%s); market data only", exchange, e)
         return (lambda: (0, "", "")), None
-    log.redact(holder.client[2])
     return (lambda: holder.client), holder
 
 
