@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from oms.cli.stack import StackPaths, module_exists, rpc
-from oms.testing import eventually
+from oms.testing import NotYet, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 OMS = [sys.executable, "-c", "import sys; from oms.cli import main; sys.exit(main())"]
@@ -99,6 +99,25 @@ def _last_error(paths: StackPaths, name: str) -> str:
     return (errors or lines or ["(empty log)"])[-1][:300]
 
 
+def _wait_stable(stack: dict[str, Any], timeout: float = 90) -> dict[str, dict[str, Any]]:
+    """Wait once for a stable stack; once it was found unstable, later tests fail at once (short run)."""
+    paths: StackPaths = stack["_paths"]
+    if stack.get("_unstable"):
+        pytest.fail(f"stack was not stable earlier in this run:\n{stack['_unstable']}")
+    try:
+        return eventually(lambda: _stable(paths), timeout=timeout, message=lambda: _unstable_report(paths))
+    except NotYet as e:
+        stack["_unstable"] = str(e)
+        raise
+
+
+def _sigkill(info: dict[str, Any]) -> None:
+    """SIGKILL a running program (never pid 0: os.kill(0, ...) would hit our own process group)."""
+    pid = int(info["pid"])
+    assert info["statename"] == "RUNNING" and pid > 0, f"{info['name']} is not running: {info['statename']}"
+    os.kill(pid, signal.SIGKILL)
+
+
 def _unstable_report(paths: StackPaths) -> str:
     out = []
     for name, v in _infos(paths).items():
@@ -117,7 +136,7 @@ def test_every_present_program_runs_under_supervisord(stack: dict[str, Any]) -> 
     )
     expected = set(stack["programs"])
     assert {"nats", "postgres", "redis", "openbao", "monitor"} <= expected
-    infos = eventually(lambda: _stable(paths), timeout=90, message=lambda: _unstable_report(paths))
+    infos = _wait_stable(stack)
     assert set(infos) == expected
     for name, why in stack["left_out"].items():  # absent modules are listed, not faked
         assert "not present yet" in why or "enabled = false" in why, (name, why)
@@ -170,8 +189,7 @@ def test_idle_stack_leaves_the_machine_responsive(stack: dict[str, Any]) -> None
     """Busy loops back off on a machine without spare cores: the idle stack uses well under one core."""
     import psutil
 
-    paths: StackPaths = stack["_paths"]
-    infos = eventually(lambda: _stable(paths), timeout=90, message=lambda: _unstable_report(paths))
+    infos = _wait_stable(stack)
     procs = []
     for i in infos.values():
         p = psutil.Process(i["pid"])
@@ -195,12 +213,12 @@ def test_idle_stack_leaves_the_machine_responsive(stack: dict[str, Any]) -> None
 
 def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:
     paths: StackPaths = stack["_paths"]
-    victims = [
-        p for p in ("engine", "conn-binance", "monitor", "bridge", "gateway") if p in stack["programs"]
-    ]
+    wanted = [p for p in ("engine", "conn-binance", "monitor", "bridge", "gateway") if p in stack["programs"]]
     before = _infos(paths)
+    victims = [n for n in wanted if before[n]["statename"] == "RUNNING" and before[n]["pid"] > 0]
+    down = {n: before[n]["statename"] for n in wanted if n not in victims}
     for name in victims:
-        os.kill(before[name]["pid"], signal.SIGKILL)
+        _sigkill(before[name])
 
     def restarted() -> bool:
         now = _infos(paths)
@@ -209,6 +227,7 @@ def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:
     eventually(
         restarted, timeout=60, message=lambda: str({n: _infos(paths)[n]["statename"] for n in victims})
     )
+    assert not down, f"restarted {victims}, but these were not running to begin with: {down}"
     missing = [p for p in ("engine", "conn-binance") if p not in stack["programs"]]
     if missing:
         pytest.skip(f"restarted {victims}; {missing} not in the stack yet ({stack['left_out']})")
@@ -272,7 +291,7 @@ def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> N
             f"order chain incomplete, missing: {', '.join(missing)} (the rest of the stack is tested above)"
         )
     paths: StackPaths = stack["_paths"]
-    eventually(lambda: _stable(paths), timeout=60, message=lambda: _unstable_report(paths))
+    _wait_stable(stack, timeout=60)
     with _client(stack) as c:
         first = _filled_order(c)
         eventually(
@@ -286,7 +305,7 @@ def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> N
             assert b'oms_fills_total{exchange="binance_spot"}' in r.read()
         before = _infos(paths)  # SIGKILL engine and connector: supervisord restarts, state is recovered
         for name in ("engine", "conn-binance"):
-            os.kill(before[name]["pid"], signal.SIGKILL)
+            _sigkill(before[name])
         eventually(
             lambda: (
                 all(_infos(paths)[n]["pid"] != before[n]["pid"] for n in ("engine", "conn-binance"))
