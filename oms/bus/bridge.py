@@ -154,16 +154,40 @@ class EventBridge:
         return False
 
 
-async def connect_nats(url: str, name: str) -> nats.NATS:
-    """A NATS connection that keeps reconnecting forever (the bridge spools while it is down)."""
-    return await nats.connect(
-        url,
-        name=name,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.1,
-        connect_timeout=2,
-    )
+async def connect_nats(url: str, name: str, *, timeout_s: float = 5.0) -> nats.NATS:
+    """A NATS connection that, once up, keeps reconnecting forever (the bridge spools meanwhile).
+
+    The first connect is bounded: Transient after `timeout_s` (nats-py would otherwise retry silently
+    forever), so a caller can log and retry."""
+
+    async def on_error(e: Exception) -> None:  # one line, not nats-py's default traceback
+        _log.debug("%s: nats: %s: %s", name, type(e).__name__, e)
+
+    async def on_disconnect() -> None:
+        _log.warning("%s: disconnected from NATS %s; reconnecting", name, url)
+
+    async def on_reconnect() -> None:
+        _log.info("%s: reconnected to NATS %s", name, url)
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(
+                url,
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.1,
+                connect_timeout=2,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            ),
+            timeout_s,
+        )
+    except TimeoutError as e:
+        raise Transient(f"cannot reach NATS at {url}: no answer within {timeout_s:.0f} s") from e
+    except Exception as e:  # OSError, nats' NoServersError...
+        raise Transient(f"cannot reach NATS at {url}: {type(e).__name__}: {e}") from e
 
 
 async def open_bridge(
@@ -179,10 +203,7 @@ async def open_bridge(
     the streams are then ensured by the recorder or the next bridge start.
     """
     if nc is None:
-        try:
-            nc = await connect_nats(settings.nats_url, "oms-bridge")
-        except Exception as e:  # nats-py raises its own errors and OSError; all mean "not now"
-            raise Transient(f"cannot reach NATS at {settings.nats_url}: {type(e).__name__}: {e}") from e
+        nc = await connect_nats(settings.nats_url, "oms-bridge")
     js = nc.jetstream(publish_async_max_pending=max(settings.max_inflight * 2, 64))
     await ensure_streams(js, settings)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes, settings.spool_segment_bytes)

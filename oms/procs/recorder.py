@@ -35,9 +35,17 @@ async def serve(args: argparse.Namespace) -> int:
     rec = Recorder(bus, store, use_cache=not args.no_cache)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        stop.set()
+        rec.request_stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await rec.start()
+    if rec.nc is None:  # stopped before NATS ever answered
+        await rec.stop()
+        return 0
     _log.info("recorder: %d streams → %s", len(rec.stream_names), "PostgreSQL + Redis")
     await stop.wait()
     await rec.stop()

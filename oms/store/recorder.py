@@ -32,8 +32,9 @@ from oms.bus import frames as F
 from oms.bus import settings as bus_settings
 from oms.bus import subjects
 from oms.bus.audit import decode_record
+from oms.bus.bridge import connect_nats
 from oms.bus.streams import desired_streams, ensure_streams
-from oms.errors import Rejected
+from oms.errors import Rejected, Transient
 from oms.shm import records as R
 from oms.store import settings as store_settings
 from oms.store.audit import AuditLog, AuditRecord
@@ -89,14 +90,14 @@ class Recorder:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self.nc = await nats.connect(
-            self.bus.nats_url,
-            name="oms-recorder",
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.2,
-            connect_timeout=2,
-        )
+        while self.nc is None:
+            if self._stop.is_set():
+                return
+            try:
+                self.nc = await connect_nats(self.bus.nats_url, "oms-recorder")
+            except Transient as e:
+                _log.warning("recorder: %s; retrying in 1 s", e)
+                await asyncio.sleep(1.0)
         self.js = self.nc.jetstream()
         await ensure_streams(self.js, self.bus, update=False)
         for name in self.stream_names:
@@ -115,6 +116,10 @@ class Recorder:
                 _log.warning("durable %s on %s kept as is: %s", durable, name, e)
             sub = await self.js.pull_subscribe_bind(durable=durable, stream=name)
             self._tasks.append(asyncio.get_running_loop().create_task(self._consume(name, sub)))
+
+    def request_stop(self) -> None:
+        """Signal-safe: ends start()'s connect retries and run()."""
+        self._stop.set()
 
     async def stop(self) -> None:
         self._stop.set()
