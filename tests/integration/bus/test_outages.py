@@ -198,3 +198,36 @@ def test_events_are_not_lost_across_ring_wrap() -> None:
     """make_events itself: seqs unique and contiguous (a guard for the tests above)."""
     ev = make_events(5, 100)
     assert np.array_equal(ev["seq"], np.arange(5, 105, dtype=np.uint64))
+
+
+async def test_spool_full_stops_reading_the_ring_and_loses_nothing(
+    pg_dsn: str, redis_server: RedisServer, prefix: str, tmp_path
+) -> None:
+    """NATS down longer than the spool can cover: the bridge stops reading (records wait in the ring,
+    still unreleased), and once NATS is back everything arrives, in full, once."""
+    srv = NatsServer(tmp_path / "nats", port=free_port(), monitor_port=free_port())
+    srv.start()
+    ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 15)
+    try:
+        bus = bus_settings(
+            srv.url, tmp_path, frame_records=256, spool_max_bytes=256 * 1024, spool_segment_bytes=64 * 1024
+        )
+        nc, bridge, btask, rec = await _pipeline(ring, bus, store_settings(pg_dsn, redis_server.url, prefix))
+        srv.stop()
+        await eventually_async(lambda: not nc.is_connected, 10)
+        total = 20_000  # 2.5 MB of records: ten times the spool
+        ev = make_events(0, total)
+        assert ring.publish_batch(ev) == total
+        await eventually_async(lambda: bridge.publisher.stats.spool_full > 0, 20)
+        held = ring.depth()
+        assert held > total // 2  # most records wait in the ring, not released
+        assert bridge.publisher.spool.bytes_used() <= bus.spool_max_bytes
+        srv.start()
+        await eventually_async(lambda: pg_count(pg_dsn)[0] == total, 60)
+        assert pg_count(pg_dsn) == (total, total)
+        await eventually_async(lambda: ring.depth() == 0, 10)
+        await _teardown(nc, bridge, btask, rec)
+    finally:
+        ring.unlink()
+        ring.close()
+        srv.stop()
