@@ -503,6 +503,7 @@ def up(
         _wait_services(plan["services"], timeout)
         if sim_key is not None:
             _register_sim_key(plan, sim_key, timeout)
+            _fill_instruments(paths, plan)
     except NotYet as e:
         raise OmsError(
             f"services did not become healthy: {e}; see {paths.log}/<service>.log, then `oms down`"
@@ -616,6 +617,33 @@ def _flapping(sup: Any, names: list[str], seconds: float) -> dict[str, str]:
         for n, i in infos.items()
         if i["pid"] != first[n] or i["statename"] != "RUNNING"
     }
+
+
+def _fill_instruments(paths: StackPaths, plan: dict[str, Any]) -> None:
+    """Load the simulator's exchange info into the shared instrument registry (var/instruments.json),
+    which the connector, engine and gateway read: ids and tick/lot sizes then match the venue."""
+    import asyncio
+
+    from oms.venues.instruments import InstrumentRegistry
+    from oms.venues.registry import default_registry
+
+    reg = InstrumentRegistry.open(paths.var / "instruments.json")
+
+    async def fill(base: str) -> int:
+        n = 0
+        for market, ws in (("spot", f"ws://{base}/ws"), ("usdm", f"ws://{base}/fstream/ws")):
+            ex = default_registry().create("binance", market, rest_url=f"http://{base}", stream_url=ws)
+            try:
+                n += len(await reg.refresh(ex))
+            finally:
+                await ex.close()
+        return n
+
+    for sim in (p for p in plan["programs"] if p.kind == "sim"):
+        n = asyncio.run(fill(f"127.0.0.1:{sim.env['OMS_SIM_PORT']}"))
+        _log.info(
+            "instrument registry %s: %d instruments from %s", paths.var / "instruments.json", n, sim.name
+        )
 
 
 def _settled(sup: Any, names: list[str]) -> dict[str, Any] | None:
