@@ -22,24 +22,46 @@ import numpy as np
 import redis
 
 from oms.shm import records as R
+from oms.store.writer import latest_per_order
 
-# KEYS[1]=order hash, KEYS[2]=open set; ARGV: seq, terminal(0/1), ttl, then field/value pairs
-_ORDER_LUA = """
-local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
-local seq = tonumber(ARGV[1])
-if seq <= cur then return 0 end
-local kv = {}
-for i = 4, #ARGV do kv[#kv + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], unpack(kv))
-if ARGV[2] == '1' then
-  redis.call('SREM', KEYS[2], ARGV[4 + 1])
-  if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-else
-  redis.call('SADD', KEYS[2], ARGV[4 + 1])
-  redis.call('PERSIST', KEYS[1])
+# Many orders per call. ARGV: prefix, ttl, nf, nf field names, then per order: client_order_id,
+# account, seq, terminal (0/1), nf values ('' = leave the stored value). Keys are built in the script
+# (fine for a single Redis; a Redis Cluster would need hash tags).
+_ORDERS_LUA = """
+local p, ttl, nf = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local names = {}
+for j = 1, nf do names[j] = ARGV[3 + j] end
+local i = 4 + nf
+local applied = 0
+while i <= #ARGV do
+  local coid, acct, seq, term = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local key = p .. ':order:' .. coid
+  local cur = tonumber(redis.call('HGET', key, 'seq') or '-1')
+  if seq > cur then
+    local kv = {'seq', ARGV[i + 2], 'client_order_id', coid, 'account', acct}
+    for j = 1, nf do
+      local v = ARGV[i + 3 + j]
+      if v ~= '' then kv[#kv + 1] = names[j]; kv[#kv + 1] = v end
+    end
+    redis.call('HSET', key, unpack(kv))
+    if term == '1' then
+      redis.call('SREM', p .. ':open:' .. acct, coid)
+      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    else
+      redis.call('SADD', p .. ':open:' .. acct, coid)
+      redis.call('PERSIST', key)
+    end
+    applied = applied + 1
+  end
+  i = i + 4 + nf
 end
-return 1
+return applied
 """
+_ORDER_FIELDS = (
+    "kind", "status", "venue", "market", "instrument", "venue_order_id", "side", "cum_qty", "leaves_qty",
+    "ts_ns", "price", "qty",
+)  # fmt: skip
+_ORDERS_PER_CALL = 500
 # KEYS[1]=position hash; ARGV: ttl, then (seq, delta) pairs in increasing seq
 _POS_LUA = """
 local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
@@ -68,8 +90,7 @@ if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 1
 """
 
-_TERMINAL = {R.ORDER_REJECTED, R.ORDER_CANCELED, R.ORDER_EXPIRED}
-_ORDER_KINDS = set(range(R.ORDER_SUBMITTED, R.MODIFY_REJECTED + 1))
+_TERMINAL = [R.ORDER_REJECTED, R.ORDER_CANCELED, R.ORDER_EXPIRED]
 
 
 class HotCache:
@@ -89,7 +110,7 @@ class HotCache:
         self.ttl_bbo_s = ttl_bbo_s
         self.ttl_balance_s = ttl_balance_s
         self.ttl_position_s = ttl_position_s
-        self._order = self.r.register_script(_ORDER_LUA)
+        self._orders = self.r.register_script(_ORDERS_LUA)
         self._pos = self.r.register_script(_POS_LUA)
         self._bbo = self.r.register_script(_BBO_LUA)
 
@@ -102,19 +123,8 @@ class HotCache:
         if len(recs) == 0:
             return 0
         pipe = self.r.pipeline(transaction=False)
-        calls = 0
+        calls = self._orders_calls(pipe, latest_per_order(recs))
         kinds = recs["kind"]
-        order_mask = np.isin(kinds, list(_ORDER_KINDS)) & (recs["client_order_id"] != 0)
-        if order_mask.any():
-            o = recs[order_mask]
-            # last record per order within this batch
-            order = np.lexsort((o["seq"], o["client_order_id"]))
-            o = o[order]
-            last = np.ones(len(o), bool)
-            last[:-1] = o["client_order_id"][1:] != o["client_order_id"][:-1]
-            for rec in o[last]:
-                self._order_call(pipe, rec)
-                calls += 1
         fills = recs[kinds == R.ORDER_FILLED]
         if len(fills):
             key = fills["account"].astype(np.uint64) << np.uint64(32) | fills["instrument"].astype(np.uint64)
@@ -131,31 +141,34 @@ class HotCache:
         pipe.execute()
         return calls
 
-    def _order_call(self, pipe: redis.client.Pipeline, rec: np.void) -> None:
-        kind = int(rec["kind"])
-        terminal = kind in _TERMINAL or (kind == R.ORDER_FILLED and int(rec["leaves_qty"]) <= 0)
-        coid = int(rec["client_order_id"])
-        fields = [
-            "client_order_id", coid,
-            "kind", kind,
-            "status", int(rec["status"]),
-            "account", int(rec["account"]),
-            "venue", int(rec["venue"]),
-            "market", int(rec["market"]),
-            "instrument", int(rec["instrument"]),
-            "venue_order_id", int(rec["venue_order_id"]),
-            "side", int(rec["side"]),
-            "cum_qty", int(rec["cum_qty"]),
-            "leaves_qty", int(rec["leaves_qty"]),
-            "ts_ns", int(rec["ts_ns"]),
-        ]  # fmt: skip
-        if kind != R.ORDER_FILLED:
-            fields += ["price", int(rec["price"]), "qty", int(rec["qty"])]
-        self._order(
-            keys=[f"{self.p}:order:{coid}", f"{self.p}:open:{int(rec['account'])}"],
-            args=[int(rec["seq"]), 1 if terminal else 0, self.ttl_closed_order_s, *fields],
-            client=pipe,
-        )
+    def _orders_calls(self, pipe: redis.client.Pipeline, o: np.ndarray) -> int:
+        """Queue one script call per _ORDERS_PER_CALL orders (latest record per order)."""
+        if len(o) == 0:
+            return 0
+        kind = o["kind"]
+        terminal = np.isin(kind, _TERMINAL) | ((kind == R.ORDER_FILLED) & (o["leaves_qty"] <= 0))
+        fill = kind == R.ORDER_FILLED
+        cols: list[list[object]] = [
+            o["client_order_id"].tolist(),
+            o["account"].tolist(),
+            o["seq"].tolist(),
+            terminal.astype(np.int8).tolist(),
+        ]
+        for f in _ORDER_FIELDS:
+            vals: list[object] = o[f].tolist()
+            if f in ("price", "qty"):  # a fill's price/qty are the fill's, not the order's
+                vals = ["" if is_fill else v for v, is_fill in zip(vals, fill.tolist(), strict=True)]
+            cols.append(vals)
+        rows = list(zip(*cols, strict=True))
+        head = [self.p, self.ttl_closed_order_s, len(_ORDER_FIELDS), *_ORDER_FIELDS]
+        calls = 0
+        for i in range(0, len(rows), _ORDERS_PER_CALL):
+            args = list(head)
+            for row in rows[i : i + _ORDERS_PER_CALL]:
+                args.extend(row)
+            self._orders(keys=[], args=args, client=pipe)
+            calls += 1
+        return calls
 
     # ---- writes from MARKET records --------------------------------------------------------------
     def apply_market(self, recs: np.ndarray) -> int:

@@ -181,19 +181,30 @@ class Recorder:
                 await m.term()
         self.stats.messages += len(msgs)
         ev = np.concatenate(events) if events else np.empty(0, R.EVENT)
+        # the cache update runs alongside the PostgreSQL write (both guarded/idempotent); acks wait
+        # for PostgreSQL only to commit, and for the cache attempt to finish
+        cache_task = (
+            asyncio.get_running_loop().create_task(self._update_cache(ev, market))
+            if self.cache is not None
+            else None
+        )
         await self._persist(stream, ev, audits, good)
-        if self.cache is not None:
-            try:
-                if len(ev):
-                    await asyncio.to_thread(self.cache.apply_events, ev)
-                for mk in market:
-                    self.stats.market_records += len(mk)
-                    await asyncio.to_thread(self.cache.apply_market, mk)
-            except redis.RedisError as e:
-                self.stats.cache_errors += 1
-                _log.warning("recorder: Redis cache update skipped: %s", e)
+        if cache_task is not None:
+            await cache_task
         for m in good:
             await m.ack()
+
+    async def _update_cache(self, ev: np.ndarray, market: list[np.ndarray]) -> None:
+        assert self.cache is not None
+        try:
+            if len(ev):
+                await asyncio.to_thread(self.cache.apply_events, ev)
+            for mk in market:
+                self.stats.market_records += len(mk)
+                await asyncio.to_thread(self.cache.apply_market, mk)
+        except redis.RedisError as e:
+            self.stats.cache_errors += 1
+            _log.warning("recorder: Redis cache update skipped: %s", e)
 
     async def _persist(self, stream: str, ev: np.ndarray, audits: list[AuditRecord], msgs: list) -> None:
         """Write to PostgreSQL, retrying until it works (messages stay unacked meanwhile)."""
