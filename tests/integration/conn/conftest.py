@@ -81,7 +81,7 @@ lot_size = "0.001"
 SPOT_BTC, SPOT_ETH, USDM_BTC, USDM_ETH = 1, 2, 3, 4
 
 
-def eventually(cond: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+def eventually(cond: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         v = cond()
@@ -217,7 +217,7 @@ class Connector:
         except (OSError, ValueError):
             return {}
 
-    def wait_up(self, timeout: float = 30.0) -> None:
+    def wait_up(self, timeout: float = 60.0) -> None:
         def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"connector exited {self.proc.returncode}:\n{self.logs()[-4000:]}")
@@ -269,7 +269,7 @@ class Connector:
             if int(e["client_order_id"]) == oms_id and (kind is None or int(e["kind"]) == kind)
         ]
 
-    def wait_event(self, oms_id: int, kind: int, n: int = 1, timeout: float = 10.0) -> list[np.void]:
+    def wait_event(self, oms_id: int, kind: int, n: int = 1, timeout: float = 20.0) -> list[np.void]:
         return eventually(
             lambda: (lambda ev: ev if len(ev) >= n else None)(self.of(oms_id, kind)),
             timeout,

@@ -80,7 +80,7 @@ def test_engine_and_connector_together(sim, counterparty, tmp_path: Path) -> Non
             events.extend(ebuf[:n].copy())
         ev_gw.consume(ebuf)
 
-    def wait(kind: int, oid: int, n: int = 1, timeout: float = 15.0) -> list[np.void]:
+    def wait(kind: int, oid: int, n: int = 1, timeout: float = 30.0) -> list[np.void]:
         def got() -> list[np.void] | None:
             poll()
             ev = [e for e in events if int(e["kind"]) == kind and int(e["client_order_id"]) == oid]
