@@ -151,6 +151,24 @@ def demo_flow(paths: StackPaths, stack: dict[str, Any]) -> bool:
     return _demo_with_client(stack)
 
 
+def _submit_when_up(c: Any, kw: dict[str, str]) -> Any:
+    """Submit, waiting (up to 60 s) while the gateway or the engine is still starting (UNAVAILABLE)."""
+    from oms.client import ClientError
+
+    def attempt() -> Any:
+        try:
+            return c.submit(account=1, venue="binance", symbol="BTC/USDT", side="buy", **kw)
+        except ClientError as e:
+            if e.code == "UNAVAILABLE":
+                return None
+            raise
+
+    try:
+        return eventually(attempt, timeout=60, interval=0.2, max_interval=1.0, stop_on=(ClientError,))
+    except NotYet:  # still unavailable: one last try gives the caller the gateway's own message
+        return c.submit(account=1, venue="binance", symbol="BTC/USDT", side="buy", **kw)
+
+
 def _demo_with_client(stack: dict[str, Any]) -> bool:
     """A market buy that should fill on the simulator, a resting limit buy, then its cancel."""
     from rich.console import Console
@@ -173,15 +191,16 @@ def _demo_with_client(stack: dict[str, Any]) -> bool:
     try:
         with Client(stack["gateway"], token=token, ca=str(ca), timeout=5.0) as c:
             orders = [
-                ("market buy 0.001 BTC/USDT", {"order_type": "market"}),
-                ("limit buy 0.001 BTC/USDT @ 1000 (rests)", {"order_type": "limit", "price": "1000"}),
+                ("market buy 0.001 BTC/USDT", {"order_type": "market", "quantity": "0.001"}),
+                (
+                    "limit buy 0.01 BTC/USDT @ 1000 (rests)",
+                    {"order_type": "limit", "price": "1000", "quantity": "0.01"},
+                ),
             ]
             acks = []
             for label, kw in orders:
                 try:
-                    ack = c.submit(
-                        account=1, venue="binance", symbol="BTC/USDT", side="buy", quantity="0.001", **kw
-                    )
+                    ack = _submit_when_up(c, kw)
                     acks.append((label, ack.client_order_id))
                     rows.append((label, str(ack.client_order_id), f"ack {ack.kind}", ack.error or ""))
                 except ClientError as e:

@@ -264,7 +264,7 @@ def _filled_order(c: Any) -> int:
                 return None
             raise
 
-    ack = eventually(submitted, timeout=30, interval=0.2)
+    ack = eventually(submitted, timeout=60, interval=0.2)
     assert not ack.error, ack.error
     coid = int(ack.client_order_id)
     eventually(
