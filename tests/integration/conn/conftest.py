@@ -162,7 +162,6 @@ class Connector:
                 "OMS_CONNECTOR__JOURNAL_DIR": f'"{self.workdir}"',
                 "OMS_CONNECTOR__STATS_PATH": f'"{self.workdir / "stats.json"}"',
                 "OMS_CONNECTOR__STATS_INTERVAL_S": "0.2",
-                "OMS_CONNECTOR__REQUEST_TIMEOUT_S": "2.0",
                 "OMS_CONNECTOR__RECONNECT_CAP_S": "1.0",
                 "OMS_CONNECTOR__DEPTH_LEVELS": "100",
                 "OMS_CONNECTOR__RECV_WINDOW_MS": "1000",
