@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oms.bus import frames as F
 from oms.errors import Rejected
@@ -120,3 +122,22 @@ def test_registry_symbols_use_the_instrument_registry() -> None:
     sym = F.registry_symbols(reg)
     assert sym(1, 1, btc.id) == "BTCUSDT"
     assert sym(1, 1, btc.id + 100) == f"I{btc.id + 100}"  # unknown id: falls back, never fails
+
+
+@given(st.binary(min_size=0, max_size=400))
+def test_decode_garbage_is_rejected_never_crashes(data: bytes) -> None:
+    try:
+        h, recs = F.decode(data)
+    except Rejected:
+        return
+    assert len(recs) == h.count
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=50), st.integers(0, 2**32 - 1))
+def test_round_trip_property(seqs: list[int], source: int) -> None:
+    ev = R.new(R.EVENT, len(seqs))
+    ev["seq"] = seqs
+    ev["source"] = source
+    h, back = F.decode(F.encode(ev))
+    assert (h.first_seq, h.last_seq, h.count, h.source) == (seqs[0], seqs[-1], len(seqs), source)
+    assert back.tobytes() == ev.tobytes()
