@@ -9,6 +9,10 @@ kernels of oms/engine/orders.py, risk.py and positions.py:
 - slot allocation: a free stack, then the oldest terminal order (idempotency horizon = capacity).
 - staging: `ev_order` / `cmd_order` write one EVENT / COMMAND record into evq / cmdq.
 - aggregates: `set_leaves` keeps per-position open qty and per-account/venue open notional exact.
+
+Every engine kernel is compiled with `_nrt=False`: they never allocate, and without it numba increfs
+and decrefs each of EngineState's ~20 arrays on every call that unpacks the state (measured ~380 ns
+per call on this machine, against ~5 ns for a whole pre-trade check without it).
 """
 
 from __future__ import annotations
@@ -28,26 +32,26 @@ INT64_MAX = np.int64(0x7FFFFFFFFFFFFFFF)
 HUGE = np.int64(C.NO_LIMIT)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def now_ns(clock):
     """CLOCK_REALTIME in ns (record timestamps)."""
     _clock_gettime(0, clock.ctypes.data)
     return clock[0] * 1_000_000_000 + clock[1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def mono_ns(clock):
     """CLOCK_MONOTONIC in ns (latency measurement)."""
     _clock_gettime(1, clock.ctypes.data)
     return clock[0] * 1_000_000_000 + clock[1]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _home(key, mask):
     return np.int64((key * _MUL) >> _SHIFT) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def idx_lookup(s, coid):
     mask = len(s.ikey) - 1
     i = _home(np.uint64(coid), mask)
@@ -60,7 +64,7 @@ def idx_lookup(s, coid):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def idx_insert(s, coid, slot):
     mask = len(s.ikey) - 1
     i = _home(np.uint64(coid), mask)
@@ -70,7 +74,7 @@ def idx_insert(s, coid, slot):
     s.islot[i] = slot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def idx_delete(s, coid):
     mask = len(s.ikey) - 1
     i = _home(np.uint64(coid), mask)
@@ -101,7 +105,7 @@ def idx_delete(s, coid):
     s.islot[i] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def trade_seen(s, coid, trade_id):
     """True if (coid, trade_id) was seen; otherwise remember it. trade_id 0 is never deduplicated."""
     if trade_id == 0:
@@ -132,12 +136,12 @@ def trade_seen(s, coid, trade_id):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def is_terminal(st):
     return st == C.ST_FILLED or st == C.ST_CANCELED or st == C.ST_REJECTED or st == C.ST_EXPIRED
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def alloc_slot(s):
     top = s.meta[S.M_FREE_TOP]
     if top > 0:
@@ -145,7 +149,7 @@ def alloc_slot(s):
         return s.free[top - 1]
     cap = len(s.orders)
     while s.meta[S.M_TQ_HEAD] < s.meta[S.M_TQ_TAIL]:
-        slot = s.termq[s.meta[S.M_TQ_HEAD] % cap]
+        slot = s.termq[s.meta[S.M_TQ_HEAD] & (len(s.termq) - 1)]
         s.meta[S.M_TQ_HEAD] += 1
         o = s.orders[slot]
         if is_terminal(o.status):
@@ -155,7 +159,7 @@ def alloc_slot(s):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def clear_order(s, slot):
     o = s.orders[slot]
     o.client_order_id = 0
@@ -186,27 +190,32 @@ def clear_order(s, slot):
     o.emu_prev = -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def notional(ins, px, q):
-    """price_ticks * qty_lots in 1e-8 quote units (floor); HUGE on overflow."""
+    """price_ticks * qty_lots in 1e-8 quote units (floor); HUGE on overflow. No division when the
+    instrument's scale is an integer (div == 1, the usual case): 64-bit idiv costs ~40-90 cycles."""
     if px <= 0 or q <= 0:
         return np.int64(0)
-    if q > INT64_MAX // px:
+    if float(px) * float(q) * float(ins.mult) >= 9.0e18:
         return HUGE
     a = px * q
+    if ins.div == 1:
+        return a * ins.mult
     return (a // ins.div) * ins.mult + (a % ins.div) * ins.mult // ins.div
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def to_e8(ins, x):
     """Signed tick*lot amount in 1e-8 quote units (rounded toward zero)."""
+    if ins.div == 1:
+        return x * ins.mult
     if x >= 0:
         return (x // ins.div) * ins.mult + (x % ins.div) * ins.mult // ins.div
     y = -x
     return -((y // ins.div) * ins.mult + (y % ins.div) * ins.mult // ins.div)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def set_leaves(s, o, new_leaves):
     """Change an order's working qty and keep every aggregate (open qty, open notional) exact."""
     p = s.pos[o.account, o.instrument]
@@ -225,7 +234,7 @@ def set_leaves(s, o, new_leaves):
         o.open_notional = nn
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def set_status(s, slot, st, tr):
     """The one place an order's status changes: counts the named transition, queues terminal slots."""
     o = s.orders[slot]
@@ -238,13 +247,13 @@ def set_status(s, slot, st, tr):
     if is_terminal(st) and not was_terminal:
         if o.leaves != 0:
             set_leaves(s, o, 0)
-        s.termq[s.meta[S.M_TQ_TAIL] % len(s.orders)] = slot
+        s.termq[s.meta[S.M_TQ_TAIL] & (len(s.termq) - 1)] = slot
         s.meta[S.M_TQ_TAIL] += 1
         if prev != C.ST_NONE:
             s.meta[S.M_OPEN] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ev_order(s, kind, o, reason, ref_seq):
     """Stage one EVENT describing order `o` after a change. Returns its index in evq (or -1 if full)."""
     n = s.meta[S.M_NEV]
@@ -281,7 +290,7 @@ def ev_order(s, kind, o, reason, ref_seq):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ev_blank(s, kind, reason, ref_seq):
     """Stage an EVENT not tied to an order slot (limit/state changes, rejects without a slot)."""
     n = s.meta[S.M_NEV]
@@ -318,7 +327,7 @@ def ev_blank(s, kind, reason, ref_seq):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cmd_order(s, kind, o, source):
     """Stage one COMMAND for the order's venue connector (nothing while replaying)."""
     n = s.meta[S.M_NCMD]
@@ -352,7 +361,7 @@ def cmd_order(s, kind, o, source):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ref_price(ins):
     """Reference price for risk and valuation: mark, else BBO mid, else last trade, else 0."""
     if ins.mark > 0:
@@ -362,7 +371,7 @@ def ref_price(ins):
     return ins.last
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def emu_add(s, slot):
     o = s.orders[slot]
     ins = s.inst[o.instrument]
@@ -373,7 +382,7 @@ def emu_add(s, slot):
     ins.emu_head = slot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def emu_remove(s, slot):
     o = s.orders[slot]
     if o.emu_prev < 0 and s.inst[o.instrument].emu_head != slot:

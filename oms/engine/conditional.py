@@ -26,12 +26,12 @@ from oms.engine import state as S
 from oms.shm import records as R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def is_conditional(t):
     return t >= R.ORD_STOP_MARKET
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cap_bit(t):
     if t == R.ORD_STOP_MARKET:
         return C.CAP_STOP_MARKET
@@ -44,7 +44,7 @@ def cap_bit(t):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ev_submitted(s, kind, o, reason, ref_seq):
     """An EVENT carrying the whole order definition (so replay can rebuild it). Packing:
     price = limit price (market orders: the reference price risk used), trade_id = ref_id, fee = trigger_price, fee_asset = trail, ts_venue_ns = expire_ns,
@@ -67,7 +67,7 @@ def ev_submitted(s, kind, o, reason, ref_seq):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def link(s, slot):
     """Wire OCO / bracket links of a new order; R_NONE or why it cannot be accepted."""
     o = s.orders[slot]
@@ -101,7 +101,7 @@ def link(s, slot):
     return C.R_NONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _decide(s, o):
     """Set send_type/native for a new order; True when the engine must emulate it."""
     t = o.order_type
@@ -119,7 +119,7 @@ def _decide(s, o):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _place(s, slot, seq, ev_kind, tr_emu, tr_send):
     o = s.orders[slot]
     if _decide(s, o):
@@ -134,7 +134,7 @@ def _place(s, slot, seq, ev_kind, tr_emu, tr_send):
         B.cmd_order(s, R.SUBMIT_ORDER, o, C.SOURCE_ENGINE)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _prices(ins):
     b = ins.ask if ins.ask > 0 else ins.last
     a = ins.bid if ins.bid > 0 else ins.last
@@ -145,7 +145,7 @@ def _prices(ins):
     return b, a
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def route_new(s, slot, seq):
     """A new accepted order: Held (bracket child), Emulated, or PendingNew with a venue SubmitOrder."""
     o = s.orders[slot]
@@ -164,7 +164,7 @@ def route_new(s, slot, seq):
     scan_pending(s)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cancel_leaf(s, slot, reason, ref_seq):
     """Cancel one order (no follow-up on its contingents). Returns R_NONE or why it could not."""
     o = s.orders[slot]
@@ -186,7 +186,7 @@ def cancel_leaf(s, slot, reason, ref_seq):
     return C.R_NONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cancel_peer(s, o, seq):
     if o.peer == 0:
         return
@@ -195,7 +195,7 @@ def cancel_peer(s, o, seq):
         cancel_leaf(s, p, C.R_OCO_PEER_DONE, seq)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _activate(s, kid, entry, seq):
     k = B.idx_lookup(s, kid)
     if k < 0 or s.orders[k].status != C.ST_HELD:
@@ -207,7 +207,7 @@ def _activate(s, kid, entry, seq):
     _place(s, k, seq, R.ORDER_TRIGGERED, C.TR_ACTIVATE, C.TR_ACTIVATE)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_done(s, slot, seq):
     """An order reached a terminal status: cancel its OCO peer; activate or cancel bracket children."""
     o = s.orders[slot]
@@ -228,7 +228,7 @@ def on_done(s, slot, seq):
                         cancel_leaf(s, k, C.R_PARENT_DONE, seq)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def release(s, slot):
     """An emulated order's trigger fired: it becomes a market/limit order sent to the venue now."""
     o = s.orders[slot]
@@ -240,7 +240,7 @@ def release(s, slot):
     cancel_peer(s, o, o.seq)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def check_one(s, slot, buy_px, sell_px):
     """Evaluate one emulated order against the latest prices; True if it fired or expired."""
     o = s.orders[slot]
@@ -281,7 +281,7 @@ def check_one(s, slot, buy_px, sell_px):
     return fire
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def scan(s, i, buy_px, sell_px):
     """Check every emulated order of instrument i; K_MORE if staging is past its high-water mark."""
     hw_ev = len(s.evq) // 2
@@ -298,7 +298,7 @@ def scan(s, i, buy_px, sell_px):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def scan_pending(s):
     """Scan the instrument whose emulated orders were just placed/activated (no recursion: numba's
     cache cannot hold mutually recursive functions, so placement only records the instrument)."""

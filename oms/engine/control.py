@@ -21,7 +21,7 @@ from oms.engine import state as S
 from oms.shm import records as R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def start_cancel_all(s, account, venue, instrument, reason, ref_seq):
     s.meta[S.M_CA_ACTIVE] = 1
     s.meta[S.M_CA_CURSOR] = 0
@@ -32,7 +32,7 @@ def start_cancel_all(s, account, venue, instrument, reason, ref_seq):
     s.meta[S.M_CA_SEQ] = ref_seq
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cancel_all_step(s):
     """Cancel matching open orders from the cursor on; K_MORE when staging passed its high-water mark."""
     if s.meta[S.M_CA_ACTIVE] == 0:
@@ -66,7 +66,7 @@ def cancel_all_step(s):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def change_state(s, a, new_state, cause, ref_seq):
     old = s.acct[a].state
     if old == new_state:
@@ -79,7 +79,7 @@ def change_state(s, a, new_state, cause, ref_seq):
         s.evq[n].price = old
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def check_loss(s, a):
     """Daily loss limit: loss >= reduce limit moves ACTIVE -> REDUCING; loss >= halt limit -> HALTED."""
     s.meta[S.M_LOSS_CHECKS] += 1
@@ -95,7 +95,7 @@ def check_loss(s, a):
         change_state(s, a, C.TS_REDUCING, C.R_DAILY_LOSS, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def set_trading_state(s, c):
     new_state = c.param_id
     if new_state > C.TS_HALTED:
@@ -112,7 +112,7 @@ def set_trading_state(s, c):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def set_risk_limit(s, c):
     lid = c.param_id
     scope = c.param_scope

@@ -19,7 +19,7 @@ from oms.engine import state as S
 from oms.engine import venue as V
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tick_clock(s):
     now = B.now_ns(s.clock)
     s.meta[S.M_NOW] = now
@@ -27,7 +27,7 @@ def tick_clock(s):
     return now
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def commands(s, arr, start, n):
     """Process commands arr[start:n]; returns n, or the index after the one that left work pending."""
     for j in range(start, n):
@@ -36,7 +36,7 @@ def commands(s, arr, start, n):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def exec_events(s, arr, start, n):
     for j in range(start, n):
         if V.on_exec(s, arr[j]) == C.K_MORE:
@@ -44,7 +44,7 @@ def exec_events(s, arr, start, n):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def market(s, arr, start, n):
     """Market records; K_MORE from a trigger scan means: drain and call again from the same index."""
     for j in range(start, n):
@@ -53,7 +53,7 @@ def market(s, arr, start, n):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def resume(s):
     """Continue a pending cancel-all; K_MORE while there is more."""
     return K.cancel_all_step(s)

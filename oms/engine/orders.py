@@ -26,7 +26,7 @@ from oms.engine import state as S
 from oms.shm import records as R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _reject_no_slot(s, c, reason, status):
     n = B.ev_blank(s, R.ORDER_REJECTED, reason, c.seq)
     if n >= 0:
@@ -45,7 +45,7 @@ def _reject_no_slot(s, c, reason, status):
     s.meta[S.M_REJECTS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _valid_shape(c):
     t = c.order_type
     if c.client_order_id == 0 or c.qty <= 0 or (c.side != 1 and c.side != -1):
@@ -61,7 +61,7 @@ def _valid_shape(c):
     return c.trigger_price >= 0 and c.price >= 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def submit(s, c):
     a = c.account
     i = c.instrument
@@ -129,7 +129,7 @@ def submit(s, c):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def cancel(s, c):
     target = c.ref_id if c.ref_id != 0 else c.client_order_id
     slot = B.idx_lookup(s, target)
@@ -147,7 +147,7 @@ def cancel(s, c):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def modify(s, c):
     target = c.ref_id if c.ref_id != 0 else c.client_order_id
     slot = B.idx_lookup(s, target)
@@ -205,7 +205,7 @@ def modify(s, c):
     return C.K_OK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_command(s, c):
     """One COMMAND record from the gateway or the bridge."""
     s.meta[S.M_CMD_COUNT] += 1

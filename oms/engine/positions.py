@@ -17,7 +17,7 @@ from oms.engine import constants as C
 from oms.engine import state as S
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_fill(s, a, i, side, px, q, fee):
     p = s.pos[a, i]
     ins = s.inst[i]
@@ -49,7 +49,7 @@ def apply_fill(s, a, i, side, px, q, fee):
     revalue(s, a, i)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def revalue(s, a, i):
     p = s.pos[a, i]
     ins = s.inst[i]
@@ -73,7 +73,7 @@ def revalue(s, a, i):
     p.notional = nnot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def revalue_instrument(s, i):
     """Re-mark every account's position in instrument i; returns how many accounts hold one."""
     n = 0
@@ -85,14 +85,14 @@ def revalue_instrument(s, i):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def account_loss(s, a):
     """Today's loss (positive = losing): -(realised - fees + unrealised), 1e-8 quote."""
     acct = s.acct[a]
     return -(acct.realised - acct.fees + acct.unrealised)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def equity(s, a):
     """Configured equity plus today's PnL (1e-8 quote); NO_LIMIT when equity is not configured."""
     base = s.limits[C.L_EQUITY, a]
@@ -101,7 +101,7 @@ def equity(s, a):
     return base - account_loss(s, a)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def margin_used(s, a, i):
     """Position notional / instrument leverage (1e-8 quote)."""
     lev = s.limits[C.L_LEVERAGE_X100, i]
@@ -110,7 +110,7 @@ def margin_used(s, a, i):
     return s.pos[a, i].notional * 100 // lev
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def roll_day(s, now):
     """Start a new daily loss window at UTC midnight (positions keep their lifetime realised PnL)."""
     day = now // 86_400_000_000_000

@@ -24,7 +24,7 @@ from oms.engine import state as S
 from oms.shm import records as R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tr_for(kind):
     if kind == R.ORDER_ACCEPTED:
         return C.TR_ACCEPT
@@ -51,7 +51,7 @@ def _tr_for(kind):
     return C.TR_SUBMIT
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _create(s, e):
     slot = B.alloc_slot(s)
     if slot < 0:
@@ -90,7 +90,7 @@ def _create(s, e):
     return slot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_event(s, e):
     """Apply one engine EVENT to the state (meta[M_REPLAY] must be 1)."""
     k = e.kind
@@ -170,7 +170,7 @@ def apply_event(s, e):
         B.set_leaves(s, o, e.leaves_qty)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def replay(s, events, n):
     """Apply events[0:n] in order; returns how many were applied."""
     s.meta[S.M_REPLAY] = 1

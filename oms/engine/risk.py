@@ -27,7 +27,7 @@ from oms.engine import positions as P
 NS = 1_000_000_000
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def is_reducing(p, side, qty):
     """True when an order of `side`/`qty` can only shrink the position (counting open orders)."""
     if p.qty == 0 or (p.qty > 0) == (side > 0):
@@ -37,7 +37,7 @@ def is_reducing(p, side, qty):
     return qty + pending <= aq
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _bucket_ok(tokens, last_ns, rate, now):
     """Tokens (x1e9) after refill; returns the new level (caller compares with NS)."""
     cap = rate * NS
@@ -50,7 +50,7 @@ def _bucket_ok(tokens, last_ns, rate, now):
     return cap if t > cap else t
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
     """Return R_NONE or the first failing reason. `risk_px` prices the notional (0 = use reference)."""
     acct = s.acct[a]
@@ -91,10 +91,12 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
         eq = P.equity(s, a)
         if eq <= 0:
             return C.R_MAX_LEVERAGE
-        if eq < C.NO_LIMIT and eq <= B.INT64_MAX // lev:
-            cap = (eq // 100) * lev + (eq % 100) * lev // 100
-            if gross > cap:
+        # gross * 100 > lev * eq, exact in int64 when both products fit (checked in float: no idiv)
+        if float(eq) * float(lev) < 9.0e18 and float(gross) * 100.0 < 9.0e18:
+            if gross * 100 > eq * lev:
                 return C.R_MAX_LEVERAGE
+        elif float(gross) * 100.0 > float(eq) * float(lev):
+            return C.R_MAX_LEVERAGE
     vn = s.ven[v]
     if vn.pos_notional + vn.open_notional + nn > lim[C.L_MAX_VENUE_EXPOSURE, v]:
         return C.R_VENUE_EXPOSURE

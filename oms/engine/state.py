@@ -7,7 +7,7 @@ Touches nothing but its own arrays. Layout:
 | orders    | ORDER[capacity]                       | slot (found through the hash index)             |
 | ikey/islot| u8/i8[2*capacity rounded to 2^k]      | open-addressing index client_order_id -> slot   |
 | free      | i8[capacity] stack of free slots      | meta[M_FREE_TOP]                                |
-| termq     | i8[capacity] FIFO of terminal slots   | reused oldest-first when no free slot is left   |
+| termq     | i8[2^k >= capacity] FIFO of terminal slots| reused oldest-first when no free slot is left   |
 | tkey/tcoid| u8[2, T]                              | trade-id dedup set, two generations             |
 | pos       | POSITION[n_accounts+1, n_instr+1]     | account id, instrument id (0 = wildcard, unused)|
 | inst      | INSTRUMENT[n_instr+1]                 | instrument id                                   |
@@ -22,6 +22,9 @@ Touches nothing but its own arrays. Layout:
 Ids: accounts and instruments start at 1 (0 is the wildcard of CancelAll); venue ids from oms.ids.
 Money: notional, PnL, fees, equity are int64 in 1e-8 quote units (records.FEE_SCALE). An instrument's
 `mult/div` turn price_ticks*qty_lots into that unit exactly (floor), see oms/engine/instruments.py.
+
+All record dtypes are `align=True` (numba generates plain aligned loads/stores for them; an unaligned
+record array costs several times more per field access). Their sizes are asserted below.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ ORDER = np.dtype(
         ("native", "u1"),  # 1 = the venue handles the conditional order itself
         ("send_type", "u1"),  # order type sent to the venue when triggered
         ("pad", "u1", (4,)),
-    ]
+    ],
+    align=True,
 )
 
 POSITION = np.dtype(
@@ -91,7 +95,8 @@ POSITION = np.dtype(
         ("bought", "<i8"),  # sum of buy fills, lots
         ("sold", "<i8"),
         ("n_fills", "<i8"),
-    ]
+    ],
+    align=True,
 )
 
 INSTRUMENT = np.dtype(
@@ -110,7 +115,8 @@ INSTRUMENT = np.dtype(
         ("market", "<u2"),
         ("active", "u1"),
         ("pad", "u1", (7,)),
-    ]
+    ],
+    align=True,
 )
 
 ACCOUNT = np.dtype(
@@ -124,7 +130,8 @@ ACCOUNT = np.dtype(
         ("token_ns", "<i8"),
         ("state", "<i8"),  # TS_*
         ("active", "<i8"),
-    ]
+    ],
+    align=True,
 )
 
 VENUE = np.dtype(
@@ -135,8 +142,12 @@ VENUE = np.dtype(
         ("token_ns", "<i8"),
         ("caps", "<i8"),  # CAP_* bits
         ("out", "<i8"),  # index of this venue's output ring in the loop (-1 = none)
-    ]
+    ],
+    align=True,
 )
+
+for _dt in (ORDER, POSITION, INSTRUMENT, ACCOUNT, VENUE):
+    assert _dt.isalignedstruct and _dt.itemsize % 8 == 0, _dt
 
 # ---- meta slots ----------------------------------------------------------------------------------
 M_NEV = 0  # events staged in evq
@@ -260,7 +271,7 @@ def allocate(
         ikey=np.zeros(isize, np.uint64),
         islot=np.full(isize, -1, np.int64),
         free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
-        termq=np.zeros(capacity, np.int64),
+        termq=np.zeros(_pow2(capacity), np.int64),
         tkey=np.zeros((2, tsize), np.uint64),
         tcoid=np.zeros((2, tsize), np.uint64),
         pos=np.zeros((n_accounts + 1, n_instruments + 1), POSITION),

@@ -19,7 +19,7 @@ from oms.engine import state as S
 from oms.shm import records as R
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _forward(s, ev, reason, status):
     """Stage a copy of a venue event that changed nothing (unknown order, late, duplicate)."""
     n = s.meta[S.M_NEV]
@@ -35,12 +35,12 @@ def _forward(s, ev, reason, status):
     e.ts_ns = s.meta[S.M_NOW]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _working_after_fill(o):
     return C.ST_PARTIALLY_FILLED if o.cum_qty > 0 else C.ST_ACCEPTED
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fill(s, slot, ev):
     o = s.orders[slot]
     q = ev.qty
@@ -90,7 +90,7 @@ def _fill(s, slot, ev):
     K.check_loss(s, o.account)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _end(s, slot, ev, st, tr, kind):
     o = s.orders[slot]
     B.emu_remove(s, slot)
@@ -99,7 +99,7 @@ def _end(s, slot, ev, st, tr, kind):
     X.on_done(s, slot, o.seq)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_exec(s, ev):
     """One EVENT from a connector's exec ring."""
     s.meta[S.M_EXEC_COUNT] += 1
@@ -189,7 +189,7 @@ def on_exec(s, ev):
     return K.cancel_all_step(s)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def on_market(s, m):
     """One MARKET record: prices, position re-mark, loss limit, emulated triggers."""
     s.meta[S.M_MD_COUNT] += 1
