@@ -259,6 +259,10 @@ async def client_main(
             ("stream_throughput", stream_closed(stub, md, gw, pb, a.seconds, a.warmup, a.window, a.batch)),
             ("unary_throughput", unary_closed(stub, md, pb, a.seconds, a.warmup, a.concurrency)),
             ("stream_latency", stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.rate, a.batch)),
+            (
+                "stream_latency_mid_rate",
+                stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.mid_rate, a.batch),
+            ),
             ("stream_latency_peer_rate", stream_open(stub, md, gw, pb, a.seconds, a.warmup, a.peer_rate, 1)),
             ("unary_latency_peer_rate", unary_open(stub, md, pb, a.seconds, a.warmup, a.peer_rate)),
         )
@@ -276,6 +280,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.0 if CI else 4.0, help="measured seconds per phase")
     ap.add_argument("--warmup", type=float, default=0.5 if CI else 1.0)
     ap.add_argument("--rate", type=float, default=50_000.0, help="stream offered rate, orders/s")
+    ap.add_argument("--mid-rate", type=float, default=10_000.0, help="a second stream rate, below saturation")
     ap.add_argument(
         "--peer-rate", type=float, default=1_000.0, help="rate for the stream-vs-unary latency peer"
     )
@@ -287,10 +292,13 @@ def main() -> int:
     if not (a.seconds > 0 and a.rate > 0 and a.peer_rate > 0 and 1 <= a.batch <= 256 and a.window >= a.batch):
         ap.error("need seconds > 0, rates > 0, 1 <= batch <= 256, window >= batch")
 
+    import signal
+
     from oms.api import certs
     from oms.api.tokens import TokenStore
     from oms.shm import names, segment
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below on SIGTERM too
     tmp = Path(tempfile.mkdtemp(prefix="omsbench-gw-"))
     prefix = "b" + uuid.uuid4().hex[:10]
     gw_proc = eng = None
@@ -338,6 +346,7 @@ def main() -> int:
         "seconds": a.seconds,
         "warmup_excluded_s": a.warmup,
         "rate": a.rate,
+        "mid_rate": a.mid_rate,
         "peer_rate": a.peer_rate,
         "batch": a.batch,
         "window": a.window,
@@ -368,6 +377,7 @@ def main() -> int:
     )
     for key, label in (
         ("stream_latency", f"stream, open loop {a.rate:,.0f}/s (batch {a.batch})"),
+        ("stream_latency_mid_rate", f"stream, open loop {a.mid_rate:,.0f}/s (batch {a.batch})"),
         ("stream_latency_peer_rate", f"stream, open loop {a.peer_rate:,.0f}/s (batch 1)"),
         ("unary_latency_peer_rate", f"unary, open loop {a.peer_rate:,.0f}/s"),
     ):

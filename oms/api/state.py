@@ -6,7 +6,7 @@ without a round trip to the engine. Positions use average cost in integer ticks 
 is kept exact (integer tick*lot units) and shown with the instrument's precision. Balances are the net
 change from fills this gateway has seen since it started (spot: base and quote; derivatives: realized
 PnL in the settle asset), not the venue's absolute balance — the store room's cache holds that.
-The table is bounded: beyond `max_orders`, the oldest terminal orders are dropped.
+The table is bounded: beyond `max_orders`, the oldest terminal orders are dropped (then the oldest open).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class OrderState:
         self.positions: dict[tuple[int, int], PositionView] = {}
         self.max_orders = max_orders
         self._seen_trades: set[tuple[int, int]] = set()
+        self.dropped_open = 0
 
     def submitted(self, row: list[int]) -> None:
         """Record an order the gateway just sent (COMMAND row), so it is visible before the engine answers."""
@@ -149,8 +150,17 @@ class OrderState:
             pos.fees[e[E_FEE_ASSET]] = pos.fees.get(e[E_FEE_ASSET], 0) + e[E_FEE]
 
     def _trim(self) -> None:
+        """Keep at most `max_orders`: when over, cut to 90% (amortised O(1) per order), dropping the
+        oldest terminal orders first and then, if every order is open, the oldest open ones (they stay
+        known to the engine; this view just forgets them, counted in `dropped_open`)."""
         if len(self.orders) <= self.max_orders:
             return
-        for coid in list(self.orders)[: len(self.orders) - self.max_orders + 1000]:
-            if not self.orders[coid].open:
-                del self.orders[coid]
+        excess = len(self.orders) - int(self.max_orders * 0.9)
+        done = [c for c, o in self.orders.items() if not o.open][:excess]
+        for coid in done:
+            del self.orders[coid]
+        excess -= len(done)
+        while excess > 0:
+            self.orders.popitem(last=False)
+            self.dropped_open += 1
+            excess -= 1

@@ -102,3 +102,13 @@ def test_positions_average_cost_and_realized() -> None:
     assert pos.qty == 1 and pos.avg_price_ticks() == 150 and pos.realized == 3 * 300 - 3 * 150
     fill(-1, 100, 3, 4)  # flips short 2 at 100
     assert pos.qty == -2 and pos.avg_price_ticks() == 100 and pos.realized == 450 + (100 - 150)
+
+
+def test_order_view_is_bounded_even_when_every_order_stays_open() -> None:
+    s = OrderState(max_orders=1000)
+    for i in range(1, 5001):
+        s.submitted(
+            [r.SUBMIT_ORDER, 0, 1, 1, 1, 1, i, 0, 100, 1, 0, 0, 0, i, 1, 1, 1, 0, 1, 0, 0, 0, 0, (0, 0)]
+        )
+    assert 900 <= len(s.orders) <= 1000 and s.dropped_open > 0
+    assert 5000 in s.orders and 1 not in s.orders  # the newest kept, the oldest forgotten
