@@ -121,7 +121,12 @@ async def run_path(
     cfg = tmp / f"{name}.toml"
     cfg.write_text(toml_of(bus))
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 18)
-    nc, bridge = await open_bridge(ring, bus)
+    try:
+        nc, bridge = await open_bridge(ring, bus)
+    except BaseException:
+        ring.unlink()
+        ring.close()
+        raise
     argv = [
         sys.executable,
         "-m",

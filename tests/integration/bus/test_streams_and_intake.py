@@ -54,15 +54,16 @@ async def test_streams_are_created_then_left_alone_then_updated(nats_js: NatsSer
 async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, prefix: str) -> None:
     ring = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
     intake = CommandIntake(ring)
-    nc = await connect_nats(nats_js.url, "bridge")
-    client = await nats.connect(nats_js.url)
-
-    async def on_cmd(msg: nats.aio.msg.Msg) -> None:
-        await msg.respond(intake.handle(msg.subject, msg.data))
-
-    await nc.subscribe("cmd.>", queue="oms-bridge", cb=on_cmd)
-    await nc.flush()  # the server knows the subscription before the first request
+    nc = client = None
     try:
+        nc = await connect_nats(nats_js.url, "bridge")
+        client = await nats.connect(nats_js.url)
+
+        async def on_cmd(msg: nats.aio.msg.Msg) -> None:
+            await msg.respond(intake.handle(msg.subject, msg.data))
+
+        await nc.subscribe("cmd.>", queue="oms-bridge", cb=on_cmd)
+        await nc.flush()  # the server knows the subscription before the first request
         order = {"client_order_id": 42, "instrument": 7, "side": "buy", "price": 5000, "qty": 3, "seq": 9}
         r = await client.request("cmd.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=5)
         assert _reply.decode(r.data) == Reply(ok=True, accepted=1, seq=[9])
@@ -100,8 +101,9 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
         rep = _reply.decode(r.data)
         assert not rep.ok and rep.code == "transient" and "full" in rep.error
     finally:
-        await client.close()
-        await nc.close()
+        for conn in (client, nc):
+            if conn is not None:
+                await conn.close()
         ring.unlink()
         ring.close()
 
@@ -113,8 +115,9 @@ async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_p
     cmds = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
     argv = [sys.executable, "-m", "oms.procs.bridge", "--config", config, "--prefix", prefix]
     proc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": os.getcwd()}, stderr=subprocess.PIPE)
-    nc = await nats.connect(nats_js.url)
+    nc = None
     try:
+        nc = await nats.connect(nats_js.url)
         js = nc.jetstream()
         assert events.publish_batch(make_events(0, 5000)) == 5000
 
@@ -144,7 +147,8 @@ async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_p
         out = R.new(R.COMMAND, 2)
         assert cmds.consume(out) == 1 and out[0]["seq"] == 77
     finally:
-        await nc.close()
+        if nc is not None:
+            await nc.close()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)
