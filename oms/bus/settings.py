@@ -28,7 +28,9 @@ class StreamLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retention: str = "limits"
     discard: str = "old"
     max_age_s: float = 7 * 86400.0
-    max_bytes: int = 8 * 1024**3
+    # -1 = bounded by age and by the server's JetStream max_file_store; a byte limit is *reserved* on
+    # the server at stream creation, so 21 streams × N bytes must fit into its max_file_store
+    max_bytes: int = -1
     max_msgs: int = -1
     max_msg_size: int = 8 * 1024 * 1024
     duplicate_window_s: float = 120.0
@@ -39,7 +41,7 @@ def _default_streams() -> dict[str, StreamLimits]:
     return {
         "orders": StreamLimits(),
         "fills": StreamLimits(max_age_s=30 * 86400.0),
-        "market": StreamLimits(max_age_s=86400.0, max_bytes=2 * 1024**3),
+        "market": StreamLimits(max_age_s=86400.0),
         "positions": StreamLimits(),
         "risk": StreamLimits(max_age_s=30 * 86400.0),
         "audit": StreamLimits(max_age_s=30 * 86400.0),

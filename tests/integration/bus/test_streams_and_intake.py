@@ -51,6 +51,18 @@ async def test_streams_are_created_then_left_alone_then_updated(nats_js: NatsSer
         await nc.close()
 
 
+async def test_default_settings_fit_a_default_local_server(nats_js: NatsServer) -> None:
+    """The shipped [bus] defaults must start on the local nats-server (1 GB JetStream file store)."""
+    from oms.bus.settings import Settings
+
+    nc = await connect_nats(nats_js.url, "t")
+    try:
+        res = await ensure_streams(nc.jetstream(), Settings(nats_url=nats_js.url))
+        assert len(res) == 21 and {r.action for r in res} == {"created"}
+    finally:
+        await nc.close()
+
+
 async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, prefix: str) -> None:
     ring = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
     intake = CommandIntake(ring)
