@@ -133,8 +133,11 @@ class Rig:
             "OMS_LOGGING__LEVEL": '"WARNING"',
         })  # fmt: skip
         self.log = open(tmp / "connector.log", "w")  # noqa: SIM115
+        prof = (
+            ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+        )
         self.conn = subprocess.Popen(
-            [sys.executable, "-m", "oms.procs.connector", "--venue", "binance", "--prefix", self.prefix,
+            [sys.executable, *prof, "-m", "oms.procs.connector", "--venue", "binance", "--prefix", self.prefix,
              "--config", str(ROOT / "configs" / "oms.toml"), "--instruments", str(tmp / "instruments.toml")],
             cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -326,7 +329,10 @@ def main() -> int:
         },
         "ratio_connector_vs_sync_loop": round(conn_tput / sync_tput, 2),
         "ack_latency_us": {"connector_ring_to_ring": conn_lat.row(), "python_binance_async": peer_lat.row()},
-        "connector_rest_requests": stats["rest"]["requests"],
+        "connector_rest": {
+            k: stats["rest"][k]
+            for k in ("requests", "errors", "outcome_unknown", "resync_1021", "http_429", "throttled_waits")
+        },
         "connector_rest_ack_us_inside": stats["ack_latency_us"],  # REST call incl. queueing, both phases
         "ci": CI,
     }
