@@ -137,8 +137,9 @@ class Rig:
             ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
         )
         self.conn = subprocess.Popen(
-            [sys.executable, *prof, "-m", "oms.procs.connector", "--venue", "binance", "--prefix", self.prefix,
-             "--config", str(ROOT / "configs" / "oms.toml"), "--instruments", str(tmp / "instruments.toml")],
+            [sys.executable, *prof, "-m", "oms.procs.connector", "--venue", "binance",
+             "--prefix", self.prefix, "--config", str(ROOT / "configs" / "oms.toml"),
+             "--instruments", str(tmp / "instruments.toml")],
             cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
