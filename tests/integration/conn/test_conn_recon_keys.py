@@ -27,8 +27,15 @@ from tests.integration.conn.conftest import (
 def _manual_order(cid: str) -> int:
     c = Client(API_KEY, API_SECRET, ping=False)
     try:
-        o = c.create_order(symbol="ETHUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
-                           price="2000.00", newClientOrderId=cid)  # fmt: skip
+        o = c.create_order(
+            symbol="ETHUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.01",
+            price="2000.00",
+            newClientOrderId=cid,
+        )
         return int(o["orderId"])
     finally:
         c.close_connection()
@@ -46,8 +53,12 @@ def test_unknown_orders_cancelled_or_adopted(sim, tmp_path: Path) -> None:
     manual = f"manual-{uuid.uuid4().hex[:6]}"
     _manual_order(manual)
     (tmp_path / "a").mkdir()
-    c = Connector(sim, tmp_path / "a", f"tu{uuid.uuid4().hex[:8]}",
-                  extra_env={"OMS_CONNECTOR__ON_UNKNOWN_ORDER": '"cancel"'})  # fmt: skip
+    c = Connector(
+        sim,
+        tmp_path / "a",
+        f"tu{uuid.uuid4().hex[:8]}",
+        extra_env={"OMS_CONNECTOR__ON_UNKNOWN_ORDER": '"cancel"'},
+    )
     try:
         c.start()
         eventually(
@@ -60,8 +71,12 @@ def test_unknown_orders_cancelled_or_adopted(sim, tmp_path: Path) -> None:
     ours_elsewhere = 987_654_321  # an OMS id this connector's journal has never seen
     oid = _manual_order(f"oms-{ours_elsewhere}")
     (tmp_path / "b").mkdir()
-    c = Connector(sim, tmp_path / "b", f"tu{uuid.uuid4().hex[:8]}",
-                  extra_env={"OMS_CONNECTOR__ON_UNKNOWN_ORDER": '"adopt"'})  # fmt: skip
+    c = Connector(
+        sim,
+        tmp_path / "b",
+        f"tu{uuid.uuid4().hex[:8]}",
+        extra_env={"OMS_CONNECTOR__ON_UNKNOWN_ORDER": '"adopt"'},
+    )
     try:
         c.start()
         ack = c.wait_event(ours_elsewhere, R.ORDER_ACCEPTED)[0]
@@ -128,8 +143,9 @@ def test_health_and_rate_budget_reach_the_monitor(sim, tmp_path: Path) -> None:
     th.start()
     assert ready.wait(10)
     url = f"http://127.0.0.1:{mon.port}"
-    c = Connector(sim, tmp_path, f"tm{uuid.uuid4().hex[:8]}",
-                  extra_env={"OMS_CONNECTOR__MONITOR_URL": f'"{url}"'})  # fmt: skip
+    c = Connector(
+        sim, tmp_path, f"tm{uuid.uuid4().hex[:8]}", extra_env={"OMS_CONNECTOR__MONITOR_URL": f'"{url}"'}
+    )
     try:
         c.start()
 
@@ -154,3 +170,21 @@ def test_health_and_rate_budget_reach_the_monitor(sim, tmp_path: Path) -> None:
         c.close()
         loop.call_soon_threadsafe(loop.stop)
         th.join(10)
+
+
+def test_listen_keys_are_kept_alive(sim, tmp_path: Path) -> None:
+    c = Connector(
+        sim, tmp_path, f"tl{uuid.uuid4().hex[:8]}", extra_env={"OMS_CONNECTOR__LISTEN_KEY_KEEPALIVE_S": "0.3"}
+    )
+    try:
+        c.start()
+        st = eventually(
+            lambda: (lambda s: s if all(u["keepalives"] >= 2 for u in s["user_streams"].values()) else None)(
+                c.stats()
+            ),
+            what="two keep-alives on each market's listen key",
+        )
+        assert all(u["keepalive_errors"] == 0 and u["reconnects"] == 0 for u in st["user_streams"].values())
+        assert set(st["user_streams"]) == {"spot", "usdm"}
+    finally:
+        c.close()
