@@ -156,11 +156,22 @@ class Recorder:
                     await asyncio.sleep(0.2)
                     continue
                 if pending is not None:
-                    await pending
+                    await self._settle(stream, pending)
                 pending = asyncio.get_running_loop().create_task(self._handle(stream, msgs))
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+
+    async def _settle(self, stream: str, task: asyncio.Task) -> None:
+        """Wait for a batch; an unexpected failure is logged and the loop goes on (the batch was not
+        acked, so JetStream redelivers it after ack_wait)."""
+        try:
+            await task
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.stats.last_error = f"batch on {stream}: {type(e).__name__}: {e}"
+            _log.exception("recorder: a batch on %s failed; JetStream will redeliver it", stream)
 
     async def _handle(self, stream: str, msgs: list) -> None:
         events: list[np.ndarray] = []
