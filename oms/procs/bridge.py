@@ -95,11 +95,17 @@ async def serve(args: argparse.Namespace) -> int:
         await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
         await inc.flush()
         _log.info("bridge: taking commands on %s", subjects.COMMAND_WILDCARD)
-    tasks = [loop.create_task(bridge.run())]
+    run = loop.create_task(bridge.run())
+    stopping = loop.create_task(stop.wait())
     _log.info("bridge: %s → JetStream %s", events.name, bus.nats_url)
-    await stop.wait()
+    await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if run.done() and run.exception() is not None:  # never keep running with a dead events loop
+        _log.error("bridge: events loop failed: %r; exiting so the supervisor restarts it", run.exception())
+        stopping.cancel()
+        await nc.close()
+        return 1
     bridge.stop()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(run, return_exceptions=True)
     await bridge.drain(timeout_s=5.0)
     await nc.close()
     return 0
