@@ -52,6 +52,9 @@ class Tracked:
     )  # cids replaced by cancel-replace (their CANCELED is ours)
     adopted: bool = False
     fired: bool = False  # a conditional order whose trigger released it (not journaled)
+    old_oids: set[int] = field(
+        default_factory=set
+    )  # venue ids before a cancel-replace (their trades are ours)
 
 
 class Journal:
@@ -128,6 +131,7 @@ class Journal:
                 self.by_cid[t.cid] = t.oms_id
             t.price = r.get("p", t.price)
             t.qty = r.get("q", t.qty)
+            t.old_oids.update(r.get("ov", []))
             t.venue_oid = r.get("v", t.venue_oid)
 
     def _compact(self) -> None:
@@ -173,8 +177,21 @@ class Journal:
             t.old_cids.add(t.cid)
             t.cid, t.gen = cid, gen
             self.by_cid[cid] = t.oms_id
-        t.price, t.qty, t.venue_oid = price, qty, venue_oid
-        self._write({"op": "mod", "id": t.oms_id, "c": cid, "g": gen, "p": price, "q": qty, "v": venue_oid})
+        if venue_oid and t.venue_oid and venue_oid != t.venue_oid:
+            t.old_oids.add(t.venue_oid)
+        t.price, t.qty, t.venue_oid = price, qty, venue_oid or t.venue_oid
+        self._write(
+            {
+                "op": "mod",
+                "id": t.oms_id,
+                "c": cid,
+                "g": gen,
+                "p": price,
+                "q": qty,
+                "v": t.venue_oid,
+                "ov": sorted(t.old_oids),
+            }
+        )
 
     def find_cid(self, cid: str) -> Tracked | None:
         k = self.by_cid.get(cid)
@@ -214,7 +231,16 @@ def _records_of(t: Tracked) -> list[dict]:
     ]
     if t.old_cids:
         out.append(
-            {"op": "mod", "id": t.oms_id, "c": t.cid, "g": t.gen, "p": t.price, "q": t.qty, "v": t.venue_oid}
+            {
+                "op": "mod",
+                "id": t.oms_id,
+                "c": t.cid,
+                "g": t.gen,
+                "p": t.price,
+                "q": t.qty,
+                "v": t.venue_oid,
+                "ov": sorted(t.old_oids),
+            }
         )
     if t.accepted:
         out.append({"op": "ack", "id": t.oms_id, "v": t.venue_oid})

@@ -237,6 +237,7 @@ class Reconciler:
         n = 0
         for sym, ts in by_symbol.items():
             by_oid = {t.venue_oid: t for t in ts}
+            by_oid.update({o: t for t in ts for o in t.old_oids})  # fills made before a cancel-replace
             start = max(horizon, min(t.created_ms for t in ts) - 1000)
             start = max(start, now_ms - 86_400_000 + 1000)  # the venue allows a 24 h window
             if market == "spot":

@@ -117,6 +117,7 @@ def test_journal_survives_restart_and_torn_line(tmp_path: Path) -> None:
     j2 = Journal(p)
     r = j2.orders[5]
     assert (r.accepted, r.trades, r.cum, r.cid, r.gen, r.venue_oid) == (True, {9}, 400, "oms-5.1", 1, 78)
+    assert r.old_oids == {77}  # trades of the order before the replace still map to it
     assert (
         j2.find_cid("oms-5") is r and j2.find_cid("oms-5.1") is r
     )  # old id still maps (its CANCELED is ours)
@@ -124,7 +125,7 @@ def test_journal_survives_restart_and_torn_line(tmp_path: Path) -> None:
     assert [o.oms_id for o in j2.open_orders()] == [5]
     j2.close()
     j3 = Journal(p, keep_s=0.0)  # compaction drops ended orders older than keep_s
-    assert 6 not in j3.orders and j3.orders[5].cum == 400
+    assert 6 not in j3.orders and j3.orders[5].cum == 400 and j3.orders[5].old_oids == {77}
     j3.close()
 
 
