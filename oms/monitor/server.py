@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from oms import log
 from oms.errors import OmsError
 from oms.monitor.alerts import AlertSender
+from oms.monitor.connstats import read_all
 from oms.monitor.exposition import registry_for, render
 from oms.monitor.frames import FrameError, decode
 from oms.monitor.probe import Target, run_probes
@@ -49,6 +50,7 @@ class MonitorServer:
     rings: RingWatcher | None = None
     nats_url: str = ""
     probe_targets: list[Target] = field(default_factory=list)
+    conn_stats_glob: str = ""  # absolute glob of connector stats snapshots (oms/monitor/connstats.py)
     state: MonitorState = field(init=False)
     alerts: AlertSender = field(init=False)
     port: int = 0
@@ -142,6 +144,8 @@ class MonitorServer:
         if self.rings is not None:
             self._tasks.append(asyncio.create_task(self._ring_loop()))
         s = self.settings
+        if self.conn_stats_glob:
+            self._tasks.append(asyncio.create_task(self._conn_stats_loop()))
         if self.probe_targets and s.probe_interval_s > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -163,6 +167,14 @@ class MonitorServer:
         while True:
             self.state.set_rings(await asyncio.to_thread(self.rings.poll))
             await asyncio.sleep(self.settings.ring_poll_s)
+
+    async def _conn_stats_loop(self) -> None:
+        s = self.settings
+        while True:
+            frames, _ = await asyncio.to_thread(read_all, self.conn_stats_glob, s.stale_after_s)
+            for f in frames:
+                self.state.apply(f)
+            await asyncio.sleep(s.ring_poll_s)
 
     async def stop(self) -> None:
         for t in self._tasks:

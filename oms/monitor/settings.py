@@ -29,6 +29,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     probe_timeout_s: float = 2.0
     probe_slow_s: float = 0.5  # a probe slower than this marks the venue degraded
     probe_remote: bool = False  # False: only loopback venue URLs (simulators) are probed
+    conn_stats_glob: str = "var/run/conn-*.stats.json"  # connectors' stats snapshots (oms/conn); "" = off
     anomaly_window_s: float = 1.0  # one anomaly observation per window per (exchange, metric)
     anomaly_alpha: float = 0.1  # EWMA smoothing of the baseline
     anomaly_k: float = 6.0  # spike when value > baseline + k * MAD

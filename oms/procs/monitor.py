@@ -29,13 +29,15 @@ from oms.monitor.settings import SECTION, Settings, validate
 _log = log.get(__name__)
 
 
-def load_settings(config: str | None) -> tuple[Settings, dict[str, str]]:
-    """The `[monitor]` section and {exchange: rest_url} of the enabled exchanges, from oms.config."""
+def load_settings(config: str | None) -> tuple[Settings, dict[str, str], str]:
+    """`[monitor]`, {exchange: rest_url} of the enabled exchanges, and the absolute stats glob."""
     from oms.config import load
 
     cfg = load(config)
     exchanges = {name: x.rest_url for name, x in cfg.enabled_exchanges().items()}
-    return cfg.section(SECTION), exchanges
+    settings = cfg.section(SECTION)
+    stats_glob = str(cfg.resolve_path(settings.conn_stats_glob)) if settings.conn_stats_glob else ""
+    return settings, exchanges, stats_glob
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings, exchanges = load_settings(args.config)
+    settings, exchanges, stats_glob = load_settings(args.config)
     if args.port is not None:
         settings = msgspec.structs.replace(settings, port=args.port)
     problems = validate(settings)
@@ -61,9 +63,8 @@ async def serve(args: argparse.Namespace) -> None:
     probe_targets, skipped = targets(exchanges, settings.probe_remote)
     for note in skipped:
         _log.info("venue probe skipped: %s", note)
-    server = MonitorServer(
-        settings, RingWatcher(stack_rings(args.prefix, venues)), args.nats_url, probe_targets
-    )
+    rings = RingWatcher(stack_rings(args.prefix, venues))
+    server = MonitorServer(settings, rings, args.nats_url, probe_targets, stats_glob)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

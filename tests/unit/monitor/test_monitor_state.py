@@ -142,3 +142,41 @@ def test_trading_state_events_set_the_risk_state() -> None:
     ev2["account"], ev2["status"] = 2, TS_HALTED
     st.count_events(ev2)
     assert st.risk_state == "acct 1: active, acct 2: halted"
+
+
+def test_connector_stats_snapshot_becomes_venue_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import time
+
+    from oms.monitor.connstats import read_all
+
+    snap = {
+        "venue": "binance",
+        "pid": os.getpid(),
+        "ts": time.time(),
+        "health": {"state": "DEGRADED", "reason": "user data stream down", "reconnects": 2},
+        "rate_budget": {
+            "spot": {"limits": [{"kind": "weight", "limit": 6000, "used": 24}]},
+            "usdm": {"limits": [{"kind": "weight", "limit": 2400, "used": 30}]},
+        },
+        "user_streams": {"spot": {"reconnects": 1}},
+        "market_data": {"usdm": {"reconnects": 3}},
+        "reconcile": {"drift_orders": 1, "drift_lots": 5},
+    }
+    (tmp_path / "conn-binance.stats.json").write_text(json.dumps(snap))
+    (tmp_path / "conn-okx.stats.json").write_text("{ half written")
+    frames, problems = read_all(str(tmp_path / "conn-*.stats.json"), stale_after_s=15.0)
+    assert len(frames) == 1 and "conn-okx" in problems[0]
+    st = MonitorState(Settings())
+    st.apply(frames[0])
+    code, body = st.exchange_health("binance_spot")
+    assert code == 200 and body["state"] == "degraded" and "user data stream down" in str(body["reason"])
+    assert body["reconnects"] == 3 and body["rate_limit_max"] == 6000 and body["recon_drift_lots"] == 5
+    assert st.exchange_health("binance_usdm")[1]["reconnects"] == 5
+    snap["ts"] = time.time() - 60  # a dead connector's file goes stale: down, not healthy
+    (tmp_path / "conn-binance.stats.json").write_text(json.dumps(snap))
+    frames, _ = read_all(str(tmp_path / "conn-*.stats.json"), stale_after_s=15.0)
+    st.apply(frames[0])
+    code, body = st.exchange_health("binance_spot")
+    assert code == 503 and "not updated" in str(body["reason"])
