@@ -24,6 +24,7 @@ Usage: .venv/bin/python bench/engine.py [--orders 1000000] [--rate 20000] [--tic
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -40,8 +41,6 @@ from numba import njit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import contextlib
 
 from oms.engine import book as B  # noqa: E402
 from oms.engine import constants as C  # noqa: E402
@@ -66,10 +65,21 @@ def make_engine(capacity: int = 1 << 16) -> Engine:
     e.add_instrument(InstrumentSpec(1, 1, 1, m, d, "BTC", "USDT", "BTCUSDT"))
     e.add_account(1)
     big = 10**15
-    for lid, v in ((C.L_MAX_ORDER_QTY, 10**9), (C.L_MAX_ORDER_NOTIONAL, big), (C.L_MAX_POSITION_QTY, 10**9),
-                   (C.L_MAX_POSITION_NOTIONAL, big), (C.L_EQUITY, big), (C.L_MAX_LEVERAGE_X100, 1000),
-                   (C.L_PRICE_DEVIATION_BPS, 500), (C.L_RATE_ACCOUNT, 10**8), (C.L_RATE_VENUE, 10**8),
-                   (C.L_MAX_VENUE_EXPOSURE, big), (C.L_DAILY_LOSS_REDUCE, big), (C.L_DAILY_LOSS_HALT, big)):  # fmt: skip
+    limits = {
+        C.L_MAX_ORDER_QTY: 10**9,
+        C.L_MAX_ORDER_NOTIONAL: big,
+        C.L_MAX_POSITION_QTY: 10**9,
+        C.L_MAX_POSITION_NOTIONAL: big,
+        C.L_EQUITY: big,
+        C.L_MAX_LEVERAGE_X100: 1000,
+        C.L_PRICE_DEVIATION_BPS: 500,
+        C.L_RATE_ACCOUNT: 10**8,
+        C.L_RATE_VENUE: 10**8,
+        C.L_MAX_VENUE_EXPOSURE: big,
+        C.L_DAILY_LOSS_REDUCE: big,
+        C.L_DAILY_LOSS_HALT: big,
+    }
+    for lid, v in limits.items():
         e.set_limit(lid, C.SCOPE_ALL, v)
     e.md(R.MD_BBO, 1, PX, PX + 100)
     return e
@@ -208,8 +218,26 @@ def _wait_until(due, clock):
 
 
 @njit(cache=True, nogil=True)
-def _driver(gw_c, gw_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, cmd_c, cmd_b, n, period_ns, lat, clock, evtmp,
-            cmdtmp, crec, mrec):  # fmt: skip
+def _driver(
+    gw_c,
+    gw_b,
+    md_c,
+    md_b,
+    egw_c,
+    egw_b,
+    ebr_c,
+    ebr_b,
+    cmd_c,
+    cmd_b,
+    n,
+    period_ns,
+    lat,
+    clock,
+    evtmp,
+    cmdtmp,
+    crec,
+    mrec,
+):
     t0 = B.mono_ns(clock) + 20_000_000
     for k in range(n):
         coid = k + 1
@@ -231,7 +259,7 @@ def _driver(gw_c, gw_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, cmd_c, cmd_b, n,
         while not RG.push(gw_c, gw_b, crec, 0):
             pass
         while not _drain_events(egw_c, egw_b, ebr_c, ebr_b, evtmp, R.ORDER_SUBMITTED, coid):
-            W.sched_yield()  # a loaded 2-core box: let the engine thread run
+            pass
         # the timed part: tick at its scheduled time -> child SubmitOrder in the connector ring
         due = t0 + k * period_ns
         _wait_until(due, clock)
@@ -251,9 +279,11 @@ def _driver(gw_c, gw_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, cmd_c, cmd_b, n,
 
 
 @njit(cache=True)
-def _t2o_inline(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate,
-                bbo_c, bbo_r, bbo_o, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):  # fmt: skip
-    """Producer, engine loop iteration and connector read on one thread: no cross-core hand-off."""
+def _t2o_inline(L, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):
+    """Producer, engine loop iteration and connector read on one thread: no cross-core hand-off.
+    `L` is the argument tuple of loop.run (state, rings, backoff, batch=64, max_iters=1, no BBO)."""
+    gw_c, gw_b, md_c, md_b = L[1], L[2], L[7], L[8]
+    egw_c, egw_b, ebr_c, ebr_b, out_c, out_b = L[9], L[10], L[11], L[12], L[13], L[14]
     t0 = B.mono_ns(clock) + 1_000_000
     for k in range(n):
         coid = k + 1
@@ -271,8 +301,7 @@ def _t2o_inline(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b,
         crec[0].trigger_price = PX - 10
         crec[0].seq = coid
         RG.push(gw_c, gw_b, crec, 0)
-        LP.run(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate,
-               64, 1, False, bbo_c, bbo_r, bbo_o)  # fmt: skip
+        LP.run(*L)
         _drain_events(egw_c, egw_b, ebr_c, ebr_b, evtmp, 0, 0)
         due = t0 + k * period_ns
         _wait_until(due, clock)
@@ -281,8 +310,7 @@ def _t2o_inline(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b,
         RG.push(md_c, md_b, mrec, 0)
         got = False
         while not got:
-            LP.run(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b,
-                   wstate, 64, 1, False, bbo_c, bbo_r, bbo_o)  # fmt: skip
+            LP.run(*L)
             m = RG.pop_batch(out_c[0], out_b[0], cmdtmp, len(cmdtmp))
             for j in range(m):
                 if cmdtmp[j].kind == R.SUBMIT_ORDER and cmdtmp[j].client_order_id == coid:
@@ -292,9 +320,36 @@ def _t2o_inline(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b,
     return n
 
 
+def loop_args(s: Any, r: Any) -> tuple:
+    from oms.shm.wait import Backoff, BackoffConfig
+
+    x, c = r.exec["binance"], r.cmd["binance"]
+    return (
+        s,
+        r.gw.ctrl,
+        r.gw.buf,
+        r.bridge.ctrl,
+        r.bridge.buf,
+        LP.typed_list([x.ctrl], r.gw.ctrl),
+        LP.typed_list([x.buf], r.events_gw.buf),
+        r.md.ctrl,
+        r.md.buf,
+        r.events_gw.ctrl,
+        r.events_gw.buf,
+        r.events_bridge.ctrl,
+        r.events_bridge.buf,
+        LP.typed_list([c.ctrl], r.gw.ctrl),
+        LP.typed_list([c.buf], r.gw.buf),
+        Backoff(BackoffConfig(pure_spin=True)).state,
+        64,
+        1,
+        False,
+        *LP.no_bbo(),
+    )
+
+
 def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, Any]:
     from oms.engine.service import EngineRings
-    from oms.shm.wait import Backoff, BackoffConfig
 
     prefix = f"bi{uuid.uuid4().hex[:8]}"
     e = make_engine()
@@ -302,20 +357,28 @@ def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, An
     r = EngineRings.open(prefix, ["binance"], 1 << 12)
     e.s.ven[1]["out"] = 0
     lat = np.zeros(ticks + warm, np.int64)
+    scratch = (np.zeros(2, np.int64), np.zeros(256, R.EVENT), np.zeros(64, R.COMMAND))
     try:
-        _t2o_inline(e.s, r.gw.ctrl, r.gw.buf, r.bridge.ctrl, r.bridge.buf,
-                    LP.typed_list([r.exec["binance"].ctrl], r.gw.ctrl), LP.typed_list([r.exec["binance"].buf], r.events_gw.buf),
-                    r.md.ctrl, r.md.buf, r.events_gw.ctrl, r.events_gw.buf, r.events_bridge.ctrl, r.events_bridge.buf,
-                    LP.typed_list([r.cmd["binance"].ctrl], r.gw.ctrl), LP.typed_list([r.cmd["binance"].buf], r.gw.buf),
-                    Backoff(BackoffConfig(pure_spin=True)).state, *LP.no_bbo(), ticks + warm, 1_000_000_000 // rate, lat,
-                    np.zeros(2, np.int64), np.zeros(256, R.EVENT), np.zeros(64, R.COMMAND), np.zeros(1, R.COMMAND),
-                    np.zeros(1, R.MARKET))  # fmt: skip
+        _t2o_inline(
+            loop_args(e.s, r),
+            ticks + warm,
+            1_000_000_000 // rate,
+            lat,
+            *scratch,
+            np.zeros(1, R.COMMAND),
+            np.zeros(1, R.MARKET),
+        )
     finally:
         for ring in r.all():
             ring.unlink()
         r.close()
-    return {"ticks": ticks, "warmup": warm, "rate_per_s": rate, "latency_ns": hdr(lat[warm:]),
-            "triggers": int(e.s.meta[S.M_TRIGGERS])}  # fmt: skip
+    return {
+        "ticks": ticks,
+        "warmup": warm,
+        "rate_per_s": rate,
+        "latency_ns": hdr(lat[warm:]),
+        "triggers": int(e.s.meta[S.M_TRIGGERS]),
+    }
 
 
 def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
@@ -325,20 +388,39 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
     prefix = f"be{uuid.uuid4().hex[:8]}"
     e = make_engine()
     e.set_limit(C.L_PRICE_DEVIATION_BPS, C.SCOPE_ALL, 0)
-    svc = EngineService(e, prefix, ["binance"], ring_capacity=1 << 12, batch=64,
-                        backoff=Backoff(BackoffConfig(pure_spin=True)))  # fmt: skip
+    bo = Backoff(BackoffConfig(pure_spin=True))  # the engine thread spins (an owned core's setting)
+    svc = EngineService(e, prefix, ["binance"], ring_capacity=1 << 12, batch=64, backoff=bo)
     r = svc.rings
     lat = np.zeros(ticks + warm, np.int64)
     try:
         svc.start()
-        args = (r.gw.ctrl, r.gw.buf, r.md.ctrl, r.md.buf, r.events_gw.ctrl, r.events_gw.buf, r.events_bridge.ctrl,
-                r.events_bridge.buf, r.cmd["binance"].ctrl, r.cmd["binance"].buf)  # fmt: skip
+        eb, cb = r.events_bridge, r.cmd["binance"]
+        args = (
+            r.gw.ctrl,
+            r.gw.buf,
+            r.md.ctrl,
+            r.md.buf,
+            r.events_gw.ctrl,
+            r.events_gw.buf,
+            eb.ctrl,
+            eb.buf,
+            cb.ctrl,
+            cb.buf,
+        )
         res: dict[str, Any] = {}
 
         def drive() -> None:
-            res["n"] = _driver(*args, ticks + warm, 1_000_000_000 // rate, lat, np.zeros(2, np.int64),
-                               np.zeros(256, R.EVENT), np.zeros(64, R.COMMAND), np.zeros(1, R.COMMAND),
-                               np.zeros(1, R.MARKET))  # fmt: skip
+            res["n"] = _driver(
+                *args,
+                ticks + warm,
+                1_000_000_000 // rate,
+                lat,
+                np.zeros(2, np.int64),
+                np.zeros(256, R.EVENT),
+                np.zeros(64, R.COMMAND),
+                np.zeros(1, R.COMMAND),
+                np.zeros(1, R.MARKET),
+            )
 
         th = threading.Thread(target=drive, daemon=True)
         th.start()
@@ -355,8 +437,13 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
         for ring in r.all():
             with contextlib.suppress(Exception):
                 ring.unlink()
-    return {"ticks": ticks, "warmup": warm, "rate_per_s": rate, "latency_ns": hdr(lat[warm:]),
-            "triggers": int(e.s.meta[S.M_TRIGGERS])}  # fmt: skip
+    return {
+        "ticks": ticks,
+        "warmup": warm,
+        "rate_per_s": rate,
+        "latency_ns": hdr(lat[warm:]),
+        "triggers": int(e.s.meta[S.M_TRIGGERS]),
+    }
 
 
 # ---- peer: NautilusTrader ------------------------------------------------------------------------
@@ -475,29 +562,30 @@ def main() -> int:
     L1 = t2o_1["latency_ns"]
     rk, cc = risk["risk_ns"], risk["clock_read_ns"]
     la = result["load_average"]
-    print(
-        f"engine benchmark (machine: {result['cores']} cores, load average {la[0]:.1f} {la[1]:.1f} {la[2]:.1f})"
+    print(f"engine benchmark: {result['cores']} cores, load average {la[0]:.1f} {la[1]:.1f} {la[2]:.1f}")
+
+    def row(label: str, value: str, target: str = "") -> None:
+        print(f"{label:<50}{value:>30}  {target}")
+
+    def q(h: dict[str, Any]) -> str:
+        return f"{h['p50']} / {h['p99']} / {h['p99_9']} / {h['max']}"
+
+    row("measure", "value", "target")
+    row(
+        f"orders/s risk+state machine+ack+fill, n={thr['orders']}",
+        f"{thr['orders_per_s']:,.0f}",
+        ">= 1,000,000",
     )
-    print(f"{'measure':<52}{'value':>16}  target")
-    print(
-        f"{'orders/s (risk+state machine+ack+fill), n=' + str(thr['orders']):<52}{thr['orders_per_s']:>16,.0f}  >= 1,000,000"
-    )
-    print(f"{'risk check p50 / p99 ns (incl. clock read)':<52}{rk['p50']:>8} / {rk['p99']:<6}  p99 <= 300")
-    print(f"{'  clock read p50 / p99 ns (inside each sample)':<52}{cc['p50']:>8} / {cc['p99']:<6}")
-    print(f"{'  same, CPU time (other tenants excluded)':<52}{thr['orders_per_cpu_s']:>16,.0f}")
-    print(
-        f"{'tick-to-order 1 thread ns p50/p99/p99.9/max':<52}{L1['p50']:>8} / {L1['p99']} / {L1['p99_9']} / {L1['max']}"
-    )
-    print(
-        f"{'tick-to-order 2 threads ns p50 / p99 / p99.9 / max':<52}{L['p50']:>8} / {L['p99']} / {L['p99_9']} / {L['max']}"
-        f"  p99 <= 5000 (at {a.rate}/s, {a.ticks} ticks, {a.warmup} warm-up excluded)"
-    )
+    row("  same, per CPU-second (other tenants excluded)", f"{thr['orders_per_cpu_s']:,.0f}")
+    row("risk check ns p50 / p99 (incl. clock read)", f"{rk['p50']} / {rk['p99']}", "p99 <= 300")
+    row("  clock read ns p50 / p99 (inside each sample)", f"{cc['p50']} / {cc['p99']}")
+    row("tick-to-order ns, 1 thread p50/p99/p99.9/max", q(L1), "p99 <= 5000")
+    row("tick-to-order ns, 2 threads p50/p99/p99.9/max", q(L), "p99 <= 5000")
+    print(f"  (offered {a.rate} ticks/s, {a.ticks} ticks, {a.warmup} warm-up ticks excluded)")
     if peer.get("available"):
-        print(
-            f"{'NautilusTrader ' + peer['version'] + ' orders/s, n=' + str(peer['orders']):<52}{peer['orders_per_s']:>16,.0f}"
-        )
-        print(f"{'ours orders/s, same n':<52}{same['orders_per_s']:>16,.0f}")
-        print(f"{'ratio ours / NautilusTrader':<52}{ratio:>16,.1f}x")
+        row(f"NautilusTrader {peer['version']} orders/s, n={peer['orders']}", f"{peer['orders_per_s']:,.0f}")
+        row("ours orders/s, same n", f"{same['orders_per_s']:,.0f}")
+        row("ratio ours / NautilusTrader", f"{ratio:,.1f}x")
     else:
         print(f"peer NautilusTrader: not run ({peer['note']})")
     return 0

@@ -147,7 +147,6 @@ def alloc_slot(s):
     if top > 0:
         s.meta[S.M_FREE_TOP] = top - 1
         return s.free[top - 1]
-    cap = len(s.orders)
     while s.meta[S.M_TQ_HEAD] < s.meta[S.M_TQ_TAIL]:
         slot = s.termq[s.meta[S.M_TQ_HEAD] & (len(s.termq) - 1)]
         s.meta[S.M_TQ_HEAD] += 1

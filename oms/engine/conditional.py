@@ -47,7 +47,8 @@ def cap_bit(t):
 @njit(cache=True, _nrt=False)
 def ev_submitted(s, kind, o, reason, ref_seq):
     """An EVENT carrying the whole order definition (so replay can rebuild it). Packing:
-    price = limit price (market orders: the reference price risk used), trade_id = ref_id, fee = trigger_price, fee_asset = trail, ts_venue_ns = expire_ns,
+    price = limit price (market orders: the reference price risk used), trade_id = ref_id,
+    fee = trigger_price, fee_asset = trail, ts_venue_ns = expire_ns,
     venue_order_id = tif | contingency << 8 | native << 16 | send_type << 24."""
     n = B.ev_order(s, kind, o, reason, ref_seq)
     if n >= 0:

@@ -227,10 +227,29 @@ class Engine:
             c[0][k] = v
         return self.run_commands(c)
 
-    def submit(self, coid: int, *, account: int, instrument: int, side: int, qty: int, price: int = 0,
-               order_type: int = R.ORD_LIMIT, **more: int) -> Output:  # fmt: skip
-        return self.command(kind=R.SUBMIT_ORDER, client_order_id=coid, account=account, instrument=instrument,
-                            side=side, qty=qty, price=price, order_type=order_type, **more)  # fmt: skip
+    def submit(
+        self,
+        coid: int,
+        *,
+        account: int,
+        instrument: int,
+        side: int,
+        qty: int,
+        price: int = 0,
+        order_type: int = R.ORD_LIMIT,
+        **more: int,
+    ) -> Output:
+        return self.command(
+            kind=R.SUBMIT_ORDER,
+            client_order_id=coid,
+            account=account,
+            instrument=instrument,
+            side=side,
+            qty=qty,
+            price=price,
+            order_type=order_type,
+            **more,
+        )
 
     def cancel(self, coid: int, **more: int) -> Output:
         return self.command(kind=R.CANCEL_ORDER, ref_id=coid, **more)

@@ -99,8 +99,9 @@ def _refresh_ref(s, bbo_c, bbo_rows, bbo_out, i):
 
 
 @njit(cache=True)
-def _commands(s, ctrl, buf, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b, out_c,
-              out_b, wstate):  # fmt: skip
+def _commands(
+    s, ctrl, buf, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate
+):
     avail = RG.available(ctrl)
     if avail <= 0:
         return 0
@@ -121,8 +122,30 @@ def _commands(s, ctrl, buf, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw
 
 
 @njit(cache=True, nogil=True)
-def run(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b,
-        wstate, batch, max_iters, use_bbo, bbo_c, bbo_rows, bbo_out):  # fmt: skip
+def run(
+    s,
+    gw_c,
+    gw_b,
+    br_c,
+    br_b,
+    ex_c,
+    ex_b,
+    md_c,
+    md_b,
+    egw_c,
+    egw_b,
+    ebr_c,
+    ebr_b,
+    out_c,
+    out_b,
+    wstate,
+    batch,
+    max_iters,
+    use_bbo,
+    bbo_c,
+    bbo_rows,
+    bbo_out,
+):
     """The engine loop. Returns the number of input records processed."""
     total = 0
     it = 0
@@ -166,10 +189,40 @@ def run(s, gw_c, gw_b, br_c, br_b, ex_c, ex_b, md_c, md_b, egw_c, egw_b, ebr_c, 
                 flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
                 work += n
         # commands: gateway, then bridge
-        work += _commands(s, gw_c, gw_b, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b,
-                          out_c, out_b, wstate)  # fmt: skip
-        work += _commands(s, br_c, br_b, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b,
-                          out_c, out_b, wstate)  # fmt: skip
+        work += _commands(
+            s,
+            gw_c,
+            gw_b,
+            batch,
+            use_bbo,
+            bbo_c,
+            bbo_rows,
+            bbo_out,
+            egw_c,
+            egw_b,
+            ebr_c,
+            ebr_b,
+            out_c,
+            out_b,
+            wstate,
+        )
+        work += _commands(
+            s,
+            br_c,
+            br_b,
+            batch,
+            use_bbo,
+            bbo_c,
+            bbo_rows,
+            bbo_out,
+            egw_c,
+            egw_b,
+            ebr_c,
+            ebr_b,
+            out_c,
+            out_b,
+            wstate,
+        )
         if work == 0:
             s.meta[S.M_IDLE] += 1
             W.backoff_idle(wstate)

@@ -82,8 +82,15 @@ class EngineRings:
         return r
 
     def all(self) -> list[Ring]:
-        return [self.gw, self.bridge, self.md, self.events_gw, self.events_bridge, *self.exec.values(),
-                *self.cmd.values()]  # fmt: skip
+        return [
+            self.gw,
+            self.bridge,
+            self.md,
+            self.events_gw,
+            self.events_bridge,
+            *self.exec.values(),
+            *self.cmd.values(),
+        ]
 
     def close(self) -> None:
         for ring in self.all():
@@ -120,8 +127,17 @@ class EventLog:
 
 
 class EngineService:
-    def __init__(self, engine: Engine, prefix: str, venues: list[str], *, ring_capacity: int = 1 << 16,
-                 batch: int = 64, event_log: str = "", backoff: Backoff | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        prefix: str,
+        venues: list[str],
+        *,
+        ring_capacity: int = 1 << 16,
+        batch: int = 64,
+        event_log: str = "",
+        backoff: Backoff | None = None,
+    ) -> None:
         from oms import ids
 
         self.engine = engine
@@ -165,15 +181,27 @@ class EngineService:
         r = self.rings
         try:
             self.processed += LP.run(
-                self.engine.s, r.gw.ctrl, r.gw.buf, r.bridge.ctrl, r.bridge.buf,
+                self.engine.s,
+                r.gw.ctrl,
+                r.gw.buf,
+                r.bridge.ctrl,
+                r.bridge.buf,
                 LP.typed_list([x.ctrl for x in r.exec.values()], r.gw.ctrl),
                 LP.typed_list([x.buf for x in r.exec.values()], r.events_gw.buf),
-                r.md.ctrl, r.md.buf, r.events_gw.ctrl, r.events_gw.buf,
-                r.events_bridge.ctrl, r.events_bridge.buf,
+                r.md.ctrl,
+                r.md.buf,
+                r.events_gw.ctrl,
+                r.events_gw.buf,
+                r.events_bridge.ctrl,
+                r.events_bridge.buf,
                 LP.typed_list([x.ctrl for x in r.cmd.values()], r.gw.ctrl),
                 LP.typed_list([x.buf for x in r.cmd.values()], r.gw.buf),
-                self.backoff.state, self.batch, max_iters, self._use_bbo, *self._bbo,
-            )  # fmt: skip
+                self.backoff.state,
+                self.batch,
+                max_iters,
+                self._use_bbo,
+                *self._bbo,
+            )
         except BaseException as e:  # pragma: no cover - surfaced by stop()/alive()
             self.error = e
             raise

@@ -1,4 +1,4 @@
-"""Engine integration fixtures: a real `python -m oms.procs.engine` process on real rings of a unique prefix."""
+"""Engine integration fixtures: a real `python -m oms.procs.engine` process on real rings (unique prefix)."""
 
 from __future__ import annotations
 

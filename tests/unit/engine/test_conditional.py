@@ -8,8 +8,17 @@ from tests.unit.engine.conftest import PX
 
 
 def cond(e, coid, side, order_type, trigger=0, price=0, qty=100, **kw):
-    return e.submit(coid, account=1, instrument=1, side=side, qty=qty, price=price, order_type=order_type,
-                    trigger_price=trigger, **kw)  # fmt: skip
+    return e.submit(
+        coid,
+        account=1,
+        instrument=1,
+        side=side,
+        qty=qty,
+        price=price,
+        order_type=order_type,
+        trigger_price=trigger,
+        **kw,
+    )
 
 
 def test_stop_market_emulated_triggers_child_in_same_call(eng):

@@ -65,8 +65,15 @@ def test_daily_window_rolls_at_utc_midnight():
 
 
 def test_settings_validate_names_the_bad_key():
-    bad = ES.validate(ES.Settings(max_order_notional="lots", price_deviation_bps=20000, accounts=[0],
-                                  ring_capacity=1000, venue={"nope": ES.VenueLimits()}))  # fmt: skip
+    bad = ES.validate(
+        ES.Settings(
+            max_order_notional="lots",
+            price_deviation_bps=20000,
+            accounts=[0],
+            ring_capacity=1000,
+            venue={"nope": ES.VenueLimits()},
+        )
+    )
     keys = {k for k, _, _ in bad}
     assert {"max_order_notional", "price_deviation_bps", "accounts", "ring_capacity", "venue.nope"} <= keys
     assert ES.validate(ES.Settings()) == []
@@ -93,8 +100,14 @@ def test_apply_settings_loads_limits():
     assert e.s.ven[1]["caps"] == C.CAP_STOP_MARKET | C.CAP_OCO
 
 
-@pytest.mark.parametrize("tick,lot,cs,expect", [("0.01", "0.00001", "1", (10, 1)), ("0.00000001", "0.01", "1", (1, 100)),
-                                                ("0.1", "1", "0.001", (10000, 1))])  # fmt: skip
+@pytest.mark.parametrize(
+    "tick,lot,cs,expect",
+    [
+        ("0.01", "0.00001", "1", (10, 1)),
+        ("0.00000001", "0.01", "1", (1, 100)),
+        ("0.1", "1", "0.001", (10000, 1)),
+    ],
+)
 def test_scale_fraction_is_exact(tick, lot, cs, expect):
     from oms.engine.instruments import scale_fraction
 

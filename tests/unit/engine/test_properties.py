@@ -18,11 +18,28 @@ from tests.unit.engine.conftest import PX, make_engine
 
 EXAMPLES = 60 if os.environ.get("CI") else 150
 COIDS = st.integers(1, 10)
-TYPES = st.sampled_from([R.ORD_LIMIT, R.ORD_LIMIT, R.ORD_MARKET, R.ORD_STOP_MARKET, R.ORD_STOP_LIMIT,
-                         R.ORD_TAKE_PROFIT_MARKET, R.ORD_TRAILING_STOP_MARKET])  # fmt: skip
+TYPES = st.sampled_from(
+    [
+        R.ORD_LIMIT,
+        R.ORD_LIMIT,
+        R.ORD_MARKET,
+        R.ORD_STOP_MARKET,
+        R.ORD_STOP_LIMIT,
+        R.ORD_TAKE_PROFIT_MARKET,
+        R.ORD_TRAILING_STOP_MARKET,
+    ]
+)
 
-submit = st.tuples(st.just("submit"), COIDS, st.sampled_from([1, -1]), st.integers(1, 50), TYPES,
-                   st.integers(1, 2), st.sampled_from([0, 0, R.CONT_OCO, R.CONT_BRACKET_CHILD]), COIDS)  # fmt: skip
+submit = st.tuples(
+    st.just("submit"),
+    COIDS,
+    st.sampled_from([1, -1]),
+    st.integers(1, 50),
+    TYPES,
+    st.integers(1, 2),
+    st.sampled_from([0, 0, R.CONT_OCO, R.CONT_BRACKET_CHILD]),
+    COIDS,
+)
 command = st.tuples(st.sampled_from(["cancel", "modify"]), COIDS, st.integers(1, 60))
 venue = st.tuples(
     st.sampled_from(
@@ -38,7 +55,7 @@ venue = st.tuples(
             "mod_rej",
             "triggered",
         ]
-    ),  # fmt: skip
+    ),
     COIDS,
     st.integers(1, 30),
     st.integers(1, 12),
@@ -58,10 +75,19 @@ def apply(e, op):
             if t in (R.ORD_MARKET, R.ORD_STOP_MARKET, R.ORD_TAKE_PROFIT_MARKET, R.ORD_TRAILING_STOP_MARKET)
             else PX
         )
-        return e.submit(coid, account=acct, instrument=1, side=side, qty=qty, price=price, order_type=t,
-                        trigger_price=0 if t in (R.ORD_LIMIT, R.ORD_MARKET) else trig,
-                        trail=100 if t == R.ORD_TRAILING_STOP_MARKET else 0, contingency=cont,
-                        ref_id=ref if cont else 0)  # fmt: skip
+        return e.submit(
+            coid,
+            account=acct,
+            instrument=1,
+            side=side,
+            qty=qty,
+            price=price,
+            order_type=t,
+            trigger_price=0 if t in (R.ORD_LIMIT, R.ORD_MARKET) else trig,
+            trail=100 if t == R.ORD_TRAILING_STOP_MARKET else 0,
+            contingency=cont,
+            ref_id=ref if cont else 0,
+        )
     if k == "cancel":
         return e.cancel(op[1])
     if k == "modify":
@@ -141,8 +167,19 @@ def test_random_interleavings_keep_invariants_and_replay_equals_live(seq):
     r = make_engine()
     r.replay(events)
     live, back = e.s, r.s
-    for f in ("client_order_id", "status", "qty", "cum_qty", "leaves", "price", "side", "peer", "venue_order_id",
-              "trigger_price", "open_notional"):  # fmt: skip
+    for f in (
+        "client_order_id",
+        "status",
+        "qty",
+        "cum_qty",
+        "leaves",
+        "price",
+        "side",
+        "peer",
+        "venue_order_id",
+        "trigger_price",
+        "open_notional",
+    ):
         a = np.sort(live.orders[live.orders["client_order_id"] != 0], order="client_order_id")[f]
         b = np.sort(back.orders[back.orders["client_order_id"] != 0], order="client_order_id")[f]
         assert (a == b).all(), f"order field {f} differs after replay"
