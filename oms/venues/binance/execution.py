@@ -279,6 +279,9 @@ class Executor:
                     self.spawn(self.submit_batch(group))
                     group = []
                 continue
+            if group:  # keep ring order: a cancel/modify behind a batched submit starts after it
+                self.spawn(self.submit(group[0]) if len(group) == 1 else self.submit_batch(group))
+                group = []
             if k == R.SUBMIT_ORDER:
                 self.spawn(self.submit(c))
             elif k == R.CANCEL_ORDER:

@@ -236,3 +236,20 @@ def _positions(sim) -> list[dict]:
         return cl.futures_position_information()
     finally:
         cl.close_connection()
+
+
+def test_cancel_right_behind_a_batched_submit_keeps_ring_order(up: Connector, sim) -> None:
+    c = up
+    base = mid_ticks(sim, "usdm", "BTCUSDT", Decimal("0.1")) - 3000
+    x, y = c.new_id(), c.new_id()
+    c.send(
+        command(R.SUBMIT_ORDER, x, USDM_BTC, price=base, qty=2),
+        command(R.SUBMIT_ORDER, y, USDM_BTC, price=base - 1, qty=2),
+        command(R.CANCEL_ORDER, x, USDM_BTC),
+    )
+    c.wait_event(x, R.ORDER_ACCEPTED)
+    c.wait_event(x, R.ORDER_CANCELED)
+    c.wait_event(y, R.ORDER_ACCEPTED)
+    assert not c.of(x, R.CANCEL_REJECTED)
+    c.send(command(R.CANCEL_ORDER, y, USDM_BTC))
+    c.wait_event(y, R.ORDER_CANCELED)
