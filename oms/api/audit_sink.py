@@ -60,6 +60,14 @@ class JsonlAuditSink:
         self._max = max_buffer
         self._last = time.monotonic()
         self.count = 0
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._tick, name="audit-flush", daemon=True)
+        self._timer.start()
+
+    def _tick(self) -> None:  # quiet periods still reach the file within flush_s
+        while not self._stop.wait(self._flush_s):
+            if self._buf:
+                self.flush()
 
     def record(self, rec: AuditRecord) -> None:
         if not rec.ts_ns:
@@ -95,6 +103,8 @@ class JsonlAuditSink:
                 self._f.flush()
 
     def close(self) -> None:
+        self._stop.set()
+        self._timer.join(5)
         self.flush()
         with self._lock:
             if not self._f.closed:

@@ -17,6 +17,7 @@ import grpc
 
 from oms import log
 from oms.api import convert, validation
+from oms.api.audit_sink import AuditRecord
 from oms.api.auth import Authenticator, current
 from oms.api.engine_link import FUTURE_SINK, EngineLink
 from oms.api.gen.oms.v1 import gateway_pb2 as gw
@@ -56,6 +57,8 @@ class StreamSink:
         self.space = asyncio.Event()
         self.space.set()
         self.outstanding = 0
+        self.sent = 0  # commands written to the engine ring
+        self.refused = 0  # commands answered locally (invalid, out of scope, rate limited, engine down)
 
     def ack(self, token: Any, e: tuple | None, err: ApiError | None) -> None:
         rid, row = token
@@ -69,6 +72,7 @@ class StreamSink:
         self.ready.set()
 
     def local(self, a: pb.OrderAck) -> None:
+        self.refused += 1
         self.acks.append(a)
         self.ready.set()
 
@@ -172,6 +176,18 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         finally:
             task.cancel()
             self.link.forget(sink)
+            self.auth.audit.record(
+                AuditRecord(
+                    "/oms.v1.Gateway/OrderStream",
+                    "allow",
+                    "OK",
+                    p.token.id,
+                    f"{p.peer.ip}:{p.peer.port}",
+                    "stream closed",
+                    None,
+                    {"commands_sent": sink.sent, "commands_refused": sink.refused},
+                )
+            )
 
     def _stream_request(self, p: Any, sink: StreamSink, req: gw.OrderStreamRequest) -> None:
         rid = req.request_id
@@ -217,6 +233,7 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             sink.space.clear()
         try:
             self.link.publish(rows, sink, tokens, follow=True)
+            sink.sent += len(rows)
         except ApiError as e:
             sink.outstanding -= len(rows)
             self._refuse(sink, rid, rows, e)

@@ -282,6 +282,15 @@ def test_still_serving_after_fuzz(fz) -> None:  # type: ignore[no-untyped-def]
     assert (
         h.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
     )
+    # the fuzz may have halted trading (a valid SetTradingState): lift it everywhere, then trade
+    import pyotp
+
+    code_now = pyotp.TOTP(st_.totp["fuzz"]).now()
+    _, a = stubs(st_.channel())
+    for acct in (0, 1, 2, 3):
+        req = gw.SetTradingState(state=pb.TRADING_STATE_ACTIVE, account=acct, reason="after fuzz")
+        code, msg, _ = status_of(a.SetTradingState, req, (*meta, ("x-oms-totp", code_now)))
+        assert code == grpc.StatusCode.OK, msg
     order = pb.SubmitOrder(
         account=1,
         venue="binance",

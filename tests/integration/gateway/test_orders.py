@@ -130,6 +130,16 @@ def test_order_stream_acks_and_errors_in_band(stack: Stack) -> None:
     bad = {a.request_id: a for a in acks if a.error}
     assert bad[99].error.startswith("submit[0].price:") and bad[99].error_code == INVALID.value[0]
     assert bad[100].error_code == INVALID.value[0]
+    # the stream's allowed orders are audited as one summary record when it closes
+    from oms.api.audit_sink import read_records
+    from oms.testing import eventually
+
+    def summary() -> dict | None:
+        recs = [x for x in read_records(stack.settings.audit_file) if x["reason"] == "stream closed"]
+        return next((x for x in recs if x["detail"]["commands_sent"] == 100), None)
+
+    rec = eventually(summary, timeout=5)
+    assert rec["detail"]["commands_refused"] == 2 and rec["token_id"] == stack.ids["trader"]
 
 
 def test_stream_events_follow(stack: Stack) -> None:
