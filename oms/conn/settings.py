@@ -34,7 +34,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     depth_levels: int = 1000  # REST snapshot size for book sync
     market_data: bool = True  # subscribe to depth streams and publish book + BBO
     reconcile_lookback_s: float = 86400.0  # fills older than this are not replayed
-    reconcile_interval_s: float = 0.0  # > 0: also reconcile periodically (besides start/reconnect)
+    reconcile_interval_s: float = 300.0  # also reconcile this often (besides start/reconnect); 0 = off
     on_unknown_order: str = "report"  # an open venue order the OMS does not know: report/adopt/cancel
     cancel_on_shutdown: bool = False  # SIGTERM cancels our open orders before exiting
     shutdown_grace_s: float = 10.0  # SIGTERM: how long in-flight requests may take to finish

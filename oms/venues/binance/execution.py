@@ -528,9 +528,11 @@ class Executor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            except Rejected as e:
-                await self._reject_new(t, _code(e), e.message)
-                return
+            except Rejected as e:  # the query itself was refused: that says nothing about the order
+                _log.warning("order %d: query refused (%s); retrying in %.1fs", t.oms_id, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             if res is None:
                 self._count("resolved_absent")
                 await self._reject_new(t, E_NOT_EXIST, "lost answer; the venue has no such order")
