@@ -90,7 +90,7 @@ class Instruments:
         return len(self.by_id)
 
 
-def load(path: str | None, venue: str) -> Instruments:
+def load(path: str | None, venue: str, *, registry: str | Path | None = None) -> Instruments:
     """The venue's instruments from `path`, or from the venues room's registry when path is empty."""
     if path:
         p = Path(path)
@@ -145,7 +145,7 @@ def load(path: str | None, venue: str) -> Instruments:
             "no instruments: set [connector] instruments = FILE (or pass --instruments FILE) with "
             "[[instrument]] tables; the venues room's registry (oms.venues.instruments) is not in this build"
         ) from None
-    reg = InstrumentRegistry.open()  # type: ignore[attr-defined]
+    reg = InstrumentRegistry.open(registry) if registry else InstrumentRegistry.open()  # type: ignore[attr-defined]
     where = getattr(reg, "path", "the instrument registry")
     out = []
     for i in reg.all():

@@ -7,6 +7,10 @@ SIGINT, which finish in-flight requests, optionally cancel open orders, and exit
 
     python -m oms.procs.connector --venue binance [--config configs/oms.toml] [--prefix oms]
                                   [--instruments instruments.toml] [--core N]
+
+Under `oms up` the prefix and core come from OMS_SHM_PREFIX / OMS_CORE, and without --instruments the
+shared registry `<root>/var/instruments.json` (filled from the venue by the stack) is read, waiting
+up to 60 s for it to be filled.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sys
 from oms import log, pinning
 from oms.conn import settings as CS
 from oms.conn.instruments import load as load_instruments
-from oms.errors import OmsError
+from oms.errors import ConfigError, OmsError
 
 _log = log.get("oms.procs.connector")
 
@@ -29,7 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="oms.procs.connector", description=__doc__.splitlines()[0])
     p.add_argument("--venue", required=True, help="venue to serve (binance)")
     p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="path to oms.toml")
-    p.add_argument("--prefix", default=None, help="shm prefix (default [node].shm_prefix)")
+    p.add_argument(
+        "--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="shm prefix (default [node].shm_prefix)"
+    )
     p.add_argument(
         "--instruments", default=None, help="TOML [[instrument]] file (default [connector].instruments)"
     )
@@ -47,13 +53,27 @@ async def run(args: argparse.Namespace) -> int:
     st: CS.Settings = cfg.section(CS.SECTION)
     prefix = args.prefix or cfg.node.shm_prefix
     core = args.core
-    if core is None:
+    env_core = os.environ.get("OMS_CORE")  # set by `oms up` from the core plan ("" = unpinned)
+    if core is None and env_core is not None:
+        core = int(env_core) if env_core.strip() else None
+    elif core is None:
         plan = pinning.plan(cfg.core_map())
         place = plan.get(f"conn-{args.venue}")
         core = place.core if place else None
     pinning.pin_self(core)
     path = args.instruments or (str(cfg.resolve_path(st.instruments)) if st.instruments else None)
-    insts = load_instruments(path, args.venue)
+    registry = cfg.resolve_path("var/instruments.json")
+    for attempt in range(60):
+        try:
+            insts = load_instruments(path, args.venue, registry=registry)
+            break
+        except ConfigError as e:
+            # the stack fills the shared registry from the venue while programs start: wait a little
+            if path or attempt == 59:
+                raise
+            if attempt == 0:
+                _log.warning("%s; waiting up to 60 s for it to be filled", e)
+            await asyncio.sleep(1.0)
     exchange = next((f"{args.venue}_{m}" for m in st.markets if f"{args.venue}_{m}" in cfg.exchanges), None)
     if exchange is None:
         raise OmsError(

@@ -226,3 +226,43 @@ def test_normalise_reports() -> None:
     r = normalise(fut)
     assert r is not None and (r["trade_id"], r["last_qty"], r["maker"], r["ts"]) == (11, "0.002", True, 2)
     assert normalise({"e": "ACCOUNT_UPDATE"}) is None
+
+
+def test_instruments_from_the_shared_registry(tmp_path: Path) -> None:
+    from oms.venues.instruments import Instrument, InstrumentRegistry
+
+    path = tmp_path / "instruments.json"
+    with pytest.raises(ConfigError, match="no binance instruments in"):
+        load(None, "binance", registry=path)
+    reg = InstrumentRegistry.open(path)
+    reg.load(
+        [
+            Instrument(
+                id=0,
+                venue="binance",
+                market="spot",
+                symbol="BTCUSDT",
+                unified="BTC/USDT",
+                base="BTC",
+                quote="USDT",
+                settle="",
+                tick_size=Decimal("0.01"),
+                lot_size=Decimal("0.00001"),
+            ),
+            Instrument(
+                id=0,
+                venue="binance",
+                market="usdm",
+                symbol="BTCUSDT",
+                unified="BTC/USDT:USDT",
+                base="BTC",
+                quote="USDT",
+                settle="USDT",
+                tick_size=Decimal("0.1"),
+                lot_size=Decimal("0.001"),
+            ),
+        ]
+    )
+    ins = load(None, "binance", registry=path)
+    assert ins.find("usdm", "BTCUSDT").tick_size == Decimal("0.1")  # type: ignore[union-attr]
+    assert ins.find("spot", "btcusdt").id != ins.find("usdm", "BTCUSDT").id  # type: ignore[union-attr]
