@@ -264,6 +264,7 @@ def _driver(
         due = t0 + k * period_ns
         _wait_until(due, clock)
         mrec[0].price = PX - 10
+        sent = B.mono_ns(clock)
         mrec[0].ts_ns = due
         while not RG.push(md_c, md_b, mrec, 0):
             pass
@@ -273,7 +274,9 @@ def _driver(
             for j in range(m):
                 if cmdtmp[j].kind == R.SUBMIT_ORDER and cmdtmp[j].client_order_id == coid:
                     got = True
-        lat[k] = B.mono_ns(clock) - due
+        got_ns = B.mono_ns(clock)
+        lat[k, 0] = got_ns - due
+        lat[k, 1] = got_ns - sent
         _drain_events(egw_c, egw_b, ebr_c, ebr_b, evtmp, 0, 0)
     return n
 
@@ -306,6 +309,7 @@ def _t2o_inline(L, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):
         due = t0 + k * period_ns
         _wait_until(due, clock)
         mrec[0].price = PX - 10
+        sent = B.mono_ns(clock)
         mrec[0].ts_ns = due
         RG.push(md_c, md_b, mrec, 0)
         got = False
@@ -315,7 +319,9 @@ def _t2o_inline(L, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):
             for j in range(m):
                 if cmdtmp[j].kind == R.SUBMIT_ORDER and cmdtmp[j].client_order_id == coid:
                     got = True
-        lat[k] = B.mono_ns(clock) - due
+        got_ns = B.mono_ns(clock)
+        lat[k, 0] = got_ns - due
+        lat[k, 1] = got_ns - sent
         _drain_events(egw_c, egw_b, ebr_c, ebr_b, evtmp, 0, 0)
     return n
 
@@ -356,7 +362,7 @@ def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, An
     e.set_limit(C.L_PRICE_DEVIATION_BPS, C.SCOPE_ALL, 0)
     r = EngineRings.open(prefix, ["binance"], 1 << 12)
     e.s.ven[1]["out"] = 0
-    lat = np.zeros(ticks + warm, np.int64)
+    lat = np.zeros((ticks + warm, 2), np.int64)
     scratch = (np.zeros(2, np.int64), np.zeros(256, R.EVENT), np.zeros(64, R.COMMAND))
     try:
         _t2o_inline(
@@ -376,7 +382,8 @@ def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, An
         "ticks": ticks,
         "warmup": warm,
         "rate_per_s": rate,
-        "latency_ns": hdr(lat[warm:]),
+        "latency_ns": hdr(lat[warm:, 0]),  # from each tick's scheduled time (coordinated omission safe)
+        "service_ns": hdr(lat[warm:, 1]),  # from the moment the tick was actually written
         "triggers": int(e.s.meta[S.M_TRIGGERS]),
     }
 
@@ -391,7 +398,7 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
     bo = Backoff(BackoffConfig(pure_spin=True))  # the engine thread spins (an owned core's setting)
     svc = EngineService(e, prefix, ["binance"], ring_capacity=1 << 12, batch=64, backoff=bo)
     r = svc.rings
-    lat = np.zeros(ticks + warm, np.int64)
+    lat = np.zeros((ticks + warm, 2), np.int64)
     try:
         svc.start()
         eb, cb = r.events_bridge, r.cmd["binance"]
@@ -441,7 +448,8 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
         "ticks": ticks,
         "warmup": warm,
         "rate_per_s": rate,
-        "latency_ns": hdr(lat[warm:]),
+        "latency_ns": hdr(lat[warm:, 0]),  # from each tick's scheduled time (coordinated omission safe)
+        "service_ns": hdr(lat[warm:, 1]),  # from the moment the tick was actually written
         "triggers": int(e.s.meta[S.M_TRIGGERS]),
     }
 
@@ -580,7 +588,9 @@ def main() -> int:
     row("risk check ns p50 / p99 (incl. clock read)", f"{rk['p50']} / {rk['p99']}", "p99 <= 300")
     row("  clock read ns p50 / p99 (inside each sample)", f"{cc['p50']} / {cc['p99']}")
     row("tick-to-order ns, 1 thread p50/p99/p99.9/max", q(L1), "p99 <= 5000")
+    row("  same, from the actual write (no schedule lag)", q(t2o_1["service_ns"]))
     row("tick-to-order ns, 2 threads p50/p99/p99.9/max", q(L), "p99 <= 5000")
+    row("  same, from the actual write (no schedule lag)", q(t2o["service_ns"]))
     print(f"  (offered {a.rate} ticks/s, {a.ticks} ticks, {a.warmup} warm-up ticks excluded)")
     if peer.get("available"):
         row(f"NautilusTrader {peer['version']} orders/s, n={peer['orders']}", f"{peer['orders_per_s']:,.0f}")

@@ -20,8 +20,7 @@ The loop ends when meta[M_STOP] != 0 (set from the main thread on SIGTERM) or af
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, typeof
-from numba.typed import List
+from numba import njit
 
 from oms.engine import book as B
 from oms.engine import constants as C
@@ -41,7 +40,7 @@ M_BUSY = 42
 M_BLOCKED = 43
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push_all(ctrl, buf, src, n, wstate, meta, block):
     k = 0
     while k < n:
@@ -54,7 +53,7 @@ def _push_all(ctrl, buf, src, n, wstate, meta, block):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate):
     n = s.meta[S.M_NEV]
     if n > 0:
@@ -78,7 +77,7 @@ def flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate):
     s.meta[S.M_NCMD] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _refresh_ref(s, bbo_c, bbo_rows, bbo_out, i):
     """Reference price from the shared BBO table, when one is attached and newer than our own."""
     if i <= 0 or i >= len(bbo_rows) or i >= len(s.inst):
@@ -98,7 +97,7 @@ def _refresh_ref(s, bbo_c, bbo_rows, bbo_out, i):
     ins.ts = r.ts_ns
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _commands(
     s, ctrl, buf, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate
 ):
@@ -121,7 +120,7 @@ def _commands(
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def run(
     s,
     gw_c,
@@ -233,12 +232,12 @@ def run(
     return total
 
 
-def typed_list(arrays: list[np.ndarray], like: np.ndarray) -> List:
-    """A numba typed List of arrays (empty lists get the element type from `like`)."""
-    out = List.empty_list(typeof(like))
-    for a in arrays:
-        out.append(a)
-    return out
+def typed_list(arrays: list[np.ndarray], like: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The per-venue rings as a tuple (a homogeneous tuple indexes at run time in njit code and needs
+    no reference counting, unlike a typed List). At least one ring: the engine serves >= 1 venue."""
+    if not arrays:
+        raise ValueError("the engine loop needs at least one venue ring pair")
+    return tuple(arrays)
 
 
 def no_bbo() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
