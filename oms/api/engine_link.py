@@ -23,8 +23,9 @@ import grpc
 import numpy as np
 
 from oms import log
-from oms.api.state import E_COID, E_REF_SEQ, OrderState
+from oms.api.state import E_COID, E_REF_SEQ, E_STATUS, OrderState
 from oms.api.status import ApiError
+from oms.engine.constants import TERMINAL
 from oms.errors import OmsError
 from oms.shm import names
 from oms.shm import records as r
@@ -32,6 +33,7 @@ from oms.shm.ring import Ring
 from oms.shm.segment import SegmentNotFound
 
 _log = log.get(__name__)
+MAX_FOLLOWED = 1_000_000  # orders whose later events are routed back to the stream that sent them
 
 
 class AckSink(Protocol):
@@ -186,6 +188,8 @@ class EngineLink:
                 self.state.submitted(rows[i])
                 if follow:
                     self._followers[rows[i][6]] = sink
+                    if len(self._followers) > MAX_FOLLOWED:  # long-lived streams of resting orders
+                        del self._followers[next(iter(self._followers))]
         if n < len(rows):
             err = ApiError(
                 grpc.StatusCode.UNAVAILABLE, "engine command ring is full; retry shortly", retry_after=0.01
@@ -250,6 +254,8 @@ class EngineLink:
                 f = followers.get(e[E_COID])
                 if f is not None:
                     f.event(e)
+                    if e[E_STATUS] in TERMINAL:  # nothing more will come for this order
+                        del followers[e[E_COID]]
             for fn in self._subs:
                 fn(e)
 
