@@ -529,9 +529,12 @@ def up(
         for name in groups[prio]:
             with contextlib.suppress(xmlrpc.client.Fault):
                 sup.startProcess(name, False)
-        settled = eventually(
-            lambda g=groups[prio]: _settled(sup, g), timeout=APP_STARTSECS + 30, interval=0.1
-        )
+        try:
+            settled = eventually(
+                lambda g=groups[prio]: _settled(sup, g), timeout=APP_STARTSECS + 30, interval=0.1
+            )
+        except NotYet:  # still cycling STARTING/BACKOFF (a crash loop): report it, start the next group
+            settled = {i["name"]: i for i in sup.getAllProcessInfo() if i["name"] in groups[prio]}
         for name, info in settled.items():
             if info["statename"] != "RUNNING":
                 why = f"{info['statename']}: {info['description']}; see {paths.log}/{name}.log"
