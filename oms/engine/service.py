@@ -5,9 +5,11 @@ conn.<venue>.exec, md.engine; produces eng.events.gw, eng.events.bridge, eng.cmd
 table when it exists (read only), and its own event log file (append-only EVENT records). Whichever
 side starts first creates a ring; the other attaches.
 
-Start: replay the event log (if any) into a fresh state, then run `loop.run` in a nogil thread. The
-main thread drains the in-process journal ring into the log file, heartbeats the output rings and
-waits; `stop()` sets meta[M_STOP], joins the thread, drains the journal and closes everything.
+Start: load the snapshot (if it matches the configured sizes) and replay the event log after it (or
+the whole log), then run `loop.run` in a nogil thread. The main thread drains the in-process journal
+ring into the log file, heartbeats the output rings and waits; `stop()` sets meta[M_STOP], joins the
+thread and drains the journal; the program then writes a snapshot (state as of the log's length) so
+the next start replays only what came after it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,68 @@ class EventLog:
         self._f.close()
 
 
+_SNAP_SKIP = ("evq", "cmdq", "clock", "journal_c", "journal_b", "limits", "ven")
+_INST_STATIC = ("mult", "div", "venue", "market", "active", "base_asset", "quote_asset")
+
+
+def save_snapshot(engine: Engine, path: str | os.PathLike[str], n_events: int) -> None:
+    """Write the state (as of `n_events` events of the log) atomically; staging must be empty."""
+    s = engine.s
+    arrays = {f: getattr(s, f) for f in S.EngineState._fields if f not in _SNAP_SKIP}
+    tmp = Path(f"{path}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, n_events=np.int64(n_events), **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_snapshot(engine: Engine, path: str | os.PathLike[str], log_events: np.ndarray) -> int:
+    """Load a snapshot into a configured engine; returns how many log events it covers (-1 = unusable).
+
+    Kept from the configuration, not the snapshot: instrument static data, venue rows and the limit
+    table; run-time limit changes are re-applied from the log's RiskLimitChanged events."""
+    p = Path(path)
+    if not p.exists():
+        return -1
+    s = engine.s
+    try:
+        with np.load(p) as z:
+            n = int(z["n_events"])
+            data = {f: z[f] for f in S.EngineState._fields if f not in _SNAP_SKIP}
+    except (OSError, ValueError, KeyError) as e:
+        _log.warning("snapshot %s unreadable (%s); replaying the whole event log", p, e)
+        return -1
+    for f, arr in data.items():
+        cur = getattr(s, f)
+        if arr.shape != cur.shape or arr.dtype != cur.dtype:
+            _log.warning(
+                "snapshot %s: %s has shape %s, engine has %s (sizes changed); full replay",
+                p,
+                f,
+                arr.shape,
+                cur.shape,
+            )
+            return -1
+    if n > len(log_events):
+        _log.warning(
+            "snapshot %s is ahead of the event log (%d > %d events); full replay", p, n, len(log_events)
+        )
+        return -1
+    static = {k: s.inst[k].copy() for k in _INST_STATIC}
+    for f, arr in data.items():
+        getattr(s, f)[...] = arr
+    for k, v in static.items():
+        s.inst[k] = v
+    s.meta[S.M_STOP] = 0
+    s.meta[S.M_NEV] = 0
+    s.meta[S.M_NCMD] = 0
+    limit_events = log_events[log_events["kind"] == R.RISK_LIMIT_CHANGED]
+    if len(limit_events):
+        engine.replay(limit_events)
+    return n
+
+
 class EngineService:
     def __init__(
         self,
@@ -153,6 +217,7 @@ class EngineService:
         self._jbuf = np.zeros(4096, R.EVENT)
         self.processed = 0
         self.replayed = 0
+        self.snapshot_events = 0
         self.error: BaseException | None = None
         self._bbo = LP.no_bbo()
         self._use_bbo = False
@@ -166,16 +231,37 @@ class EngineService:
         except OmsError:
             self._bbo_table = None
 
+    @property
+    def snapshot_path(self) -> Path | None:
+        return None if self.log is None else self.log.path.with_name(self.log.path.name + ".snap.npz")
+
     def restore(self) -> int:
-        """Replay the event log into the (fresh) engine state; returns the number of events."""
+        """Snapshot (if usable) plus the event log's tail, or the whole log, into the fresh state;
+        returns the number of events replayed."""
         if self.log is None:
             return 0
         events = self.log.read()
-        if len(events):
-            self.engine.replay(events)
-        self.replayed = len(events)
-        _log.info("engine state restored from %d events in %s", len(events), self.log.path)
-        return len(events)
+        start = load_snapshot(self.engine, self.snapshot_path, events) if self.snapshot_path else -1
+        tail = events[max(start, 0) :]
+        if len(tail):
+            self.engine.replay(tail)
+        self.replayed = len(tail)
+        self.snapshot_events = max(start, 0)
+        _log.info(
+            "engine state restored: snapshot covering %d events + %d replayed from %s",
+            max(start, 0),
+            len(tail),
+            self.log.path,
+        )
+        return len(tail)
+
+    def snapshot(self) -> None:
+        """Write a snapshot (call with the loop stopped and the journal drained)."""
+        if self.log is None or self.snapshot_path is None or self.alive():
+            return
+        self.log.flush()
+        n = self.log.path.stat().st_size // R.EVENT.itemsize
+        save_snapshot(self.engine, self.snapshot_path, n)
 
     def _run(self, max_iters: int = 0) -> None:
         r = self.rings

@@ -36,8 +36,8 @@ class _Row:
         self.__dict__.update(d)
 
 
-def load_instruments(path: str | None) -> list[InstrumentSpec]:
-    """Instruments from a TOML file ([[instrument]] tables) or from the venues room's registry."""
+def load_instruments(path: str | None, registry: str | None = None) -> list[InstrumentSpec]:
+    """Instruments from a TOML file ([[instrument]] tables) or from the venues room's registry file."""
     if path:
         p = Path(path)
         try:
@@ -54,31 +54,59 @@ def load_instruments(path: str | None) -> list[InstrumentSpec]:
                 raise ConfigError(f"--instruments {p}: [[instrument]] #{n + 1} lacks {', '.join(missing)}")
             out.append(spec_from_instrument(_Row(row)))
         return out
-    try:
-        from oms.venues.instruments import InstrumentRegistry  # type: ignore[import-not-found]
-    except ImportError:
+    from oms.venues.instruments import DEFAULT_PATH, InstrumentRegistry
+
+    reg = InstrumentRegistry.open(registry or DEFAULT_PATH)
+    if len(reg) == 0:
         raise ConfigError(
-            "no instruments: pass --instruments FILE (TOML [[instrument]] tables) — the venues room's "
-            "instrument registry (oms.venues.instruments) is not available in this build"
-        ) from None
-    reg = InstrumentRegistry.load()  # type: ignore[attr-defined]
+            f"no instruments: the registry {registry or DEFAULT_PATH} is empty or missing; load it first "
+            "(the connector does at start) or pass --instruments FILE with [[instrument]] tables"
+        )
     return [spec_from_instrument(i) for i in reg.all()]
 
 
-def venue_capabilities(venues: list[str]) -> dict[int, int]:
-    """Native capability bits per venue from the venues room's capability data, when it exists."""
+def caps_bits(cap: object) -> int:
+    """oms.venues.interface.Capabilities -> engine capability bits (constants.CAP_*)."""
     from oms.engine import constants as C
 
+    types = set(getattr(cap, "order_types", ()))
+    bits = 0
+    if getattr(cap, "native_stop", False):
+        bits |= C.CAP_STOP_MARKET if "stop_market" in types or not types else 0
+        bits |= C.CAP_STOP_LIMIT if "stop_limit" in types else 0
+    if getattr(cap, "native_take_profit", False):
+        bits |= C.CAP_TAKE_PROFIT
+    if getattr(cap, "native_trailing", False):
+        bits |= C.CAP_TRAILING_STOP
+    if getattr(cap, "native_oco", False):
+        bits |= C.CAP_OCO
+    if getattr(cap, "native_modify", False):
+        bits |= C.CAP_MODIFY
+    if getattr(cap, "max_batch", 0):
+        bits |= C.CAP_BATCH
+    return bits
+
+
+def venue_capabilities(venues: list[str], markets: dict[str, set[str]] | None = None) -> dict[int, int]:
+    """Native capability bits per venue from oms/venues/<venue>/capabilities.py (data). The engine keeps
+    one row per venue, so a capability counts only when every traded market of the venue has it."""
+    import importlib
+
     out: dict[int, int] = {}
-    bits = {name: bit for bit, name in C.CAPABILITY_NAMES.items()}
     for v in venues:
         try:
-            mod = __import__(f"oms.venues.{v}.capabilities", fromlist=["CAPABILITIES"])
+            mod = importlib.import_module(f"oms.venues.{v}.capabilities")
         except ImportError:
             continue
-        caps = getattr(mod, "CAPABILITIES", None)
-        names = caps if isinstance(caps, (list, tuple, set, frozenset)) else getattr(caps, "native", ())
-        out[ids.venue_id(v)] = sum(bits[n] for n in names if n in bits)
+        table = getattr(mod, "CAPABILITIES", {})
+        if not isinstance(table, dict) or not table:
+            continue
+        wanted = (markets or {}).get(v) or set(table)
+        bits = -1
+        for m in wanted:
+            if m in table:
+                bits &= caps_bits(table[m])
+        out[ids.venue_id(v)] = max(bits, 0)
     return out
 
 
@@ -88,6 +116,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--prefix", default=None, help="shm prefix (default [node].shm_prefix)")
     p.add_argument("--venues", default="binance", help="comma-separated venues with a connector ring pair")
     p.add_argument("--instruments", default=None, help="TOML file of [[instrument]] tables")
+    p.add_argument("--registry", default=None, help="instrument registry JSON (default var/instruments.json)")
     p.add_argument("--event-log", default=None, help="engine event log (default [risk].event_log)")
     p.add_argument("--core", type=int, default=None, help="override the core from the plan")
     return p.parse_args(argv)
@@ -113,9 +142,15 @@ def build(args: argparse.Namespace) -> EngineService:
         trade_capacity=st.trade_capacity,
         journal=1 << 16,
     )
-    for spec in load_instruments(args.instruments):
+    specs = load_instruments(args.instruments, args.registry)
+    for spec in specs:
         engine.add_instrument(spec)
-    engine.apply_settings(st, venue_capabilities(venues))
+    traded: dict[str, set[str]] = {}
+    for spec in specs:
+        traded.setdefault(ids.VENUE_NAMES.get(spec.venue, ""), set()).add(
+            ids.MARKET_NAMES.get(spec.market, "")
+        )
+    engine.apply_settings(st, venue_capabilities(venues, traded))
     event_log = args.event_log if args.event_log is not None else st.event_log
     if event_log:
         event_log = str(cfg.resolve_path(event_log))
@@ -149,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         svc.stop()
+        if not svc.alive():
+            svc.snapshot()
         svc.close()
         _log.info("engine stopped: %s", svc.engine.counters())
     return 0

@@ -36,6 +36,8 @@ accounts = [1, 2]
 price_deviation_bps = 500
 daily_loss_halt = "{halt}"
 max_order_qty = 100000
+[risk.venue.binance]
+capabilities = ["modify"]  # stops are emulated by the engine in this test (spot has them natively)
 """
 
 

@@ -104,6 +104,7 @@ def test_order_round_trip_kill_switch_and_restart(engine_proc):
     assert ep.wait_event(R.ORDER_REJECTED, 104)["reason"] == C.R_TRADING_HALTED
     # clean stop on SIGTERM, then a restart rebuilds state from the event log
     assert ep.stop() == 0
+    assert ep.event_log.stat().st_size > 0 and (ep.tmp / "events.bin.snap.npz").exists()
     n_before = len(ep.events)
     ep.start()
     ep.send(
