@@ -40,23 +40,11 @@ def test_book_keeps_best_levels_sorted(ops) -> None:
 
 
 def _specs() -> list[InstrumentSpec]:
-    mk = lambda i, v: InstrumentSpec(
-        i,
-        v,
-        1,
-        1,
-        1,
-        "BTC",
-        "USDT",
-        "BTCUSDT",
-        Decimal("0.01"),  # noqa: E731
-        Decimal("0.00001"),
-    )
-    return [
-        mk(0, 1),
-        mk(1, 2),
-        InstrumentSpec(2, 1, 1, 1, 1, "ETH", "USDT", "ETHUSDT", Decimal("0.01"), Decimal("0.0001")),
-    ]
+    def btc(i: int, v: int) -> InstrumentSpec:
+        return InstrumentSpec(i, v, 1, 1, 1, "BTC", "USDT", "BTCUSDT", Decimal("0.01"), Decimal("0.00001"))
+
+    eth = InstrumentSpec(2, 1, 1, 1, 1, "ETH", "USDT", "ETHUSDT", Decimal("0.01"), Decimal("0.0001"))
+    return [btc(0, 1), btc(1, 2), eth]
 
 
 def _run(state: MdState, recs: np.ndarray, min_edge_bp100: int = 100) -> np.ndarray:
