@@ -174,9 +174,12 @@ class Rig:
         c["tif"] = R.TIF_IOC
         return c, ids
 
-    def acks(self, sink: dict[int, int]) -> None:
+    def acks(self, sink: dict[int, int]) -> int:
+        """Read every exec event; note the time of each accept. Returns how many events were read."""
         R = self.R
+        total = 0
         while n := self.exec.consume(self.out):
+            total += n
             now = time.perf_counter_ns()
             ev = self.out[:n]
             for k, oid in zip(ev["kind"], ev["client_order_id"], strict=True):
@@ -184,6 +187,19 @@ class Rig:
                     sink[int(oid)] = now
                 elif k == R.ORDER_REJECTED:
                     raise SystemExit(f"order {oid} rejected: see {self.tmp / 'connector.log'}")
+        return total
+
+    def settle(self, quiet_s: float = 0.3, cap_s: float = 10.0) -> None:
+        """Let the previous phase's tail (expiry reports, journal lines) drain: no events for quiet_s."""
+        got: dict[int, int] = {}
+        last = time.monotonic()
+        end = last + cap_s
+        while time.monotonic() < end:
+            if self.acks(got):
+                last = time.monotonic()
+            elif time.monotonic() - last > quiet_s:
+                return
+            time.sleep(0.01)
 
     def throughput(self, n: int) -> float:
         cmds, _ = self.commands(n)
@@ -310,7 +326,9 @@ def main() -> int:
         rig = Rig(Path(d))
         try:
             rig.throughput(50)  # warm-up: connections, first-call costs
+            rig.settle()
             conn_tput = rig.throughput(a.orders)
+            rig.settle()
             conn_lat = rig.latency(a.rate, a.seconds)
             sync_tput = peer_sync(rig.url, a.orders)
             async_tput, _ = asyncio.run(peer_async(rig.url, a.orders, a.concurrency, None, 0))

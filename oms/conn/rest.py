@@ -27,7 +27,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,7 +62,6 @@ class RestStats:
     clock_syncs: int = 0
     client_swaps: int = 0
     last_error: str = ""
-    latency_ns: list[int] = field(default_factory=list)
 
 
 def limits_from_config(rate_limits: list[Any]) -> tuple[Limit, ...]:
@@ -319,7 +318,6 @@ class VenueRest:
         async with self._sem:
             self.inflight += 1
             self.stats.requests += 1
-            t0 = time.perf_counter_ns()
             try:
                 res = await asyncio.wait_for(self._invoke(client, method, params), self.timeout_s)
             except BinanceAPIException as e:
@@ -369,9 +367,6 @@ class VenueRest:
                 raise OutcomeUnknown(f"{method}: answer lost ({e})", code="io", venue="binance") from e
             finally:
                 self.inflight -= 1
-            self.stats.latency_ns.append(time.perf_counter_ns() - t0)
-            if len(self.stats.latency_ns) > 10_000:
-                del self.stats.latency_ns[:5_000]
             self._cautious[market] = False
             resp = client.response
             if budget is not None and resp is not None:
