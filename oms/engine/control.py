@@ -30,6 +30,7 @@ def start_cancel_all(s, account, venue, instrument, reason, ref_seq):
     s.meta[S.M_CA_INSTRUMENT] = instrument
     s.meta[S.M_CA_REASON] = reason
     s.meta[S.M_CA_SEQ] = ref_seq
+    s.meta[S.M_CA_COUNT] = 0
 
 
 @njit(cache=True, _nrt=False)
@@ -52,7 +53,7 @@ def cancel_all_step(s):
             return C.K_MORE
         o = s.orders[slot]
         st = o.status
-        if (
+        if (  # noqa: SIM102 - the filter, then the action
             st != C.ST_NONE
             and not B.is_terminal(st)
             and st != C.ST_PENDING_CANCEL
@@ -60,9 +61,18 @@ def cancel_all_step(s):
             and (v == 0 or o.venue == v)
             and (i == 0 or o.instrument == i)
         ):
-            X.cancel_leaf(s, slot, reason, seq)
+            if X.cancel_leaf(s, slot, reason, seq) == C.R_NONE:
+                s.meta[S.M_CA_COUNT] += 1
         slot += 1
     s.meta[S.M_CA_ACTIVE] = 0
+    # the CancelAll's own answer (the gateway's ack even when nothing was open): qty = orders acted on
+    n = B.ev_blank(s, R.CANCEL_ALL, reason, seq)
+    if n >= 0:
+        e = s.evq[n]
+        e.account = a
+        e.venue = v
+        e.instrument = i
+        e.qty = s.meta[S.M_CA_COUNT]
     return C.K_OK
 
 

@@ -183,6 +183,7 @@ M_STOP = 29  # the loop stops when this is non-zero
 M_ITER = 30
 M_IDLE = 31
 M_OPEN = 32  # non-terminal orders
+M_CA_COUNT = 34  # orders the current cancel-all acted on
 M_SCAN = 33  # instrument whose emulated orders must be scanned before the handler returns
 M_SIZE = 64
 

@@ -142,6 +142,16 @@ def check_invariants(e, fills: Counter):
         assert p["cost"] >= 0 and (p["qty"] != 0 or p["cost"] == 0)
 
 
+def check_transitions(e, last: dict[int, int]) -> None:
+    """A terminal order never changes status again, except a late fill completing a Canceled/Expired one."""
+    live = e.s.orders[e.s.orders["client_order_id"] != 0]
+    for coid, now in zip(live["client_order_id"].tolist(), live["status"].tolist(), strict=True):
+        before = last.get(coid)
+        if before in C.TERMINAL and now != before:
+            assert before in (C.ST_CANCELED, C.ST_EXPIRED) and now == C.ST_FILLED, (coid, before, now)
+        last[coid] = now
+
+
 def record_fills(out, fills: Counter):
     for ev in out.events:
         if ev["kind"] == R.ORDER_FILLED and ev["reason"] in (C.R_NONE, C.R_LATE_EVENT):
@@ -158,11 +168,13 @@ def test_random_interleavings_keep_invariants_and_replay_equals_live(seq):
     e.md(R.MD_TRADE, 1, PX)
     fills: Counter = Counter()
     log = []
+    last: dict[int, int] = {}
     for op in seq:
         out = apply(e, op)
         log.append(out.events)
         record_fills(out, fills)
         check_invariants(e, fills)
+        check_transitions(e, last)
     events = np.concatenate(log) if log else np.zeros(0, R.EVENT)
     r = make_engine()
     r.replay(events)

@@ -136,6 +136,9 @@ def test_cancel_all_scopes(eng):
     assert list(out.commands["ref_id"]) == [4]
     out = eng.cancel_all()
     assert list(out.commands["ref_id"]) == [1]
+    assert out.kinds()[-1] == "CancelAll" and out.events[-1]["qty"] == 1
+    out = eng.cancel_all(account=2)  # nothing open: still answered (the gateway's ack)
+    assert out.kinds() == ["CancelAll"] and out.events[0]["qty"] == 0 and out.events[0]["ref_seq"] > 0
 
 
 def test_cancel_all_larger_than_staging_is_resumed():
