@@ -15,7 +15,6 @@ A waiter not answered within `ack_timeout_s` gets DEADLINE_EXCEEDED ("outcome un
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -58,6 +57,11 @@ class _FutureSink:
 
 
 FUTURE_SINK = _FutureSink()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def open_ring(
@@ -110,7 +114,7 @@ class EngineLink:
         self._task: asyncio.Task[None] | None = None
         self._stop = False
         self._out = np.zeros(4096, r.EVENT)
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None  # the idle reader's wake-up future
         self._alive = False
         self._alive_at = -1.0
         self.events_seen = 0
@@ -181,7 +185,9 @@ class EngineLink:
             tuples.append(tuple(row))
         arr = np.array(tuples, dtype=r.COMMAND)
         n = self.cmd.publish_batch(arr)
-        self._wake.set()
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
         pending = self._pending
         for i in range(n):
             pending[seqs[i]] = (sink, tokens[i], t0)
@@ -217,7 +223,7 @@ class EngineLink:
         ring, out = self.evt, self._out
         last_event = time.monotonic()
         last_sweep = last_event
-        wake = self._wake
+        loop = asyncio.get_running_loop()
         while not self._stop:
             n = ring.consume(out)
             now = time.monotonic()
@@ -237,9 +243,10 @@ class EngineLink:
             elif self._pending:
                 await asyncio.sleep(0.0002)
             else:  # idle: sleep until a command is published (or 2 ms for unsolicited events)
-                wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), 0.002)
+                fut = self._wake = loop.create_future()
+                timer = loop.call_later(0.002, _resolve, fut)
+                await fut
+                timer.cancel()
                 last_event = time.monotonic()
 
     def _dispatch(self, events: list[tuple]) -> None:
