@@ -42,6 +42,28 @@ from numba import njit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import oms.engine  # noqa: E402  (drops stale engine kernel caches first)
+
+
+def _sync_bench_cache() -> None:
+    """This file's cached kernels embed engine kernels: drop them when the engine's sources changed."""
+    src = Path(oms.engine.__file__).parent / "__pycache__" / "kernels.sha256"
+    here = Path(__file__).resolve().parent / "__pycache__"
+    stamp = here / "engine.kernels.sha256"
+    try:
+        want = src.read_text()
+        if stamp.exists() and stamp.read_text() == want:
+            return
+        here.mkdir(exist_ok=True)
+        for f in here.glob("engine.*.nb[ic]"):
+            f.unlink(missing_ok=True)
+        stamp.write_text(want)
+    except OSError:
+        pass
+
+
+_sync_bench_cache()
+
 from oms.engine import book as B  # noqa: E402
 from oms.engine import constants as C  # noqa: E402
 from oms.engine import kernels as KN  # noqa: E402
