@@ -76,7 +76,11 @@ class Precision:
         d = parse_decimal(text)
         q, r = divmod(d, step)
         if r != 0:
-            raise DecimalError(f"{text!r} is not a multiple of the {what} {step.normalize():f}")
+            lo = q * step
+            raise DecimalError(
+                f"{text!r} is not a multiple of the {what} {step.normalize():f}; nearest valid: "
+                f"{_fmt(lo)} or {_fmt(lo + step)}"
+            )
         n = int(q)
         if n > INT64_MAX:
             raise DecimalError(f"{text!r} is too large")
