@@ -269,6 +269,8 @@ async def client_main(
         for key, coro in run:
             out[key] = await phase(cpu, coro, key)
     st, un = out["stream_throughput"]["orders_per_s"], out["unary_throughput"]["orders_per_s"]
+    out["stream_orders_per_s"], out["unary_orders_per_s"] = round(st), round(un)
+    out["stream_p99_us_at_rate"] = out["stream_latency"]["p99_us"]
     out["ratio_stream_vs_unary_throughput"] = st / un if un else None
     sp, up = out["stream_latency_peer_rate"]["p99_us"], out["unary_latency_peer_rate"]["p99_us"]
     out["ratio_unary_vs_stream_p99_at_peer_rate"] = up / sp if sp else None
