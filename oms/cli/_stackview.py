@@ -169,8 +169,31 @@ def _submit_when_up(c: Any, kw: dict[str, str]) -> Any:
         return c.submit(account=1, venue="binance", symbol="BTC/USDT", side="buy", **kw)
 
 
+def _names() -> tuple[Any, Any, Any]:
+    """(event kind name, order status name, reason name) functions for the demo table."""
+    from oms.api.gen.oms.v1 import types_pb2 as pb
+    from oms.engine import constants as C
+
+    status = {
+        v: k.removeprefix("ST_") for k, v in vars(C).items() if k.startswith("ST_") and isinstance(v, int)
+    }
+
+    def kind(k: int) -> str:
+        return pb.EventKind.Name(k).removeprefix("EVENT_KIND_") if k in pb.EventKind.values() else str(k)
+
+    return kind, lambda st: status.get(st, str(st)), C.reason_name
+
+
+def _limit_price(c: Any) -> str:
+    """0.5 % under the best bid (inside the engine's price-deviation band, far enough not to fill)."""
+    from decimal import ROUND_DOWN, Decimal
+
+    bbo = eventually(lambda: c.bbo("binance", "BTC/USDT", market="spot"), timeout=30, interval=0.5)
+    return str((Decimal(bbo.bid_price) * Decimal("0.995")).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+
 def _demo_with_client(stack: dict[str, Any]) -> bool:
-    """A market buy that should fill on the simulator, a resting limit buy, then its cancel."""
+    """A market buy that fills on the simulator, a resting limit buy under the bid, then its cancel."""
     from rich.console import Console
     from rich.table import Table
 
@@ -182,45 +205,64 @@ def _demo_with_client(stack: dict[str, Any]) -> bool:
     if cfg is None:
         print("demo flow skipped: no configuration loader")
         return False
+    kind, status, reason = _names()
     gs = cfg.section("gateway")
     store = TokenStore(str(cfg.resolve_path(gs.tokens_file)))
     rec, token = store.add("oms-run-demo", ["trader"], [1], rate=50.0, burst=50)
     ca = CertPaths(cfg.resolve_path(gs.cert).parent).ca_cert
     rows: list[tuple[str, str, str, str]] = []
     ok = True
+    terminal_or = {"market": (4, 6, 8, 9), "limit": (2, 3, 4, 6, 8, 9)}  # FILLED..., ACCEPTED for the limit
     try:
         with Client(stack["gateway"], token=token, ca=str(ca), timeout=5.0) as c:
-            orders = [
-                ("market buy 0.001 BTC/USDT", {"order_type": "market", "quantity": "0.001"}),
-                (
-                    "limit buy 0.01 BTC/USDT @ 1000 (rests)",
-                    {"order_type": "limit", "price": "1000", "quantity": "0.01"},
-                ),
-            ]
+            orders = [("market buy 0.001 BTC/USDT", {"order_type": "market", "quantity": "0.001"})]
+            try:
+                px = _limit_price(c)
+                orders.append(
+                    (
+                        f"limit buy 0.01 BTC/USDT @ {px}",
+                        {"order_type": "limit", "price": px, "quantity": "0.01"},
+                    )
+                )
+            except (ClientError, NotYet) as e:
+                rows.append(
+                    ("limit buy (needs the BBO)", "-", "skipped", f"no BBO from the gateway: {e}"[:120])
+                )
             acks = []
             for label, kw in orders:
                 try:
                     ack = _submit_when_up(c, kw)
-                    acks.append((label, ack.client_order_id))
-                    rows.append((label, str(ack.client_order_id), f"ack {ack.kind}", ack.error or ""))
+                    acks.append((label, kw["order_type"], ack.client_order_id))
+                    why = ack.error or (reason(ack.reason) if ack.reason else "")
+                    rows.append((label, str(ack.client_order_id), kind(ack.kind), why))
                 except ClientError as e:
                     ok = False
                     rows.append((label, "-", "refused", str(e)))
-            for label, coid in acks:
+            for label, otype, coid in acks:
                 try:
-                    o = eventually(lambda coid=coid: c.get_order(1, coid), timeout=10, interval=0.1)
-                    rows.append((label, str(coid), f"state {o.status}", f"filled {o.cum_quantity}"))
+                    o = eventually(
+                        lambda coid=coid, t=otype: (o := c.get_order(1, coid)).status in terminal_or[t] and o,
+                        timeout=20,
+                        interval=0.1,
+                    )
+                    rows.append((label, str(coid), status(o.status), f"filled {o.cum_quantity}"))
+                    ok = ok and o.status in (2, 3, 4)
                 except (ClientError, NotYet) as e:
                     ok = False
-                    rows.append((label, str(coid), "no state", str(e)[:120]))
-            if len(acks) == 2:
+                    rows.append((label, str(coid), "no final state", str(e)[:120]))
+            resting = [coid for _, otype, coid in acks if otype == "limit"]
+            for coid in resting:
                 try:
-                    ack = c.cancel(1, acks[1][1], venue="binance", symbol="BTC/USDT")
-                    rows.append(
-                        ("cancel the resting limit", str(acks[1][1]), f"ack {ack.kind}", ack.error or "")
+                    c.cancel(1, coid, venue="binance", symbol="BTC/USDT")
+                    o = eventually(
+                        lambda coid=coid: (o := c.get_order(1, coid)).status in (6, 8, 9) and o,
+                        timeout=20,
+                        interval=0.1,
                     )
-                except ClientError as e:
-                    rows.append(("cancel the resting limit", str(acks[1][1]), "refused", str(e)))
+                    rows.append(("cancel the resting limit", str(coid), "cancel sent", status(o.status)))
+                except (ClientError, NotYet) as e:
+                    ok = False
+                    rows.append(("cancel the resting limit", str(coid), "refused", str(e)[:120]))
     finally:
         store.revoke(rec.id)
     t = Table(title=f"demo flow through the gateway {stack['gateway']}")
