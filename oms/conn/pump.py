@@ -2,7 +2,8 @@
 
 Touches the rings it is given. Reading: `CommandPump.batches()` polls the command ring without
 blocking the event loop — a short spin when records keep coming, then `asyncio.sleep` steps that grow
-to `max_sleep_s` when idle, so a connector on a shared core never burns it. Writing: `RingWriter`
+to `max_sleep_s` while records came recently (`hot_s`), and to `idle_sleep_s` after that, so a
+connector on a shared core never burns it. Writing: `RingWriter`
 never drops a record: when the ring is full it waits (counting the stall) until the consumer frees
 space, because an event lost between connector and engine is an order the OMS no longer knows about.
 """
@@ -28,10 +29,15 @@ class PumpStats:
 class CommandPump:
     """Yields batches (copies) of records from a ring until `stop()`."""
 
-    def __init__(self, ring, batch: int = 64, max_sleep_s: float = 0.002) -> None:
+    def __init__(
+        self, ring, batch: int = 64, max_sleep_s: float = 0.002, idle_sleep_s: float | None = None,
+        hot_s: float = 0.05,
+    ) -> None:  # fmt: skip
         self.ring = ring
         self.out = np.zeros(batch, dtype=ring.buf.dtype)
-        self.max_sleep_s = max_sleep_s
+        self.max_sleep_s = max_sleep_s  # longest poll gap while records came within the last hot_s
+        self.idle_sleep_s = max(idle_sleep_s or max_sleep_s, max_sleep_s)  # poll gap when idle longer
+        self.hot_s = hot_s
         self.stats = PumpStats()
         self._stopped = False
 
@@ -40,16 +46,19 @@ class CommandPump:
 
     async def batches(self) -> AsyncIterator[np.ndarray]:
         sleep = 0.0
+        last = time.monotonic()
         while not self._stopped:
             n = self.ring.consume(self.out)
             if n:
                 sleep = 0.0
+                last = time.monotonic()
                 self.stats.batches += 1
                 self.stats.records += n
                 yield self.out[:n].copy()
                 await asyncio.sleep(0)  # let the sends we just started make progress
                 continue
-            sleep = min(self.max_sleep_s, sleep * 2 if sleep else 0.00005)
+            cap = self.max_sleep_s if time.monotonic() - last < self.hot_s else self.idle_sleep_s
+            sleep = min(cap, sleep * 2 if sleep else 0.00005)
             await asyncio.sleep(sleep)
 
 

@@ -166,7 +166,7 @@ class ConnectorService:
         self.recon = Reconciler(self.ex, on_unknown=st.on_unknown_order, lookback_s=st.reconcile_lookback_s)
         self.health = HealthState(venue)
         self.health.listeners.append(lambda h: _log.info("health %s: %s", h.state.name, h.reason))
-        self.pump = CommandPump(self.cmd, batch=st.batch, max_sleep_s=0.0005)
+        self.pump = CommandPump(self.cmd, batch=st.batch, max_sleep_s=0.0005, idle_sleep_s=0.002)
         self.user: dict[str, UserStream] = {}
         self.mdata: dict[str, MarketData] = {}
         self._stop = asyncio.Event()
