@@ -25,7 +25,7 @@ from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
 from oms.api.gen.oms.v1 import types_pb2 as pb
 from oms.api.status import retry_after_of
-from oms.errors import OmsError, Rejected, Transient
+from oms.errors import OmsError, Rejected
 
 SIDES = {"buy": pb.SIDE_BUY, "sell": pb.SIDE_SELL}
 TYPES = {n.removeprefix("ORDER_TYPE_").lower(): v for n, v in pb.OrderType.items() if v}
@@ -259,9 +259,6 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_ = Transient
 
 
 def add_connection_args(p: Any) -> None:

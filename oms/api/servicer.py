@@ -26,7 +26,6 @@ from oms.api.gen.oms.v1 import types_pb2 as pb
 from oms.api.state import E_ACCOUNT, E_INSTRUMENT, E_VENUE
 from oms.api.status import ApiError, abort, invalid
 from oms.api.validation import Resolver
-from oms.shm import records as r
 
 _log = log.get(__name__)
 MAX_INFLIGHT = 65_536
@@ -428,6 +427,3 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             )
 
         return await guarded(context, run())
-
-
-_ = r

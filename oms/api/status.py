@@ -11,7 +11,7 @@ import math
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 
@@ -58,6 +58,3 @@ def retry_after_of(metadata: object) -> float | None:
                     d.Unpack(info)
                     return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
     return None
-
-
-_ = code_pb2  # the google.rpc.Code numbering equals grpc.StatusCode's

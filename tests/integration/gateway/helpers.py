@@ -8,7 +8,6 @@ from typing import Any
 import grpc
 import pyotp
 
-from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
 from oms.api.gen.oms.v1 import types_pb2 as pb
 from oms.client import metadata
@@ -46,6 +45,3 @@ def limit_order(account: int = 1, **kw: Any) -> pb.SubmitOrder:
 
 def stubs(ch: grpc.Channel) -> tuple[gw_grpc.GatewayStub, gw_grpc.AdminStub]:
     return gw_grpc.GatewayStub(ch), gw_grpc.AdminStub(ch)
-
-
-_ = gw

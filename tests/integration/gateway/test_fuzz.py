@@ -311,6 +311,3 @@ def test_fuzz_case_budget() -> None:
     assert total >= TOTAL * 0.97
     if CI:
         assert total >= 10_000
-
-
-_ = close_stack
