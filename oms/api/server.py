@@ -41,6 +41,7 @@ class Gateway:
     instruments: Any  # the venues room's InstrumentRegistry (resolve, by_id)
     prefix: str = "oms"
     bbo: Any = None  # BboTable or None
+    reload_instruments: Any = None  # () -> registry: re-read the shared file when a symbol is unknown
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -56,7 +57,7 @@ class Gateway:
         self.link = EngineLink(
             self.prefix, capacity=s.ring_capacity, create=s.create_rings, ack_timeout_s=s.ack_timeout_s
         )
-        self.resolver = Resolver(self.instruments)
+        self.resolver = Resolver(self.instruments, reload=self.reload_instruments)
         self.front: TlsFront | None = None
         self.auth = Authenticator(self.store, self.audit, totp_single_use=s.totp_single_use)
         self.server: grpc.aio.Server | None = None

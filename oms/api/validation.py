@@ -126,8 +126,11 @@ class Resolved:
 class Resolver:
     """Symbol text -> instrument (cached), accepting the unified and the venue forms."""
 
-    def __init__(self, registry: Instruments) -> None:
+    def __init__(self, registry: Instruments, reload: Any = None, reload_every_s: float = 1.0) -> None:
         self.registry = registry
+        self._reload = reload  # () -> a fresh registry (the shared file grew), at most every reload_every_s
+        self._reload_every = reload_every_s
+        self._reloaded = time.monotonic()
         self._cache: dict[tuple[str, str, str], Resolved] = {}
         self._by_id: dict[int, Resolved] = {}
         try:
@@ -151,6 +154,8 @@ class Resolver:
             )
         s = text(symbol, f"{path}symbol", required=True)
         inst = self._lookup(s, v, m, path)
+        if inst is None and self._maybe_reload():
+            inst = self._lookup(s, v, m, path)
         if inst is None:
             raise invalid(
                 f"{path}symbol",
@@ -185,13 +190,32 @@ class Resolver:
                 return inst
         return None
 
+    def _maybe_reload(self) -> bool:
+        now = time.monotonic()
+        if self._reload is None or now - self._reloaded < self._reload_every:
+            return False
+        self._reloaded = now
+        try:
+            self.registry = self._reload()
+        except Exception as e:  # a half-written file must not break lookups that worked
+            from oms import log
+
+            log.get(__name__).warning("instrument registry reload failed: %s", e)
+            return False
+        return True
+
     def by_id(self, iid: int) -> Resolved | None:
         res = self._by_id.get(iid)
         if res is None:
             try:
                 inst = self.registry.by_id(iid)
             except Exception:
-                return None
+                inst = None
+            if inst is None and self._maybe_reload():
+                try:
+                    inst = self.registry.by_id(iid)
+                except Exception:
+                    return None
             if inst is None:
                 return None
             res = self._by_id[iid] = Resolved(inst)

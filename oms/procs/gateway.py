@@ -41,22 +41,23 @@ def load(config: str | None) -> tuple[Settings, str, Any]:
     return msgspec.structs.replace(s, **paths), cfg.node.shm_prefix, cfg
 
 
-def instruments(path: str | None) -> Any:
-    """The venues room's registry (the shared instruments file: same ids as the engine's), or the
-    built-in demo table when that module is missing (logged)."""
+def instruments(path: str) -> tuple[Any, Any]:
+    """(registry, reload) — the venues room's shared registry file (same ids as the engine's; the stack
+    fills it from the venues after start, so the gateway re-reads it when it meets an unknown symbol),
+    or the built-in demo table when that module is missing (logged)."""
     try:
-        from oms.venues.instruments import DEFAULT_PATH, InstrumentRegistry
+        from oms.venues.instruments import InstrumentRegistry
     except ImportError:
         _log.warning("oms.venues.instruments is not available: using the built-in demo instrument table")
-        return demo_registry()
-    reg = InstrumentRegistry.open(path or DEFAULT_PATH)
+        return demo_registry(), None
+
+    def reload() -> Any:
+        return InstrumentRegistry.open(path)
+
+    reg = reload()
     if not len(reg):
-        _log.warning(
-            "instrument registry %s is empty: every symbol will be unknown until it is "
-            "filled (the connectors load exchange info into it)",
-            path or DEFAULT_PATH,
-        )
-    return reg
+        _log.info("instrument registry %s is empty for now; it is re-read when a symbol is unknown", path)
+    return reg, reload
 
 
 def bbo_table(prefix: str) -> Any:
@@ -71,14 +72,16 @@ def bbo_table(prefix: str) -> Any:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings, prefix, _cfg = load(args.config)
+    settings, prefix, cfg = load(args.config)
     if args.port is not None:
         settings = msgspec.structs.replace(settings, port=args.port)
     prefix = args.prefix or prefix
     problems = validate(settings)
     if problems:
         raise ConfigError("; ".join(f"[gateway].{k} = {v!r} {why}" for k, v, why in problems))
-    gw = Gateway(settings, instruments(args.instruments), prefix=prefix, bbo=bbo_table(prefix))
+    reg_path = args.instruments or str(cfg.resolve_path(f"{cfg.node.var_dir}/instruments.json"))
+    registry, reload = instruments(reg_path)
+    gw = Gateway(settings, registry, prefix=prefix, bbo=bbo_table(prefix), reload_instruments=reload)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="path to oms.toml")
     p.add_argument("--port", type=int, default=None, help="override [gateway].port (0 = any free port)")
     p.add_argument("--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="override [node].shm_prefix")
-    p.add_argument("--instruments", default=None, help="instrument registry file (var/instruments.json)")
+    p.add_argument("--instruments", default=None, help="instrument registry (<root>/var/instruments.json)")
     args = p.parse_args(argv)
     try:
         asyncio.run(serve(args))

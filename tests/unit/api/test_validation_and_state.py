@@ -112,3 +112,20 @@ def test_order_view_is_bounded_even_when_every_order_stays_open() -> None:
         )
     assert 900 <= len(s.orders) <= 1000 and s.dropped_open > 0
     assert 5000 in s.orders and 1 not in s.orders  # the newest kept, the oldest forgotten
+
+
+def test_unknown_symbol_rereads_the_shared_registry() -> None:
+    from oms.api.instruments import StaticRegistry
+
+    calls = []
+
+    def reload() -> StaticRegistry:
+        calls.append(1)
+        return demo_registry()
+
+    rs = validation.Resolver(StaticRegistry([]), reload=reload, reload_every_s=0.0)
+    row = validation.submit(order(), rs, _coid)  # unknown at first, known after one re-read
+    assert row[5] == 1 and calls == [1]
+    rs2 = validation.Resolver(StaticRegistry([]), reload=lambda: StaticRegistry([]), reload_every_s=0.0)
+    with pytest.raises(ApiError, match="unknown symbol"):
+        validation.submit(order(), rs2, _coid)
