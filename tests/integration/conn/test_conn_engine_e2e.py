@@ -144,5 +144,6 @@ def test_engine_and_connector_together(sim, counterparty, tmp_path: Path) -> Non
         for n in (
             names.engine_commands_to_venue("binance", prefix),
             names.venue_exec_events("binance", prefix),
+            names.bridge_commands(prefix),  # the engine creates its bridge input ring too
         ):
             Path(f"/dev/shm/{n}").unlink(missing_ok=True)
