@@ -399,6 +399,9 @@ def render(paths: StackPaths, plan: dict[str, Any], template: Path = TEMPLATE) -
                     priority=p.priority,
                     autostart="true" if p.kind != "app" else "false",
                     startsecs=p.startsecs,
+                    # OMS programs wait on each other's rings after a restart (a killed engine takes
+                    # ~30 s to recreate them under load): keep retrying instead of going FATAL
+                    startretries=30 if p.kind == "app" else 5,
                     stopsignal=p.stopsignal,
                     stopwaitsecs=p.stopwaitsecs,
                     environment=_env_line(p.env),

@@ -291,7 +291,7 @@ def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> N
             f"order chain incomplete, missing: {', '.join(missing)} (the rest of the stack is tested above)"
         )
     paths: StackPaths = stack["_paths"]
-    _wait_stable(stack, timeout=60)
+    _wait_stable(stack, timeout=150)  # after the SIGKILL test: dependents wait for the engine's rings
     with _client(stack) as c:
         first = _filled_order(c)
         eventually(
@@ -311,7 +311,7 @@ def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> N
                 all(_infos(paths)[n]["pid"] != before[n]["pid"] for n in ("engine", "conn-binance"))
                 and _stable(paths)
             ),
-            timeout=90,
+            timeout=150,
             message=lambda: _unstable_report(paths),
         )
         assert float(c.get_order(1, first).cum_quantity) > 0  # the first order survived the restart
