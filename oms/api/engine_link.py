@@ -68,11 +68,15 @@ def open_ring(
     name: str, dtype: np.dtype, capacity: int, *, producer: bool, create: bool, timeout: float = 3.0
 ) -> Ring:
     """Attach to `name`; create it when missing and `create` (whichever side starts first creates).
-    A segment caught half-initialised by its creator is retried until `timeout`."""
+    A ring whose creator is gone (e.g. this gateway's previous run) is attached as is, like the engine
+    does, so a restarted gateway picks up where it was. A segment caught half-initialised by its creator
+    is retried until `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return Ring.attach(name, dtype, producer=producer, consumer=not producer, timeout=0.05)
+            return Ring.attach(
+                name, dtype, producer=producer, consumer=not producer, timeout=0.05, allow_stale=True
+            )
         except SegmentNotFound:
             if not create:
                 raise
