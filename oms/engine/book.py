@@ -51,44 +51,50 @@ def _home(key, mask):
     return np.int64((key * _MUL) >> _SHIFT) & mask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def idx_lookup(s, coid):
-    mask = len(s.ikey) - 1
-    i = _home(np.uint64(coid), mask)
+    ix = s.index
+    mask = ix.shape[0] - 1
+    key = np.uint64(coid)
+    i = _home(key, mask)
     while True:
-        k = s.ikey[i]
-        if k == coid:
-            return s.islot[i]
+        k = ix[i, 0]
+        if k == key:
+            return np.int64(ix[i, 1])
         if k == 0:
-            return -1
+            return np.int64(-1)
         i = (i + 1) & mask
 
 
 @njit(cache=True, _nrt=False)
 def idx_insert(s, coid, slot):
-    mask = len(s.ikey) - 1
-    i = _home(np.uint64(coid), mask)
-    while s.ikey[i] != 0 and s.ikey[i] != coid:
+    ix = s.index
+    mask = ix.shape[0] - 1
+    key = np.uint64(coid)
+    i = _home(key, mask)
+    while ix[i, 0] != 0 and ix[i, 0] != key:
         i = (i + 1) & mask
-    s.ikey[i] = coid
-    s.islot[i] = slot
+    ix[i, 0] = key
+    ix[i, 1] = np.uint64(slot)
 
 
 @njit(cache=True, _nrt=False)
 def idx_delete(s, coid):
-    mask = len(s.ikey) - 1
-    i = _home(np.uint64(coid), mask)
+    ix = s.index
+    mask = ix.shape[0] - 1
+    key = np.uint64(coid)
+    i = _home(key, mask)
     while True:
-        k = s.ikey[i]
+        k = ix[i, 0]
         if k == 0:
             return
-        if k == coid:
+        if k == key:
             break
         i = (i + 1) & mask
     j = i
     while True:
         j = (j + 1) & mask
-        kj = s.ikey[j]
+        kj = ix[j, 0]
         if kj == 0:
             break
         h = _home(kj, mask)
@@ -98,11 +104,11 @@ def idx_delete(s, coid):
                 continue
         elif h > i or h <= j:
             continue
-        s.ikey[i] = kj
-        s.islot[i] = s.islot[j]
+        ix[i, 0] = kj
+        ix[i, 1] = ix[j, 1]
         i = j
-    s.ikey[i] = 0
-    s.islot[i] = -1
+    ix[i, 0] = 0
+    ix[i, 1] = 0
 
 
 @njit(cache=True, _nrt=False)
@@ -110,28 +116,29 @@ def trade_seen(s, coid, trade_id):
     """True if (coid, trade_id) was seen; otherwise remember it. trade_id 0 is never deduplicated."""
     if trade_id == 0:
         return False
-    mask = s.tkey.shape[1] - 1
-    key = np.uint64(trade_id) ^ (np.uint64(coid) * _MUL)
+    tr = s.trades
+    mask = tr.shape[1] - 1
+    c = np.uint64(coid)
+    key = np.uint64(trade_id) ^ (c * _MUL)
     if key == 0:
         key = np.uint64(1)
     for g in range(2):
         i = _home(key, mask)
-        while s.tkey[g, i] != 0:
-            if s.tkey[g, i] == key and s.tcoid[g, i] == coid:
+        while tr[g, i, 0] != 0:
+            if tr[g, i, 0] == key and tr[g, i, 1] == c:
                 return True
             i = (i + 1) & mask
     gen = s.meta[S.M_TGEN]
     if s.meta[S.M_TCOUNT] * 2 >= mask + 1:  # current generation half full: it becomes the old one
         gen = 1 - gen
-        s.tkey[gen, :] = 0
-        s.tcoid[gen, :] = 0
+        tr[gen, :, :] = 0
         s.meta[S.M_TGEN] = gen
         s.meta[S.M_TCOUNT] = 0
     i = _home(key, mask)
-    while s.tkey[gen, i] != 0:
+    while tr[gen, i, 0] != 0:
         i = (i + 1) & mask
-    s.tkey[gen, i] = key
-    s.tcoid[gen, i] = coid
+    tr[gen, i, 0] = key
+    tr[gen, i, 1] = c
     s.meta[S.M_TCOUNT] += 1
     return False
 
@@ -214,7 +221,7 @@ def to_e8(ins, x):
     return -((y // ins.div) * ins.mult + (y % ins.div) * ins.mult // ins.div)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def set_leaves(s, o, new_leaves):
     """Change an order's working qty and keep every aggregate (open qty, open notional) exact."""
     p = s.pos[o.account, o.instrument]
@@ -233,7 +240,7 @@ def set_leaves(s, o, new_leaves):
         o.open_notional = nn
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def set_status(s, slot, st, tr):
     """The one place an order's status changes: counts the named transition, queues terminal slots."""
     o = s.orders[slot]
@@ -252,7 +259,7 @@ def set_status(s, slot, st, tr):
             s.meta[S.M_OPEN] -= 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def ev_order(s, kind, o, reason, ref_seq):
     """Stage one EVENT describing order `o` after a change. Returns its index in evq (or -1 if full)."""
     n = s.meta[S.M_NEV]
@@ -326,7 +333,7 @@ def ev_blank(s, kind, reason, ref_seq):
     return n
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def cmd_order(s, kind, o, source):
     """Stage one COMMAND for the order's venue connector (nothing while replaying)."""
     n = s.meta[S.M_NCMD]

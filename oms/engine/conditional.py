@@ -162,7 +162,8 @@ def route_new(s, slot, seq):
             B.set_leaves(s, o, eo.cum_qty)
             o.qty = eo.cum_qty
     _place(s, slot, seq, R.ORDER_SUBMITTED, C.TR_EMULATE, C.TR_SUBMIT)
-    scan_pending(s)
+    if s.meta[S.M_SCAN] != 0:
+        scan_pending(s)
 
 
 @njit(cache=True, _nrt=False)

@@ -5,10 +5,10 @@ Touches nothing but its own arrays. Layout:
 | field     | dtype / shape                         | indexed by                                      |
 |-----------|---------------------------------------|-------------------------------------------------|
 | orders    | ORDER[capacity]                       | slot (found through the hash index)             |
-| ikey/islot| u8/i8[2*capacity rounded to 2^k]      | open-addressing index client_order_id -> slot   |
+| index     | u8[2^k >= 2*capacity, 2] (key, slot)  | open-addressing index client_order_id -> slot   |
 | free      | i8[capacity] stack of free slots      | meta[M_FREE_TOP]                                |
 | termq     | i8[2^k >= capacity] FIFO of terminal slots| reused oldest-first when no free slot is left   |
-| tkey/tcoid| u8[2, T]                              | trade-id dedup set, two generations             |
+| trades    | u8[2, T, 2] (key, client_order_id)    | trade-id dedup set, two generations             |
 | pos       | POSITION[n_accounts+1, n_instr+1]     | account id, instrument id (0 = wildcard, unused)|
 | inst      | INSTRUMENT[n_instr+1]                 | instrument id                                   |
 | acct      | ACCOUNT[n_accounts+1]                 | account id                                      |
@@ -190,12 +190,10 @@ M_SIZE = 64
 
 class EngineState(NamedTuple):
     orders: np.ndarray
-    ikey: np.ndarray
-    islot: np.ndarray
+    index: np.ndarray  # [:, 0] client_order_id (0 = empty), [:, 1] slot: one cache line per probe
     free: np.ndarray
     termq: np.ndarray
-    tkey: np.ndarray
-    tcoid: np.ndarray
+    trades: np.ndarray
     pos: np.ndarray
     inst: np.ndarray
     acct: np.ndarray
@@ -269,12 +267,10 @@ def allocate(
     orders["emu_prev"] = -1
     return EngineState(
         orders=orders,
-        ikey=np.zeros(isize, np.uint64),
-        islot=np.full(isize, -1, np.int64),
+        index=np.zeros((isize, 2), np.uint64),
         free=np.arange(capacity - 1, -1, -1, dtype=np.int64),
         termq=np.zeros(_pow2(capacity), np.int64),
-        tkey=np.zeros((2, tsize), np.uint64),
-        tcoid=np.zeros((2, tsize), np.uint64),
+        trades=np.zeros((2, tsize, 2), np.uint64),
         pos=np.zeros((n_accounts + 1, n_instruments + 1), POSITION),
         inst=inst,
         acct=np.zeros(n_accounts + 1, ACCOUNT),

@@ -84,8 +84,9 @@ def _fill(s, slot, ev):
         e.trade_id = ev.trade_id
         e.liquidity = ev.liquidity
         e.ts_venue_ns = ev.ts_venue_ns
-    X.cancel_peer(s, o, o.seq)
-    if o.status == C.ST_FILLED:
+    if o.peer != 0:
+        X.cancel_peer(s, o, o.seq)
+    if o.status == C.ST_FILLED and (o.peer != 0 or o.kid_a != 0 or o.kid_b != 0):
         X.on_done(s, slot, o.seq)
     K.check_loss(s, o.account)
 
@@ -107,7 +108,7 @@ def on_exec(s, ev):
     if slot < 0 or ev.client_order_id == 0:
         s.meta[S.M_UNKNOWN] += 1
         _forward(s, ev, C.R_UNKNOWN_ORDER, C.ST_NONE)
-        return K.cancel_all_step(s)
+        return C.K_OK
     o = s.orders[slot]
     if ev.venue_order_id != 0:
         o.venue_order_id = ev.venue_order_id
@@ -186,7 +187,9 @@ def on_exec(s, ev):
         _forward(s, ev, C.R_LATE_EVENT, o.status)
     if s.meta[S.M_SCAN] != 0:
         X.scan_pending(s)
-    return K.cancel_all_step(s)
+    if s.meta[S.M_CA_ACTIVE] != 0:
+        return K.cancel_all_step(s)
+    return C.K_OK
 
 
 @njit(cache=True, _nrt=False)

@@ -170,4 +170,4 @@ def test_full_table_reuses_oldest_terminal_slots():
         e.submit(5, account=1, instrument=1, side=1, qty=1, price=PX).events[0]["status"] == C.ST_PENDING_NEW
     )
     assert e.order(2) is None and e.order(1) is not None and e.order(5) is not None
-    assert np.count_nonzero(e.s.ikey) == 4
+    assert np.count_nonzero(e.s.index[:, 0]) == 4
