@@ -179,13 +179,17 @@ class Backtest:
         while h and h[0][0] <= until:
             at, _, kind, p = heapq.heappop(h)
             e.now_ns = at
-            if kind == K_TO_ENGINE:
-                self._engine_out(e.run_commands(p.reshape(1)), at)
-            elif kind == K_TO_VENUE:
+            if kind == K_TO_VENUE:
                 for ev in self.venue.on_command(p, at):
                     self._send("from_venue", K_FROM_VENUE, at, ev)
-            else:
-                self._engine_out(e.run_exec(p.reshape(1)), at)
+                continue
+            # records arriving at the same ns on the same leg go to the engine as one batch (in order)
+            batch = [p]
+            while h and h[0][0] == at and h[0][2] == kind:
+                batch.append(heapq.heappop(h)[3])
+            arr = np.array(batch, p.dtype)
+            out = e.run_commands(arr) if kind == K_TO_ENGINE else e.run_exec(arr)
+            self._engine_out(out, at)
 
     # ---- the run -----------------------------------------------------------------------------
     def run(self) -> Report:
