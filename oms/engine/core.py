@@ -312,6 +312,27 @@ class Engine:
     def account(self, account: int) -> np.void:
         return self.s.acct[account].copy()
 
+    def account_summary(self, account: int) -> dict[str, object]:
+        """Today's PnL, exposure, equity, leverage and margin of one account (money in quote units)."""
+        from oms.engine import positions as P
+
+        a = self.s.acct[account]
+        scale = Decimal(R.FEE_SCALE)
+        eq = int(P.equity(self.s, account))
+        gross = int(a["pos_notional"])
+        margin = sum(int(P.margin_used(self.s, account, i)) for i in self.specs)
+        return {
+            "state": C.TRADING_STATE_NAMES[int(a["state"])],
+            "realised": Decimal(int(a["realised"])) / scale,
+            "fees": Decimal(int(a["fees"])) / scale,
+            "unrealised": Decimal(int(a["unrealised"])) / scale,
+            "gross_notional": Decimal(gross) / scale,
+            "open_order_notional": Decimal(int(a["open_notional"])) / scale,
+            "equity": None if eq >= C.NO_LIMIT else Decimal(eq) / scale,
+            "leverage": None if eq >= C.NO_LIMIT or eq <= 0 else Decimal(gross) / Decimal(eq),
+            "margin_used": Decimal(margin) / scale,
+        }
+
     def trading_state(self, account: int) -> str:
         return C.TRADING_STATE_NAMES[int(self.s.acct[account]["state"])]
 

@@ -52,6 +52,16 @@ def test_margin_uses_instrument_leverage_and_unified_positions_sum_venues():
     fill(e, 2, -1, 400, PX, instrument=2)
     assert P.margin_used(e.s, 1, 2) == e.position(1, 2)["notional"] // 5
     assert e.unified_positions() == {(1, "BTC"): Decimal("0.00600")}
+    e.set_limit(C.L_EQUITY, 1, 100 * 100_000_000)  # 100 USDT
+    summary = e.account_summary(1)
+    gross = Decimal(1400) * Decimal("0.00001") * Decimal(100_000)  # 1000 spot + 400 perp lots at 100000
+    assert summary["gross_notional"] == gross and summary["leverage"] == gross / 100
+    assert (
+        summary["margin_used"]
+        == Decimal(1000) * Decimal("0.00001") * 100_000
+        + gross / 14 * 4 / 5 * 0
+        + Decimal(400) * Decimal("0.00001") * 100_000 / 5
+    )
 
 
 def test_daily_window_rolls_at_utc_midnight():
