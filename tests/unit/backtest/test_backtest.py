@@ -141,3 +141,26 @@ def test_strategy_must_follow_the_protocol():
 
     with pytest.raises(ConfigError, match="on_market"):
         Backtest(make_tape([bbo(0, 1, 2)]), object(), Config())  # type: ignore[arg-type]
+
+
+def test_engine_emulated_stop_triggers_from_the_tape_and_fills_at_the_venue():
+    rows = [bbo(0, 1000, 1002), bbo(1, 995, 997), bbo(2, 989, 991), bbo(3, 980, 982), bbo(9, 980, 982)]
+
+    def stop(c):
+        return [c.order(side=SELL, qty=5, order_type=R.ORD_STOP_MARKET, trigger_price=990, client_order_id=7)]
+
+    bt, s, _ = run(rows, {0: stop})
+    assert "OrderTriggered" in s.kinds(7) and s.fills() == [(989, 5, R.LIQ_TAKER)]
+    assert bt.engine.position(1, 1)["qty"] == -5 and bt.engine.status(7) == "Filled"
+    _, s, _ = run(rows, {0: stop}, latency=["to_venue=const:2ms"])
+    assert s.fills() == [(980, 5, R.LIQ_TAKER)]  # the triggered child reaches the venue after the drop
+
+
+def test_risk_settings_section_applies():
+    from oms.engine import settings as ES
+
+    rows = [bbo(0, 1000, 1002), bbo(1, 1000, 1002)]
+    plan = {0: lambda c: [c.limit(BUY, 1, 1200, coid=1), c.limit(BUY, 1, 1001, coid=2)]}
+    _, s, rep = run(rows, plan, risk=ES.Settings(price_deviation_bps=500))
+    assert rep.reject_reasons == {"risk.price_deviation": 1} and "OrderRejected" in s.kinds(1)
+    assert s.kinds(2) == ["OrderSubmitted", "OrderAccepted"] and s.fills() == []  # within the band: rests
