@@ -47,12 +47,25 @@ class AdminServicer(gw_grpc.AdminServicer):
                 out.acks.append(pb.OrderAck(command_seq=seq, error=e.message, error_code=e.code.value[0]))
         return out
 
+    def _global(self, p: Any, field: str, what: str) -> None:
+        """Changes that reach every account need the admin role; risk tokens act on their accounts."""
+        if "admin" not in p.token.roles:
+            raise self.auth._deny(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{field}: {what} needs the admin role; risk tokens set it per account they are scoped to",
+                p.method,
+                f"{p.peer.ip}:{p.peer.port}",
+                p.token.id,
+            )
+
     async def SetTradingState(self, request: gw.SetTradingState, context: Any) -> gw.AdminAck:
         async def run() -> gw.AdminAck:
             row = validation.trading_state(request)
             p = current.get()
             if request.account:
                 self.auth.check_account(p, request.account)
+            else:
+                self._global(p, "account", "the global trading state (account 0)")
             self.auth.audit.record(
                 AuditRecord(
                     "/oms.v1.Admin/SetTradingState",
@@ -80,6 +93,8 @@ class AdminServicer(gw_grpc.AdminServicer):
                 rows.append(validation.risk_limit(lim, self.rs, f"limits[{i}]."))
                 if lim.account:
                     self.auth.check_account(p, lim.account, f"limits[{i}].account")
+                else:
+                    self._global(p, f"limits[{i}].account", f"limit {lim.name} for every account")
             return await self._send(rows)
 
         return await guarded(context, run())

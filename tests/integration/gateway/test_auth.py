@@ -94,6 +94,14 @@ def test_totp_missing_expired_wrong_and_replayed(stack: Stack) -> None:
     assert code == UNAUTH and "already used" in msg
 
 
+def test_risk_cannot_change_every_account(stack: Stack) -> None:
+    _, a = stubs(stack.channel())
+    rec, tok = TokenStore(stack.settings.tokens_file).add("risk-global", ["risk"], [1])
+    req = gw.SetTradingState(state=pb.TRADING_STATE_HALTED, account=0, reason="global")
+    code, msg, _ = status_of(a.SetTradingState, req, md(tok, rec.totp_secret))
+    assert code == DENIED and msg.startswith("account:") and "admin role" in msg
+
+
 def test_disallowed_ip(stack: Stack) -> None:
     g, _ = stubs(stack.channel())
     code, msg, _ = status_of(g.SubmitOrder, limit_order(), md(stack.tokens["remote"]))
