@@ -149,8 +149,9 @@ class EngineProc:
 
 
 @pytest.fixture
-def engine_proc(tmp_path: Path) -> Iterator[EngineProc]:
-    ep = EngineProc(tmp_path, f"t{uuid.uuid4().hex[:8]}")
+def engine_proc(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EngineProc]:
+    halt = getattr(request, "param", "0")
+    ep = EngineProc(tmp_path, f"t{uuid.uuid4().hex[:8]}", halt=halt)
     try:
         yield ep
     finally:

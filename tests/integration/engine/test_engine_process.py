@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from oms.engine import constants as C
 from oms.shm import records as R
 
@@ -144,4 +146,60 @@ def test_order_round_trip_kill_switch_and_restart(engine_proc):
         seq=8,
     )
     assert ep.wait_event(R.ORDER_REJECTED, 105)["reason"] == C.R_TRADING_HALTED
+    assert ep.stop() == 0
+
+
+@pytest.mark.parametrize("engine_proc", ["1"], indirect=True)  # daily_loss_halt = 1 USDT
+def test_loss_limit_kill_switch_through_the_market_data_ring(engine_proc):
+    ep = engine_proc
+    ep.start()
+    ep.send(ep.md, kind=R.MD_MARK, instrument=1, price=PX)
+    ep.send(
+        ep.gw,
+        kind=R.SUBMIT_ORDER,
+        client_order_id=201,
+        account=1,
+        instrument=1,
+        side=1,
+        qty=1000,
+        price=PX,
+        order_type=R.ORD_LIMIT,
+        seq=1,
+    )
+    ep.wait_command(R.SUBMIT_ORDER, 201)
+    ep.send(ep.exec, kind=R.ORDER_FILLED, client_order_id=201, price=PX, qty=1000, trade_id=1)
+    ep.send(
+        ep.gw,
+        kind=R.SUBMIT_ORDER,
+        client_order_id=202,
+        account=1,
+        instrument=1,
+        side=1,
+        qty=10,
+        price=PX - 100,
+        order_type=R.ORD_LIMIT,
+        seq=2,
+    )
+    ep.wait_command(R.SUBMIT_ORDER, 202)
+    ep.send(ep.exec, kind=R.ORDER_ACCEPTED, client_order_id=202, venue_order_id=5)
+    ep.wait_event(R.ORDER_ACCEPTED, 202)
+    # 0.01 BTC long; the mark falls 100 USDT (10000 ticks): loss 1 USDT = the halt limit
+    ep.send(ep.md, kind=R.MD_MARK, instrument=1, price=PX - 10_000)
+    st = ep.wait_event(R.TRADING_STATE_CHANGED)
+    assert st["status"] == C.TS_HALTED and st["reason"] == C.R_DAILY_LOSS and st["account"] == 1
+    cancel = ep.wait_command(R.CANCEL_ORDER, 202)
+    assert cancel["ref_id"] == 202
+    ep.send(
+        ep.gw,
+        kind=R.SUBMIT_ORDER,
+        client_order_id=203,
+        account=1,
+        instrument=1,
+        side=-1,
+        qty=1000,
+        price=PX - 10_000,
+        order_type=R.ORD_LIMIT,
+        seq=3,
+    )
+    assert ep.wait_event(R.ORDER_REJECTED, 203)["reason"] == C.R_TRADING_HALTED
     assert ep.stop() == 0
