@@ -245,7 +245,7 @@ class ConnectorService:
                         self.rest,
                         self.x[m].ws_url,
                         insts,
-                        self.md_w.write,
+                        self.md_w.write_nowait,
                         self.bbo.write if self.bbo else None,
                         self._on_md,
                         depth_levels=st.depth_levels,
@@ -370,7 +370,7 @@ class ConnectorService:
             "rings": {
                 "cmd_depth": self.cmd.depth(),
                 "exec_full_stalls": self.exec_w.stats.full_stalls,
-                "md_full_stalls": self.md_w.stats.full_stalls,
+                "md_drops": sum(d.stats.ring_drops for d in self.mdata.values()),
             },
             "key_version": getattr(self.holder, "version", 0),
         }
@@ -425,6 +425,7 @@ class ConnectorService:
         for ns in self.ex.take_new_acks():
             feed.record_latency("venue_ack", f"{self.venue}", ns)
         feed.set_ring_drops(self.exec.name, self.exec.full_count())
+        feed.set_ring_drops(self.md.name, sum(d.stats.ring_drops for d in self.mdata.values()))
 
 
 def _fields(obj: Any) -> dict[str, Any]:

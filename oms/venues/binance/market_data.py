@@ -11,6 +11,9 @@ pu on USD-M); a gap resets the book and fetches a new snapshot. What goes to the
 - after each applied diff: one MD_DELTA per changed level (qty 0 removes), the last MD_FLAG_LAST;
 - then an MD_BBO record when the top of book changed, and MD_MARK for each USD-M mark price.
 `seq` is the venue's update id (u), so a consumer can compare a book with the venue at one id.
+The ring is never waited on: when it is full the records that do not fit are counted as drops and
+that book is sent again whole (MD_FLAG_CLEAR) with its next update, while the BBO table keeps
+being written.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +60,7 @@ class MdStats:
     snapshots: int = 0
     gaps: int = 0
     records: int = 0
+    ring_drops: int = 0  # records the full md ring refused (that book is re-sent whole once there is room)
     bbo_updates: int = 0
     last_error: str = ""
 
@@ -70,7 +74,7 @@ class MarketData:
         rest: VenueRest,
         ws_url: str,
         instruments: list[Inst],
-        emit: Callable[[np.ndarray], Awaitable[None]],
+        emit: Callable[[np.ndarray], int],
         bbo_write: Callable[[int, int, int, int, int, int, int], None] | None,
         on_state: Callable[[str, bool], None],
         *,
@@ -96,6 +100,7 @@ class MarketData:
         self.stats = MdStats()
         self.connected = False
         self._fetching: set[str] = set()
+        self._dirty: set[str] = set()  # books whose last update did not fit in the ring
         self._stop = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -225,6 +230,10 @@ class MarketData:
     async def _publish(self, sym: str, book: BookSync, update_id: int, ts_ms: int, clear: bool) -> None:
         inst = self.insts[sym]
         changes = book.last_changes
+        if sym in self._dirty:  # the consumer missed part of an update: send the whole book again
+            changes = [(1, p, q) for p, q in book.bids.items()] + [(-1, p, q) for p, q in book.asks.items()]
+            clear = True
+            self.last_bbo.pop(sym, None)
         now = time.time_ns()
         n = len(changes) + 1
         recs = np.zeros(max(n, 1) + 1, R.MARKET)
@@ -265,8 +274,16 @@ class MarketData:
             if self.bbo_write is not None:
                 self.bbo_write(inst.id, bp, bq, ap, aq, self.marks.get(sym, 0), ts_ms * 1_000_000)
         if i:
-            self.stats.records += i
-            await self.emit(recs[:i])
+            # never wait on the ring: a dead or slow consumer must not stop this loop (the BBO table
+            # above stays current for the engine); what did not fit is re-sent as a whole book
+            done = self.emit(recs[:i])
+            self.stats.records += done
+            if done < i:
+                self.stats.ring_drops += i - done
+                self._dirty.add(sym)
+                self.last_bbo.pop(sym, None)
+            else:
+                self._dirty.discard(sym)
 
     async def _on_mark(self, d: dict[str, Any]) -> None:
         sym = d.get("s", "")
@@ -285,7 +302,8 @@ class MarketData:
         r["price"] = px
         r["ts_venue_ns"] = int(d.get("E", 0)) * 1_000_000
         r["ts_ns"] = time.time_ns()
-        await self.emit(rec)
+        if not self.emit(rec):
+            self.stats.ring_drops += 1
         if self.bbo_write is not None and sym in self.last_bbo:
             bp, bq, ap, aq = self.last_bbo[sym]
             self.bbo_write(inst.id, bp, bq, ap, aq, px, r["ts_venue_ns"])

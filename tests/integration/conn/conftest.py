@@ -125,6 +125,7 @@ class Connector:
         extra_env: dict[str, str] | None = None,
         key: tuple[str, str] = (API_KEY, API_SECRET),
         engine_rings: bool = True,
+        md_capacity: int = 1 << 16,
     ) -> None:
         self.sim, self.workdir, self.prefix = sim, workdir, prefix
         self.key = key
@@ -135,7 +136,9 @@ class Connector:
                 names.engine_commands_to_venue("binance", prefix), R.COMMAND, 1024, producer=True
             )
             self.exec = Ring.create(names.venue_exec_events("binance", prefix), R.EVENT, 4096, consumer=True)
-        self.md = Ring.create(names.venue_market_data("binance", prefix), R.MARKET, 1 << 16, consumer=True)
+        self.md = Ring.create(
+            names.venue_market_data("binance", prefix), R.MARKET, md_capacity, consumer=True
+        )
         self.events: list[np.void] = []
         self.market: list[np.void] = []
         self.proc: subprocess.Popen[str] | None = None
