@@ -13,7 +13,7 @@ warm-up run that also loads the numba cache; first-ever runs compile the engine 
  3. peer NautilusTrader (optional, installed by the `bench` extra): the same tape's BBO records as
     QuoteTicks (trades as TradeTicks) into a BacktestEngine with a moving-average-cross Strategy
     that sends market orders, in a subprocess; records/s = records / (run(N) − run(tiny)).
-Usage: .venv/bin/python bench/backtest.py [--records 200000] [--repeat 3] [--json]  (CI=true: smaller)
+Usage: .venv/bin/python bench/backtest.py [--records 50000] [--repeat 2] [--json]  (CI=true: smaller)
 """
 
 from __future__ import annotations
@@ -217,8 +217,8 @@ def run_nautilus(path: Path) -> dict[str, Any]:
 def main() -> int:
     ci = bool(os.environ.get("CI"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=int, default=20_000 if ci else 200_000)
-    ap.add_argument("--repeat", type=int, default=1 if ci else 3)
+    ap.add_argument("--records", type=int, default=10_000 if ci else 50_000)
+    ap.add_argument("--repeat", type=int, default=1 if ci else 2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-peer", action="store_true", help="skip NautilusTrader")
     ap.add_argument("--json", action="store_true")
