@@ -270,20 +270,28 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, auth: Authenticator) -> None:
         self.auth = auth
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # built once per method, not per call
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
         method = details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(details)
         if handler is None or rbac.is_public(method):
             return handler
-        md = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+        wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         auth = self.auth
 
         async def gate(context: grpc.aio.ServicerContext) -> Principal | None:
+            md = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             try:
                 p = await auth.authenticate(method, md, context.peer())
             except ApiError as e:
