@@ -38,7 +38,14 @@ run: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: install
+# Benchmarks also install the optional peers (NautilusTrader for bench/engine.py).
+BENCH_STAMP := $(VENV)/.oms-bench-$(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[dev,bench]'
+	rm -f $(VENV)/.oms-bench-*
+	touch $@
+
+bench: install $(BENCH_STAMP)
 	$(VENV)/bin/oms bench
 
 lint: install
