@@ -200,3 +200,29 @@ def test_engine_down_is_unavailable_not_internal(engineless: Stack) -> None:
     with client(engineless) as c, pytest.raises(ClientError) as ei:
         c.submit(account=1, venue="binance", symbol="BTC/USDT", side="buy", quantity="0.001", price="50000")
     assert ei.value.status == grpc.StatusCode.UNAVAILABLE and "engine is not running" in ei.value.details
+
+
+def test_order_stream_delivers_later_events_of_its_orders(stack: Stack) -> None:
+    """Orders in, acks *and events* out: an IOC order's fill comes back on the stream that sent it."""
+    g, _ = stubs(stack.channel())
+    seen_fill = threading.Event()
+
+    def requests():  # type: ignore[no-untyped-def]
+        yield gw.OrderStreamRequest(request_id=7, submit=[limit_order(time_in_force=pb.TIME_IN_FORCE_IOC)])
+        seen_fill.wait(10)  # keep the stream open until the event arrived
+
+    acks, events = [], []
+    for resp in g.OrderStream(requests(), metadata=md(stack.tokens["trader"]), timeout=15):
+        acks.extend(resp.acks)
+        events.extend(resp.events)
+        if any(e.kind == pb.EVENT_KIND_ORDER_FILLED for e in events):
+            seen_fill.set()
+    assert acks[0].request_id == 7 and acks[0].kind == pb.EVENT_KIND_ORDER_ACCEPTED
+    fill = next(e for e in events if e.kind == pb.EVENT_KIND_ORDER_FILLED)
+    assert fill.client_order_id == acks[0].client_order_id
+    assert (fill.price, fill.quantity, fill.leaves_quantity, fill.symbol) == (
+        "50000",
+        "0.001",
+        "0",
+        "BTC/USDT",
+    )
