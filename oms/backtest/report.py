@@ -134,6 +134,13 @@ class Recorder:
         elif self.peak - eq > self.max_dd:
             self.max_dd = self.peak - eq
 
+    def mark_path(self, eq: np.ndarray) -> None:
+        """The drawdown update of `mark` over a run of equity samples (batched market path)."""
+        peaks = np.maximum.accumulate(np.concatenate(([self.peak], eq)))
+        dd = int((peaks[1:] - eq).max())
+        self.max_dd = max(self.max_dd, dd)
+        self.peak = int(peaks[-1])
+
     def report(self, n_records: int, resting: int) -> Report:
         p = self.e.s.pos[self.account]
         realised, fees, unreal = int(p["realised"].sum()), int(p["fees"].sum()), int(p["unrealised"].sum())

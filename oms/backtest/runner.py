@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from oms import log as _log
+from oms.backtest import fastpath
 from oms.backtest import latency as L
 from oms.backtest.report import Recorder, Report
 from oms.backtest.simvenue import SimVenue
@@ -35,6 +37,7 @@ from oms.errors import ConfigError
 from oms.shm import records as R
 
 K_TO_ENGINE, K_TO_VENUE, K_FROM_VENUE = 0, 1, 2
+log = _log.get(__name__)
 
 
 class Context:
@@ -113,6 +116,7 @@ class Config:
     risk: Any = None  # oms.engine.settings.Settings, or None for no limits
     limits: list[tuple[int, int, int]] = field(default_factory=list)  # (limit id, scope, value)
     capacity: int = 1 << 16
+    batch_market: bool = True  # tape runs in one engine call when provably equivalent (fastpath.py)
 
 
 class Backtest:
@@ -147,6 +151,7 @@ class Backtest:
         self._heap: list[tuple[int, int, int, np.ndarray]] = []
         self._n = itertools.count()
         self._last = dict.fromkeys(L.LEGS, 0)
+        self.batching = cfg.batch_market
 
     # ---- scheduling --------------------------------------------------------------------------
     def _send(self, leg: str, kind: int, t: int, payload: np.ndarray) -> None:
@@ -192,25 +197,54 @@ class Backtest:
             self._engine_out(out, at)
 
     # ---- the run -----------------------------------------------------------------------------
+    def _flush(self, recs: np.ndarray, ts: np.ndarray, j0: int, j1: int) -> None:
+        """Apply the pending tape records j0..j1-1 to the engine in one call (see fastpath.py)."""
+        e = self.engine
+        eq = fastpath.equity_path(e, self.cfg.account, recs[j0:j1])
+        t = int(ts[j1 - 1])
+        e.now_ns = t
+        out = e.run_market(recs[j0:j1])
+        self.rec.mark_path(eq)
+        if len(out.events) or len(out.commands) or int(eq[-1]) != self.rec.equity_e8():
+            log.warning(
+                "backtest: batched market path disagreed with the engine (output %d/%d, equity %d vs %d); "
+                "continuing record by record",
+                len(out.events), len(out.commands), int(eq[-1]), self.rec.equity_e8(),
+            )  # fmt: skip
+            self.batching = False
+            self._engine_out(out, t)
+
     def run(self) -> Report:
         recs = self.tape.records
         ts = np.where(recs["ts_ns"] != 0, recs["ts_ns"], recs["ts_venue_ns"]).astype(np.int64)
         ts = np.maximum.accumulate(ts) if len(ts) else ts
-        e, v, strat = self.engine, self.venue, self.strategy
+        e, v, strat, acct = self.engine, self.venue, self.strategy, self.cfg.account
         strat.on_start(self.ctx)
+        quiet = self.batching and fastpath.quiet(e, acct)
+        j0 = -1  # first tape record not yet given to the engine (batched path)
         for j in range(len(recs)):
             t = int(ts[j])
             if self._heap and self._heap[0][0] <= t:
+                if j0 >= 0:
+                    self._flush(recs, ts, j0, j)
+                    j0 = -1
                 self._deliver(t)
+                quiet = self.batching and fastpath.quiet(e, acct)
             e.now_ns = t
             one = recs[j : j + 1]
-            self._engine_out(e.run_market(one), t)
+            if quiet:
+                j0 = j if j0 < 0 else j0
+            else:
+                self._engine_out(e.run_market(one), t)
             rec = one[0]
             for ev in v.on_market(rec, t):
                 self._send("from_venue", K_FROM_VENUE, t, ev)
             cmds = strat.on_market(rec)
             if cmds is not None and len(cmds):
                 self._strategy_cmds(cmds, t)
-            self.rec.mark(rec, t)
+            if not quiet:
+                self.rec.mark(rec, t)
+        if j0 >= 0:
+            self._flush(recs, ts, j0, len(recs))
         self._deliver(1 << 62)  # messages still in flight land after the tape ends
         return self.rec.report(len(recs), self.venue.resting())
