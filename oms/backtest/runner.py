@@ -14,7 +14,8 @@ arrival is never earlier than the previous arrival on that leg, as on one TCP co
 tape record at time t is applied, everything arriving at or before t is delivered, so with zero
 latency an order meets the very record that caused it. Engine API relied on: Engine(clock=False,...),
 now_ns setter, add_instrument, add_account, apply_settings, set_limit, run_market, run_commands,
-run_exec (→ Output.events/.commands), position(), s.pos (read-only), counters().
+run_exec (→ Output.events/.commands), position(), status(), counters(), and read-only state arrays
+s.pos, s.inst, s.limits (fastpath.py, report.py).
 """
 
 from __future__ import annotations
