@@ -10,7 +10,7 @@ PROTO_SRC := $(shell find proto -name '*.proto' 2>/dev/null)
 PROTO_STAMP := oms/api/gen/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install proto run test bench lint clean down
+.PHONY: all install tools proto run test bench lint clean down
 
 all: test
 
@@ -28,7 +28,18 @@ $(PROTO_STAMP): $(PROTO_SRC) $(STAMP) scripts/gen_proto.py
 	$(PY) scripts/gen_proto.py
 	touch $@
 
-install: $(STAMP) $(PROTO_STAMP)
+# promtool (Debian package `prometheus`, ~8 s) lints /metrics in the monitor tests; installed when we
+# may (root + apt-get), otherwise those tests fall back to prometheus_client's parser and say so.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1)) \
+	    || echo "note: could not install promtool; metrics tests use prometheus_client's parser"; \
+	  else echo "note: promtool missing and not root: metrics tests use prometheus_client's parser"; fi; }
+
+install: $(STAMP) $(PROTO_STAMP) tools
 
 proto: $(PROTO_STAMP)
 
