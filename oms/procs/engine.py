@@ -13,6 +13,7 @@ closed). Touches the engine's rings, the BBO table (read) and its event log file
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from oms import ids, log, pinning
 from oms.engine import settings as ES
 from oms.engine.core import Engine
 from oms.engine.instruments import InstrumentSpec, spec_from_instrument
+from oms.engine.report import EngineReporter
 from oms.engine.service import EngineService
 from oms.errors import ConfigError, OmsError
 
@@ -119,6 +121,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--registry", default=None, help="instrument registry JSON (default var/instruments.json)")
     p.add_argument("--event-log", default=None, help="engine event log (default [risk].event_log)")
     p.add_argument("--core", type=int, default=None, help="override the core from the plan")
+    p.add_argument(
+        "--nats-url",
+        default=os.environ.get("OMS_NATS_URL"),
+        help="publish positions/PnL/risk state to the monitor over NATS (default $OMS_NATS_URL)",
+    )
     return p.parse_args(argv)
 
 
@@ -160,6 +167,20 @@ def build(args: argparse.Namespace) -> EngineService:
     return svc
 
 
+def _reporter(args: argparse.Namespace, svc: EngineService) -> EngineReporter | None:
+    """The monitor feed (positions, PnL, trading state) when a NATS URL is known."""
+    if not args.nats_url:
+        return None
+    from oms.config import load
+
+    prefix = "monitor.stats"
+    with contextlib.suppress(OmsError, KeyError):
+        prefix = load(args.config).section("monitor").stats_subject
+    rep = EngineReporter(svc.engine, args.nats_url, prefix)
+    rep.start()
+    return rep
+
+
 def main(argv: list[str] | None = None) -> int:
     log.setup(json_lines=os.environ.get("OMS_JSON_LOGS") == "1")
     args = parse_args(argv)
@@ -171,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except OmsError as e:
         print(f"engine: {e}", file=sys.stderr)
         return 2
+    reporter: EngineReporter | None = None
     try:
         n = svc.restore()
         svc.start()
@@ -178,11 +200,14 @@ def main(argv: list[str] | None = None) -> int:
             "engine running: prefix=%s venues=%s replayed=%d events", svc.prefix, ",".join(svc.venues), n
         )
         print("ENGINE READY", flush=True)
+        reporter = _reporter(args, svc)
         svc.serve(stop)
     except OmsError as e:
         print(f"engine: {e}", file=sys.stderr)
         return 1
     finally:
+        if reporter is not None:
+            reporter.stop()
         svc.stop()
         if not svc.alive():
             svc.snapshot()
