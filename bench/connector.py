@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -251,6 +252,9 @@ class Rig:
             r.close()
             r.unlink()
         Path(f"/dev/shm/{self.prefix}.table.bbo").unlink(missing_ok=True)
+        for market in ("spot", "usdm"):  # the shared rate budget files of the bench key
+            digest = hashlib.sha256(f"binance_{market}:{KEY}".encode()).hexdigest()[:16]
+            Path(f"/dev/shm/oms.rl.{digest}").unlink(missing_ok=True)
 
 
 def peer_params(i: int, tag: str) -> dict[str, Any]:

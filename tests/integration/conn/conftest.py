@@ -8,6 +8,7 @@ LocalKeyStore. Nothing is mocked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -286,6 +287,14 @@ class Connector:
             r.close()
             r.unlink()
         Path(f"/dev/shm/{names.bbo_table(self.prefix)}").unlink(missing_ok=True)
+        unlink_budgets(self.key[0])
+
+
+def unlink_budgets(api_key: str) -> None:
+    """Remove the shared rate-budget files a connector made for this key (one per market)."""
+    for market in ("spot", "usdm"):
+        digest = hashlib.sha256(f"binance_{market}:{api_key}".encode()).hexdigest()[:16]
+        Path(f"/dev/shm/oms.rl.{digest}").unlink(missing_ok=True)
 
 
 def command(

@@ -21,6 +21,7 @@ from tests.integration.conn.conftest import (
     Connector,
     command,
     eventually,
+    unlink_budgets,
 )
 
 
@@ -117,6 +118,7 @@ def test_key_rotation_is_picked_up_without_restart(sim, tmp_path: Path) -> None:
         assert st["rest"]["errors"] == 0
     finally:
         c.close()
+        unlink_budgets(k2)
 
 
 def test_health_and_rate_budget_reach_the_monitor(sim, tmp_path: Path) -> None:
