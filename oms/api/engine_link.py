@@ -26,11 +26,10 @@ from oms import log
 from oms.api.state import E_COID, E_REF_SEQ, E_STATUS, OrderState
 from oms.api.status import ApiError
 from oms.engine.constants import TERMINAL
-from oms.errors import OmsError
 from oms.shm import names
 from oms.shm import records as r
 from oms.shm.ring import Ring
-from oms.shm.segment import SegmentNotFound
+from oms.shm.ring import open_ring as shm_open_ring
 
 _log = log.get(__name__)
 MAX_FOLLOWED = 1_000_000  # orders whose later events are routed back to the stream that sent them
@@ -67,30 +66,9 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 def open_ring(
     name: str, dtype: np.dtype, capacity: int, *, producer: bool, create: bool, timeout: float = 3.0
 ) -> Ring:
-    """Attach to `name`; create it when missing and `create` (whichever side starts first creates).
-    A ring whose creator is gone (e.g. this gateway's previous run) is attached as is, like the engine
-    does, so a restarted gateway picks up where it was. A segment caught half-initialised by its creator
-    is retried until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return Ring.attach(
-                name, dtype, producer=producer, consumer=not producer, timeout=0.05, allow_stale=True
-            )
-        except SegmentNotFound:
-            if not create:
-                raise
-            try:
-                return Ring.create(
-                    name, dtype, capacity, producer=producer, consumer=not producer, replace_stale=True
-                )
-            except OmsError:
-                if time.monotonic() > deadline:
-                    raise
-        except OmsError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.01)
+    """The shared attach-or-create (oms.shm.ring.open_ring): a ring left by a killed previous run is
+    attached as it is, like the engine does, so a restarted gateway picks up where it was."""
+    return shm_open_ring(name, dtype, capacity, producer=producer, create=create, timeout=timeout)
 
 
 class EngineLink:

@@ -36,8 +36,7 @@ from oms.conn.rest import Endpoints, VenueRest, limits_from_config
 from oms.errors import ConfigError, OmsError
 from oms.shm import names
 from oms.shm import records as R
-from oms.shm.ring import Ring
-from oms.shm.segment import SegmentNotFound
+from oms.shm.ring import open_ring
 from oms.shm.table import BboTable
 from oms.venues.binance.execution import Executor
 from oms.venues.binance.market_data import MarketData
@@ -48,29 +47,16 @@ _log = log.get(__name__)
 Creds = Callable[[], tuple[int, str, str]]
 
 
-def open_ring(name: str, dtype: np.dtype, capacity: int, *, producer: bool) -> Ring:
-    """Attach, or create when missing (whichever side of the ring starts first creates it)."""
-    try:
-        return Ring.attach(name, dtype, producer=producer, consumer=not producer, timeout=0.05)
-    except SegmentNotFound:
-        pass
-    try:
-        return Ring.create(
-            name, dtype, capacity, producer=producer, consumer=not producer, replace_stale=True
-        )
-    except OmsError:
-        return Ring.attach(name, dtype, producer=producer, consumer=not producer, timeout=1.0)
-
-
 def open_bbo(prefix: str, rows: int) -> BboTable | None:
-    """Attach; create when missing or left stale by a dead creator (e.g. this connector, killed)."""
+    """Attach (as it is, even when its creator is gone: readers such as the engine stay attached to this
+    segment, so it is never replaced), or create when missing."""
     name = names.bbo_table(prefix)
     try:
-        return BboTable.attach(name, timeout=0.05)
+        return BboTable.attach(name, allow_stale=True, timeout=0.05)
     except OmsError:
         pass
     try:
-        return BboTable.create(name, rows, replace_stale=True)
+        return BboTable.create(name, rows)
     except OmsError:
         pass
     try:

@@ -30,31 +30,10 @@ from oms.errors import OmsError
 from oms.shm import names
 from oms.shm import records as R
 from oms.shm import ring as RG
-from oms.shm.ring import Ring
-from oms.shm.segment import SegmentNotFound
+from oms.shm.ring import Ring, open_ring  # open_ring re-exported for the engine's tests
 from oms.shm.wait import Backoff
 
 _log = log.get(__name__)
-
-
-def open_ring(name: str, dtype: np.dtype, capacity: int, *, producer: bool) -> Ring:
-    """Attach to `name`, or create it when missing (whichever side starts first creates). A ring whose
-    creator is gone (e.g. the previous engine run created it) is attached as is: records queued while
-    the engine was down are still processed, in order."""
-    try:
-        return Ring.attach(
-            name, dtype, producer=producer, consumer=not producer, timeout=0.05, allow_stale=True
-        )
-    except SegmentNotFound:
-        pass
-    try:
-        return Ring.create(
-            name, dtype, capacity, producer=producer, consumer=not producer, replace_stale=True
-        )
-    except OmsError:
-        return Ring.attach(
-            name, dtype, producer=producer, consumer=not producer, timeout=1.0, allow_stale=True
-        )
 
 
 @dataclass

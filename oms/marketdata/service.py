@@ -1,7 +1,9 @@
 """Market-data room: the running service — state arrays, rings, the polling thread and the Python face.
 
-Touches: consumes `conn.<venue>.md` rings, produces `md.engine`, is the one writer of the BBO table
-(oms/shm/names.py). `MarketData.poll_once()` drains every input ring through the njit `process`
+Touches: consumes `conn.<venue>.md` rings and produces `md.engine` (oms/shm/names.py). It does not
+write the BBO table: each connector writes its own instruments' rows from its synced book (one writer
+per row keeps the seqlock sound, and the table stays current even when an md ring is full).
+`MarketData.poll_once()` drains every input ring through the njit `process`
 kernel; `run()` loops it in a thread with the ring module's wait strategy (spin only on an owned core).
 The Python face answers the slow questions: consolidated top-N book of a pair across venues,
 VWAP/TWAP, the arbitrage state; arbitrage signals go to `on_signal` callbacks.
@@ -23,7 +25,7 @@ from oms.errors import ConfigError
 from oms.marketdata import kernels as K
 from oms.shm import names
 from oms.shm import records as R
-from oms.shm.table import BboTable
+from oms.shm.ring import open_ring
 from oms.shm.wait import Backoff
 
 _log = log.get(__name__)
@@ -104,22 +106,15 @@ class MdState:
 class MarketData:
     def __init__(self, specs: Sequence[InstrumentSpec], venues: Sequence[str], *, prefix: str = "oms",
                  cfg: MdConfig | None = None, taker_fee: dict[int, Decimal] | None = None,
-                 backoff: Backoff | None = None, attach_timeout: float = 0.05) -> None:  # fmt: skip
-        from oms.engine.service import open_ring  # attach-or-create, shared with the engine
-
+                 backoff: Backoff | None = None) -> None:  # fmt: skip
         self.cfg = cfg or MdConfig()
         self.cfg.validate()
         self.state = MdState.build(specs, self.cfg, taker_fee or {})
-        n = self.state.top.shape[0]
         self.inputs = {v: open_ring(names.venue_market_data(v, prefix), R.MARKET, self.cfg.ring_capacity,
                                     producer=False) for v in venues}  # fmt: skip
         self.engine = open_ring(names.market_data_to_engine(prefix), R.MARKET, self.cfg.ring_capacity,
                                 producer=True)  # fmt: skip
-        try:
-            self.table = BboTable.create(names.bbo_table(prefix), n, replace_stale=True)
-        except Exception:
-            self.table = BboTable.attach(names.bbo_table(prefix), timeout=attach_timeout)
-        self.table.heartbeat()
+        self._no_table = (np.zeros(64, np.uint64), np.zeros(1, R.BBO))
         self.backoff = backoff or Backoff()
         self._buf = np.zeros(self.cfg.batch, R.MARKET)
         self._sig = np.zeros((self.cfg.batch, 5), np.int64)
@@ -141,8 +136,8 @@ class MarketData:
                 continue
             done += n
             ns = K.process(self._buf, n, s.top, s.book, s.buckets, s.last_mid, self.bucket_ns, s.tick_e8,
-                           s.fee_ppm, s.group, s.members, s.arb, self.min_edge, self.table.ctrl,
-                           self.table.rows, True, self.engine.ctrl, self.engine.buf, True, self._sig,
+                           s.fee_ppm, s.group, s.members, s.arb, self.min_edge, self._no_table[0],
+                           self._no_table[1], False, self.engine.ctrl, self.engine.buf, True, self._sig,
                            s.stats)  # fmt: skip
             for row in self._sig[:ns]:
                 sig = ArbSignal(s.pairs[int(row[0])], int(row[1]), int(row[2]), row[3] / 100.0, int(row[4]))
@@ -163,7 +158,6 @@ class MarketData:
                 self.backoff.idle()
             now = time.monotonic()
             if now - last_beat > 0.5:
-                self.table.heartbeat()
                 self.engine.heartbeat()
                 last_beat = now
 
@@ -187,7 +181,6 @@ class MarketData:
         self.stop()
         for r in [*self.inputs.values(), self.engine]:
             r.close()
-        self.table.close()
 
     # --- Python face -------------------------------------------------------------------------
     def vwap_twap(self, instrument: int, now_ns: int | None = None) -> tuple[float, float]:

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,28 +26,25 @@ from oms.bus.intake import CommandIntake
 from oms.errors import OmsError, Transient
 from oms.shm import names
 from oms.shm import records as R
-from oms.shm.ring import Ring
+from oms.shm.ring import Ring, open_ring
 
 _log = log.get("oms.procs.bridge")
 
 
-def _ring(name: str, dtype: object, create: int | None, timeout_s: float) -> Ring:
-    """Attach (waiting for the owner to create it), or create it when --create-rings was given."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return Ring.attach(name, dtype)  # type: ignore[arg-type]
-        except OmsError as e:
-            if create:
-                try:
-                    return Ring.create(name, dtype, create)  # type: ignore[arg-type]
-                except OmsError:
-                    pass
-            if time.monotonic() > deadline:
-                raise OmsError(
-                    f"ring {name} is not there after {timeout_s:.0f}s ({e}); start the engine"
-                ) from e
-            time.sleep(0.2)
+def _ring(name: str, dtype: object, create: int | None, timeout_s: float, *, producer: bool) -> Ring:
+    """Attach (waiting for the owner to create it; a ring left by a killed run is attached as it is),
+    or create it when --create-rings gave a capacity."""
+    try:
+        return open_ring(
+            name,
+            dtype,
+            create or 0,
+            producer=producer,
+            create=bool(create),
+            timeout=timeout_s,  # type: ignore[arg-type]
+        )
+    except OmsError as e:
+        raise OmsError(f"ring {name} is not there after {timeout_s:.0f}s ({e}); start the engine") from e
 
 
 def _registry(path: str | None) -> object | None:
@@ -66,7 +62,13 @@ def _registry(path: str | None) -> object | None:
 
 async def serve(args: argparse.Namespace) -> int:
     bus = bus_settings.resolve(args.config, nats_url=args.nats_url, spool_dir=args.spool_dir)
-    events = _ring(names.engine_events_to_bridge(args.prefix), R.EVENT, args.create_rings, args.wait_rings)
+    events = _ring(
+        names.engine_events_to_bridge(args.prefix),
+        R.EVENT,
+        args.create_rings,
+        args.wait_rings,
+        producer=False,
+    )
     registry = _registry(args.instruments)
     symbol_of = F.registry_symbols(registry) if registry is not None else F.default_symbol
     nc = None
@@ -82,7 +84,9 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if bus.intake and not args.no_intake:
-        cmds = _ring(names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings)
+        cmds = _ring(
+            names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings, producer=True
+        )
         cmds.register_producer()
         intake = CommandIntake(cmds, registry.id_of if registry is not None else None)
         inc = await connect_nats(bus.nats_url, "oms-bridge-intake")

@@ -14,7 +14,8 @@ so two stacks (or a test and a running stack) never share a segment. Names becom
 | {p}.conn.{venue}.exec         | EVENT   | conn-{venue}     | engine        |
 | {p}.conn.{venue}.md           | MARKET  | conn-{venue}     | marketdata    |
 | {p}.md.engine                 | MARKET  | marketdata       | engine        |
-| {p}.table.bbo                 | BBO table (seqlock), one writer (marketdata), many readers   |
+| {p}.table.bbo                 | BBO table (seqlock): each connector writes its own instruments' rows |
+|                               | (one writer per row); engine, gateway, marketdata read        |
 """
 
 from __future__ import annotations

@@ -75,6 +75,7 @@ from oms.shm.segment import (
     KIND_RING,
     Segment,
     SegmentError,
+    SegmentNotFound,
     process_alive,
 )
 
@@ -399,3 +400,41 @@ class Ring:
 
     def __repr__(self) -> str:
         return f"Ring({self.name!r}, {self.segment.label}, capacity={self.capacity})"
+
+
+def open_ring(
+    name: str,
+    dtype: np.dtype,
+    capacity: int,
+    *,
+    producer: bool,
+    create: bool = True,
+    timeout: float = 3.0,
+) -> Ring:
+    """The one way a program opens its end of a ring: attach, or create when missing (`create`).
+
+    Whichever side starts first creates the ring. A ring whose creator is gone (the previous run of
+    either side, killed) is attached as it is — never replaced — so records queued while a program was
+    down are still delivered in order, and both sides of a restarted pair always meet on the same
+    segment. A segment caught half-initialised by its creator is retried until `timeout`; a wrong
+    dtype or a foreign segment is a SegmentError at once (its message says how to fix it).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Ring.attach(
+                name, dtype, producer=producer, consumer=not producer, timeout=0.05, allow_stale=True
+            )
+        except SegmentNotFound:
+            if create:
+                try:
+                    return Ring.create(name, dtype, capacity, producer=producer, consumer=not producer)
+                except SegmentError:
+                    # the other side created it a moment ago: attach, waiting for its header
+                    wait = max(1.0, deadline - time.monotonic())
+                    return Ring.attach(
+                        name, dtype, producer=producer, consumer=not producer, timeout=wait, allow_stale=True
+                    )
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
