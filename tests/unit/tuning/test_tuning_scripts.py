@@ -33,11 +33,22 @@ def run(
     script: str, *args: str, user: int | None = None, state: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, str(TUNING / f"{script}.py"), *args]
+    cwd = ROOT
     if state is not None:
         argv += ["--state-dir", str(state)]
     if user is not None:
+        # the unprivileged user may not reach the checkout (a clone in a 0700 temp dir, /root): run a
+        # copy of the scripts (stdlib only) from the world-readable state dir with the base interpreter
+        assert state is not None, "runs as another user need a world-readable state dir"
+        copy = state / "scripts"
+        if not copy.exists():
+            shutil.copytree(TUNING, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            for f in [copy, *copy.iterdir()]:
+                f.chmod(0o755)
+        argv[:2] = [os.path.realpath(sys.executable), str(copy / f"{script}.py")]
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+        cwd = state
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=str(cwd))
 
 
 def _snapshot() -> dict[str, str]:
