@@ -1,18 +1,22 @@
 """Engine room: the one adapter from the instrument registry (oms/venues) to the engine's int64 arrays.
 
-Touches nothing. `InstrumentSpec` is what the kernels need about an instrument: venue/market ids, the
+Touches nothing but the instrument file it is asked to read. `InstrumentSpec` is what the kernels
+need about an instrument: venue/market ids, the
 exact fraction mult/div with notional_e8 = price_ticks * qty_lots * mult // div
 (= tick_size * lot_size * contract_size * 1e8), and small asset ids for the unified per-asset view.
 `spec_from_instrument` reads any object with the registry's `Instrument` fields (id, venue, market,
 base, quote, tick_size, lot_size, contract_size as Decimal or str); that is the only place the engine
-depends on the venues room's shape.
+depends on the venues room's shape. `load_instruments` gives every program (engine, marketdata) the
+same specs, from a TOML file of [[instrument]] tables or from the registry file the connector fills.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 from oms import ids
 from oms.errors import ConfigError
@@ -80,3 +84,40 @@ def spec_from_instrument(inst: object) -> InstrumentSpec:
         lot_size=lot,
         contract_size=cs,
     )
+
+
+_FIELDS = ("id", "venue", "market", "symbol", "base", "quote", "tick_size", "lot_size")
+
+
+class _Row:
+    def __init__(self, d: dict[str, object]) -> None:
+        self.__dict__.update(d)
+
+
+def load_instruments(path: str | None, registry: str | None = None) -> list[InstrumentSpec]:
+    """Instruments from a TOML file ([[instrument]] tables) or from the venues room's registry file."""
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"--instruments {p}: cannot read it as TOML ({e})") from None
+        rows = data.get("instrument", [])
+        if not isinstance(rows, list) or not rows:
+            raise ConfigError(f"--instruments {p}: needs one or more [[instrument]] tables with {_FIELDS}")
+        out = []
+        for n, row in enumerate(rows):
+            missing = [f for f in _FIELDS if f not in row]
+            if missing:
+                raise ConfigError(f"--instruments {p}: [[instrument]] #{n + 1} lacks {', '.join(missing)}")
+            out.append(spec_from_instrument(_Row(row)))
+        return out
+    from oms.venues.instruments import DEFAULT_PATH, InstrumentRegistry
+
+    reg = InstrumentRegistry.open(registry or DEFAULT_PATH)
+    if len(reg) == 0:
+        raise ConfigError(
+            f"no instruments: the registry {registry or DEFAULT_PATH} is empty or missing; load it first "
+            "(the connector does at start) or pass --instruments FILE with [[instrument]] tables"
+        )
+    return [spec_from_instrument(i) for i in reg.all()]

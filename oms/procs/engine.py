@@ -18,53 +18,16 @@ import os
 import signal
 import sys
 import threading
-import tomllib
-from pathlib import Path
 
 from oms import ids, log, pinning
 from oms.engine import settings as ES
 from oms.engine.core import Engine
-from oms.engine.instruments import InstrumentSpec, spec_from_instrument
+from oms.engine.instruments import load_instruments
 from oms.engine.report import EngineReporter
 from oms.engine.service import EngineService
-from oms.errors import ConfigError, OmsError
+from oms.errors import OmsError
 
 _log = log.get(__name__)
-_FIELDS = ("id", "venue", "market", "symbol", "base", "quote", "tick_size", "lot_size")
-
-
-class _Row:
-    def __init__(self, d: dict[str, object]) -> None:
-        self.__dict__.update(d)
-
-
-def load_instruments(path: str | None, registry: str | None = None) -> list[InstrumentSpec]:
-    """Instruments from a TOML file ([[instrument]] tables) or from the venues room's registry file."""
-    if path:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ConfigError(f"--instruments {p}: cannot read it as TOML ({e})") from None
-        rows = data.get("instrument", [])
-        if not isinstance(rows, list) or not rows:
-            raise ConfigError(f"--instruments {p}: needs one or more [[instrument]] tables with {_FIELDS}")
-        out = []
-        for n, row in enumerate(rows):
-            missing = [f for f in _FIELDS if f not in row]
-            if missing:
-                raise ConfigError(f"--instruments {p}: [[instrument]] #{n + 1} lacks {', '.join(missing)}")
-            out.append(spec_from_instrument(_Row(row)))
-        return out
-    from oms.venues.instruments import DEFAULT_PATH, InstrumentRegistry
-
-    reg = InstrumentRegistry.open(registry or DEFAULT_PATH)
-    if len(reg) == 0:
-        raise ConfigError(
-            f"no instruments: the registry {registry or DEFAULT_PATH} is empty or missing; load it first "
-            "(the connector does at start) or pass --instruments FILE with [[instrument]] tables"
-        )
-    return [spec_from_instrument(i) for i in reg.all()]
 
 
 def caps_bits(cap: object) -> int:

@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace) -> MarketData:
     from oms.config import load
-    from oms.procs.engine import load_instruments
+    from oms.engine.instruments import load_instruments
 
     cfg = load(args.config)
     prefix = args.prefix or cfg.node.shm_prefix
