@@ -11,6 +11,7 @@ later tests' records from `caplog`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -20,6 +21,30 @@ from oms.services.nats import NatsServer
 from oms.services.openbao import OpenBaoServer
 from oms.services.postgres import PostgresServer
 from oms.services.redis import RedisServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leave_dev_shm_as_found() -> Iterator[None]:
+    """Tests create rings, tables and per-key rate budgets in /dev/shm under unique names. At the end of
+    the session remove the ones this session added that are dead (as `oms shm gc` does) or its own, and
+    its rate-budget files (test API keys are throwaway), so repeated runs do not pile up segments."""
+    import os
+
+    from oms.shm import segment
+
+    shm = "/dev/shm"
+    before = set(os.listdir(shm)) if os.path.isdir(shm) else set()
+    yield
+    if not os.path.isdir(shm):
+        return
+    added = set(os.listdir(shm)) - before
+    for info in segment.scan(""):
+        if info.name in added and (not info.alive or info.creator_pid == os.getpid()):
+            segment.unlink(info.name)
+    for name in added:
+        if name.startswith("oms.rl."):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(shm, name))
 
 
 @pytest.fixture(autouse=True)
