@@ -28,8 +28,7 @@ from oms.api.status import ApiError
 from oms.engine.constants import TERMINAL
 from oms.shm import names
 from oms.shm import records as r
-from oms.shm.ring import Ring
-from oms.shm.ring import open_ring as shm_open_ring
+from oms.shm.ring import Ring, open_ring
 
 _log = log.get(__name__)
 MAX_FOLLOWED = 1_000_000  # orders whose later events are routed back to the stream that sent them
@@ -61,14 +60,6 @@ FUTURE_SINK = _FutureSink()
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def open_ring(
-    name: str, dtype: np.dtype, capacity: int, *, producer: bool, create: bool, timeout: float = 3.0
-) -> Ring:
-    """The shared attach-or-create (oms.shm.ring.open_ring): a ring left by a killed previous run is
-    attached as it is, like the engine does, so a restarted gateway picks up where it was."""
-    return shm_open_ring(name, dtype, capacity, producer=producer, create=create, timeout=timeout)
 
 
 class EngineLink:

@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from oms.api.engine_link import open_ring
 from oms.engine import constants as ec
 from oms.shm import names
 from oms.shm import records as r
-from oms.shm.ring import Ring
+from oms.shm.ring import Ring, open_ring
 from oms.shm.wait import Backoff, BackoffConfig
 
 # COMMAND tuple positions

@@ -30,7 +30,7 @@ from oms.errors import OmsError
 from oms.shm import names
 from oms.shm import records as R
 from oms.shm import ring as RG
-from oms.shm.ring import Ring, open_ring  # open_ring re-exported for the engine's tests
+from oms.shm.ring import Ring, open_ring
 from oms.shm.wait import Backoff
 
 _log = log.get(__name__)

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from oms.engine import constants as C
-from oms.engine.service import open_ring
 from oms.shm import names
 from oms.shm import records as R
+from oms.shm.ring import open_ring
 from tests.integration.conn.conftest import SPOT_BTC, Connector, eventually
 
 ENGINE_CONFIG = """

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oms.engine.service import open_ring
 from oms.shm import names
 from oms.shm import records as R
-from oms.shm.ring import Ring
+from oms.shm.ring import Ring, open_ring
 from oms.testing import eventually
 
 INSTRUMENTS = """

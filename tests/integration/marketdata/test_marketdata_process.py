@@ -12,9 +12,9 @@ import uuid
 
 import numpy as np
 
-from oms.engine.service import open_ring
 from oms.shm import names
 from oms.shm import records as R
+from oms.shm.ring import open_ring
 from oms.testing import eventually
 
 INSTRUMENTS = """
