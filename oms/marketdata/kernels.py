@@ -1,5 +1,5 @@
-"""Market-data room: the njit kernels that turn MARKET records into books, BBO rows, VWAP/TWAP and
-arbitrage signals. Touches only the arrays it is given (plus the BBO table and engine ring passed in).
+"""Market-data room: the njit kernels that turn MARKET records into books, VWAP/TWAP and arbitrage
+signals. Touches only the arrays it is given (plus the engine ring passed in).
 
 State (`MdState`, all numpy, n = instrument rows, D = book depth, W = VWAP/TWAP buckets, G = pair groups):
 
@@ -27,7 +27,6 @@ from numba import njit
 
 from oms.shm import records as R
 from oms.shm import ring as RG
-from oms.shm.table import bbo_write
 
 T_BID, T_BIDQ, T_ASK, T_ASKQ, T_MARK, T_TS = 0, 1, 2, 3, 4, 5
 B_ID, B_PQ, B_Q, B_MIDDT, B_DT = 0, 1, 2, 3, 4
@@ -145,7 +144,6 @@ def _arb_check(g: int, ts: int, top: np.ndarray, tick_e8: np.ndarray, fee_ppm: n
 def process(recs: np.ndarray, n: int, top: np.ndarray, book: np.ndarray, buckets: np.ndarray,
             last_mid: np.ndarray, bucket_ns: int, tick_e8: np.ndarray, fee_ppm: np.ndarray,
             group: np.ndarray, members: np.ndarray, arb: np.ndarray, min_edge_bp100: int,
-            tbl_ctrl: np.ndarray, tbl_rows: np.ndarray, use_table: bool,
             eng_ctrl: np.ndarray, eng_buf: np.ndarray, use_engine: bool,
             signals: np.ndarray, stats: np.ndarray) -> int:  # fmt: skip
     """Apply `n` MARKET records; returns the number of arbitrage signals written to `signals`
@@ -199,9 +197,6 @@ def process(recs: np.ndarray, n: int, top: np.ndarray, book: np.ndarray, buckets
         else:
             stats[C_UNKNOWN] += 1
             continue
-        if use_table:
-            bbo_write(tbl_ctrl, tbl_rows, i, top[i, T_BID], top[i, T_BIDQ], top[i, T_ASK], top[i, T_ASKQ],
-                      top[i, T_MARK], ts)  # fmt: skip
         if use_engine:
             if RG.push(eng_ctrl, eng_buf, recs, r):
                 stats[C_FORWARDED] += 1

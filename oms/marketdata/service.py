@@ -114,7 +114,6 @@ class MarketData:
                                     producer=False) for v in venues}  # fmt: skip
         self.engine = open_ring(names.market_data_to_engine(prefix), R.MARKET, self.cfg.ring_capacity,
                                 producer=True)  # fmt: skip
-        self._no_table = (np.zeros(64, np.uint64), np.zeros(1, R.BBO))
         self.backoff = backoff or Backoff()
         self._buf = np.zeros(self.cfg.batch, R.MARKET)
         self._sig = np.zeros((self.cfg.batch, 5), np.int64)
@@ -136,9 +135,8 @@ class MarketData:
                 continue
             done += n
             ns = K.process(self._buf, n, s.top, s.book, s.buckets, s.last_mid, self.bucket_ns, s.tick_e8,
-                           s.fee_ppm, s.group, s.members, s.arb, self.min_edge, self._no_table[0],
-                           self._no_table[1], False, self.engine.ctrl, self.engine.buf, True, self._sig,
-                           s.stats)  # fmt: skip
+                           s.fee_ppm, s.group, s.members, s.arb, self.min_edge, self.engine.ctrl,
+                           self.engine.buf, True, self._sig, s.stats)  # fmt: skip
             for row in self._sig[:ns]:
                 sig = ArbSignal(s.pairs[int(row[0])], int(row[1]), int(row[2]), row[3] / 100.0, int(row[4]))
                 self.signals.append(sig)
