@@ -92,6 +92,7 @@ def order_request(
     reduce_only: bool = False,
     post_only: bool = False,
     client_order_id: int = 0,
+    trailing_offset: str = "",
 ) -> pb.SubmitOrder:
     try:
         s, t = SIDES[side.lower()], TYPES[order_type.lower()]
@@ -115,6 +116,7 @@ def order_request(
         reduce_only=reduce_only,
         post_only=post_only,
         client_order_id=client_order_id,
+        trailing_offset=trailing_offset,
     )
 
 
@@ -181,6 +183,24 @@ class Client:
 
     def submit_batch(self, orders: list[pb.SubmitOrder]) -> pb.BatchAck:
         return self._call(self.stub.SubmitBatch, pb.SubmitBatch(orders=orders))
+
+    def submit_oco(self, first: pb.SubmitOrder, second: pb.SubmitOrder) -> pb.ContingentAck:
+        """Two orders, one cancels the other (build each with `order_request`)."""
+        return self._call(self.stub.SubmitOco, pb.SubmitOco(first=first, second=second))
+
+    def submit_bracket(
+        self,
+        entry: pb.SubmitOrder,
+        stop_loss: pb.SubmitOrder | None = None,
+        take_profit: pb.SubmitOrder | None = None,
+    ) -> pb.ContingentAck:
+        """Entry plus exits sized to its fills (exits may leave account/symbol/quantity empty)."""
+        req = pb.SubmitBracket(entry=entry)
+        if stop_loss is not None:
+            req.stop_loss.CopyFrom(stop_loss)
+        if take_profit is not None:
+            req.take_profit.CopyFrom(take_profit)
+        return self._call(self.stub.SubmitBracket, req)
 
     # ---- queries -------------------------------------------------------------------------------
     def get_order(self, account: int, client_order_id: int) -> pb.Order:

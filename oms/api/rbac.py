@@ -36,6 +36,8 @@ POLICY: dict[str, Rule] = {
     "/oms.v1.Gateway/CancelAll": Rule(TRADE | RISK),
     "/oms.v1.Gateway/SubmitBatch": Rule(TRADE, cost=0),
     "/oms.v1.Gateway/OrderStream": Rule(TRADE, cost=0),
+    "/oms.v1.Gateway/SubmitOco": Rule(TRADE, cost=0),  # charged per order by the handler
+    "/oms.v1.Gateway/SubmitBracket": Rule(TRADE, cost=0),
     "/oms.v1.Gateway/GetOrder": Rule(READ),
     "/oms.v1.Gateway/ListOrders": Rule(READ),
     "/oms.v1.Gateway/GetPositions": Rule(READ),

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from oms import log
-from oms.api import convert, validation
+from oms.api import contingent, convert, validation
 from oms.api.audit_sink import AuditRecord
 from oms.api.auth import Authenticator, current
 from oms.api.engine_link import FUTURE_SINK, EngineLink
@@ -141,6 +141,59 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             out.acks.append(a)
         return out
 
+    # ---- contingent orders (OCO, bracket): linked rows written in one publish ----------------------
+    async def SubmitOco(self, request: pb.SubmitOco, context: Any) -> pb.ContingentAck:
+        return await guarded(
+            context, self._linked(lambda: contingent.oco(request, self.rs, self.link.next_coid))
+        )
+
+    async def SubmitBracket(self, request: pb.SubmitBracket, context: Any) -> pb.ContingentAck:
+        return await guarded(
+            context, self._linked(lambda: contingent.bracket(request, self.rs, self.link.next_coid))
+        )
+
+    async def _linked(self, make: Any) -> pb.ContingentAck:
+        rows = make()
+        p = current.get()
+        for row in rows:
+            self.auth.check_account(p, row[4])
+        self.auth.charge(p, len(rows))
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in rows]
+        seqs = self.link.publish(rows, FUTURE_SINK, futs)
+        out = pb.ContingentAck()
+        for row, seq, fut in zip(rows, seqs, futs, strict=True):
+            try:
+                a = convert.ack(0, row[6], seq, await fut)
+            except ApiError as e:
+                a = pb.OrderAck(
+                    client_order_id=row[6], command_seq=seq, error=e.message, error_code=e.code.value[0]
+                )
+            out.acks.append(a)
+        return out
+
+    def _stream_linked(self, p: Any, sink: StreamSink, req: gw.OrderStreamRequest) -> list[list[Any]]:
+        """The OCO and bracket groups of a stream request as rows (a group with a bad leg is refused
+        whole, each of its orders answered with the error)."""
+        rows: list[list[Any]] = []
+        groups: list[tuple[str, Any, Any]] = [("oco", o, contingent.oco) for o in req.oco]
+        groups += [("bracket", b, contingent.bracket) for b in req.bracket]
+        seen: dict[str, int] = {}
+        for field, item, fn in groups:
+            i = seen[field] = seen.get(field, -1) + 1
+            path = f"{field}[{i}]."
+            try:
+                got = fn(item, self.rs, self.link.next_coid, path)
+                for row in got:
+                    self.auth.check_account(p, row[4], f"{path}account")
+            except ApiError as e:
+                sink.local(
+                    pb.OrderAck(request_id=req.request_id, error=e.message, error_code=e.code.value[0])
+                )
+                continue
+            rows.extend(got)
+        return rows
+
     # ---- the bidirectional stream --------------------------------------------------------------
     async def OrderStream(self, request_iterator: Any, context: Any) -> AsyncIterator[gw.OrderStreamResponse]:
         p = current.get()
@@ -191,6 +244,9 @@ class GatewayServicer(gw_grpc.GatewayServicer):
     def _stream_request(self, p: Any, sink: StreamSink, req: gw.OrderStreamRequest) -> None:
         rid = req.request_id
         n = len(req.submit) + len(req.cancel) + len(req.modify)
+        n += 2 * len(req.oco) + sum(
+            1 + b.HasField("stop_loss") + b.HasField("take_profit") for b in req.bracket
+        )
         if not 1 <= n <= validation.MAX_BATCH:
             e = invalid("submit", f"request {rid} has {n} commands; send 1..{validation.MAX_BATCH}")
             sink.local(pb.OrderAck(request_id=rid, error=e.message, error_code=e.code.value[0]))
@@ -220,6 +276,10 @@ class GatewayServicer(gw_grpc.GatewayServicer):
                     continue
                 rows.append(row)
                 tokens.append((rid, row))  # row[13] holds the command seq once published
+        if req.oco or req.bracket:
+            for row in self._stream_linked(p, sink, req):
+                rows.append(row)
+                tokens.append((rid, row))
         if not rows:
             return
         try:

@@ -44,6 +44,16 @@ ORDER_TYPES = {
     "trailing_stop_market": R.ORD_TRAILING_STOP_MARKET,
 }
 TIFS = {"gtc": R.TIF_GTC, "ioc": R.TIF_IOC, "fok": R.TIF_FOK, "gtx": R.TIF_GTX}
+# OCO: both legs say "oco", the second's ref_id is the first's client_order_id; bracket: the entry says
+# "bracket_entry", each exit "bracket_child" with ref_id = the entry's id (send them in one request, entry
+# first, so the engine links them in one pass; oms/engine/conditional.py).
+CONTINGENCIES = {
+    "": R.CONT_NONE,
+    "none": R.CONT_NONE,
+    "oco": R.CONT_OCO,
+    "bracket_entry": R.CONT_BRACKET_ENTRY,
+    "bracket_child": R.CONT_BRACKET_CHILD,
+}
 
 
 class CommandIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -60,6 +70,7 @@ class CommandIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trigger_price: int = 0
     trail: int = 0
     ref_id: int = 0
+    contingency: str = ""
     flags: int = 0
     expire_ns: int = 0
     seq: int = 0
@@ -105,6 +116,7 @@ def to_records(cs: subjects.CommandSubject, items: list[CommandIn]) -> np.ndarra
             r["side"] = _pick(SIDES, c.side, f"[{i}].side")
         r["order_type"] = _pick(ORDER_TYPES, c.order_type, f"[{i}].order_type")
         r["tif"] = _pick(TIFS, c.tif, f"[{i}].tif")
+        r["contingency"] = _pick(CONTINGENCIES, c.contingency, f"[{i}].contingency")
     return out
 
 
@@ -137,6 +149,15 @@ def check(cs: subjects.CommandSubject, recs: np.ndarray) -> None:
                 and int(r["price"]) <= 0
             ):
                 raise Rejected(f"{where}: price {int(r['price'])} must be > 0 ticks for a limit order")
+            cont = int(r["contingency"])
+            if cont not in (R.CONT_NONE, R.CONT_OCO, R.CONT_BRACKET_ENTRY, R.CONT_BRACKET_CHILD):
+                raise Rejected(
+                    f"{where}: contingency {cont} is not one of none/oco/bracket_entry/bracket_child"
+                )
+            if cont == R.CONT_BRACKET_CHILD and int(r["ref_id"]) == 0:
+                raise Rejected(f"{where}: a bracket_child needs ref_id = its entry's client_order_id")
+            if cont != R.CONT_NONE and int(r["ref_id"]) == int(r["client_order_id"]):
+                raise Rejected(f"{where}: ref_id must name the other order, not this one")
         if kind == R.MODIFY_ORDER and int(r["qty"]) < 0:
             raise Rejected(f"{where}: qty {int(r['qty'])} must be >= 0 lots")
 

@@ -36,6 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     sb.add_argument("--reduce-only", action="store_true")
     sb.add_argument("--post-only", action="store_true")
     sb.add_argument("--client-order-id", type=int, default=0)
+    sb.add_argument(
+        "--trailing-offset", default="", help="trailing distance in price units (trailing_stop_market)"
+    )
+    ct = sb.add_argument_group(
+        "contingent orders",
+        "--stop-loss/--take-profit make the order a bracket entry: exits on the other side, held by the "
+        "engine until the entry ends, then sized to what it filled. --oco-* adds a second leg (same side and "
+        "quantity): whichever fills or triggers first cancels the other.",
+    )
+    ct.add_argument("--stop-loss", default="", metavar="TRIGGER", help="bracket: stop-market exit at TRIGGER")
+    ct.add_argument("--stop-limit", default="", metavar="PRICE", help="bracket: make the stop a stop-limit")
+    ct.add_argument("--take-profit", default="", metavar="PRICE", help="bracket: limit exit at PRICE")
+    ct.add_argument("--oco-type", default="", choices=["", *sorted(TYPES)], help="OCO: the second leg's type")
+    ct.add_argument("--oco-price", default="", help="OCO: the second leg's price")
+    ct.add_argument("--oco-trigger", default="", help="OCO: the second leg's trigger price")
     sb.set_defaults(func=_submit)
     c = s.add_parser("cancel", help="cancel by client order id")
     add_connection_args(c)
@@ -62,8 +77,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_list)
 
 
+def _contingent(a: argparse.Namespace, c: object) -> object | None:
+    """An OCO or bracket request from the submit flags; None for a plain order."""
+    from oms.client import order_request
+
+    if not (a.stop_loss or a.take_profit or a.oco_type or a.oco_price or a.oco_trigger):
+        return None
+    if (a.stop_loss or a.take_profit) and (a.oco_type or a.oco_price or a.oco_trigger):
+        raise SystemExit(
+            "oms order submit: give bracket flags (--stop-loss/--take-profit) or --oco-*, not both"
+        )
+    first = order_request(
+        a.account, a.venue, a.symbol, a.side, a.qty, price=a.price, order_type=a.type, tif=a.tif,
+        market=a.market, trigger_price=a.trigger, reduce_only=a.reduce_only, post_only=a.post_only,
+        client_order_id=a.client_order_id, trailing_offset=a.trailing_offset,
+    )  # fmt: skip
+    if a.oco_type or a.oco_price or a.oco_trigger:
+        typ = a.oco_type or ("stop_market" if a.oco_trigger and not a.oco_price else "limit")
+        second = order_request(
+            a.account, a.venue, a.symbol, a.side, a.qty, price=a.oco_price, order_type=typ,
+            market=a.market, trigger_price=a.oco_trigger, reduce_only=a.reduce_only,
+        )  # fmt: skip
+        return c.submit_oco(first, second)  # type: ignore[attr-defined]
+    other = "sell" if a.side == "buy" else "buy"
+    stop = take = None
+    if a.stop_loss:
+        kind = "stop_limit" if a.stop_limit else "stop_market"
+        stop = order_request(
+            a.account, a.venue, a.symbol, other, "", order_type=kind,
+            price=a.stop_limit, trigger_price=a.stop_loss, market=a.market,
+        )  # fmt: skip
+    if a.take_profit:
+        take = order_request(a.account, a.venue, a.symbol, other, "", price=a.take_profit, market=a.market)
+    return c.submit_bracket(first, stop, take)  # type: ignore[attr-defined]
+
+
 def _submit(a: argparse.Namespace) -> int:
     with client_from_args(a) as c:
+        linked = _contingent(a, c)
+        if linked is not None:
+            print(_dump(linked))
+            bad = any(x.kind == 22 or x.error for x in linked.acks)  # type: ignore[attr-defined]
+            return 1 if bad else 0
         ack = c.submit(
             account=a.account,
             venue=a.venue,
@@ -78,6 +133,7 @@ def _submit(a: argparse.Namespace) -> int:
             reduce_only=a.reduce_only,
             post_only=a.post_only,
             client_order_id=a.client_order_id,
+            trailing_offset=a.trailing_offset,
         )
     print(_dump(ack))
     return 0 if ack.kind != 22 else 1  # ORDER_REJECTED -> exit 1
