@@ -2,13 +2,18 @@
 
 Touches only /dev/shm entries that carry the oms segment header (oms/shm/segment.py); `gc` removes a
 segment only when its creator and every registered party (ring producer/consumer, table writer) is gone,
-so a running stack is never broken. Foreign files in /dev/shm are listed with `--all` and never removed.
+so a running stack is never broken. Foreign files in /dev/shm are listed with `--all` and never removed,
+except the connectors' rate-budget files (`oms.rl.<hash>`, oms/conn/ratelimit.py) with `--rate-budgets`:
+one is removed when no live process has it open or mapped (a budget only counts the venue's current
+window; the next connector re-learns the count from the venue's headers on its first answer).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 
 from oms.shm import ring, segment
 
@@ -95,7 +100,60 @@ def _gc(args: argparse.Namespace) -> int:
         removed += 1
     verb = "would remove" if args.dry_run else "removed"
     print(f"{verb} {removed} dead segment(s), kept {kept} in use")
+    _gc_budgets(args)
     return 0
+
+
+RATE_BUDGET_PREFIX = "oms.rl."
+
+
+def _held_paths(directory: str = segment.SHM_DIR) -> set[str]:
+    """Every path under `directory` some live process has open (fd) or mapped (maps), as /proc shows."""
+    held: set[str] = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith(directory):
+                        held.add(target.removesuffix(" (deleted)"))
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/maps") as fh:
+            for line in fh:
+                i = line.find(directory)
+                if i >= 0:
+                    held.add(line[i:].rstrip("\n").removesuffix(" (deleted)"))
+    return held
+
+
+def gc_rate_budgets(dry_run: bool = False, directory: str = segment.SHM_DIR) -> list[str]:
+    """Remove the rate-budget files no live process holds; returns their names."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(RATE_BUDGET_PREFIX)]
+    except FileNotFoundError:
+        return []
+    if not names:
+        return []
+    held = _held_paths(directory)
+    out = []
+    for n in names:
+        path = os.path.join(directory, n)
+        if path in held:
+            continue
+        if not dry_run:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        out.append(n)
+    return out
+
+
+def _gc_budgets(args: argparse.Namespace) -> None:
+    if not args.rate_budgets:
+        return
+    gone = gc_rate_budgets(args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(gone)} unheld rate-budget file(s)" + (f": {', '.join(gone)}" if gone else ""))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -109,4 +167,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gc = ssub.add_parser("gc", help="remove segments whose creator and every party are dead")
     gc.add_argument("--prefix", default="", help="only names starting with this")
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    gc.add_argument(
+        "--rate-budgets",
+        action="store_true",
+        help="also remove rate-budget files (oms.rl.*) no process holds",
+    )
     gc.set_defaults(func=_gc)

@@ -643,7 +643,7 @@ def down(paths: StackPaths, timeout: float = 60.0) -> bool:
     prefix = read_stack(paths).get("prefix")
     if prefix:  # every program is gone: remove this stack's segments whose creator and parties are dead
         subprocess.run(
-            [str(VENV_BIN / "oms"), "shm", "gc", "--prefix", f"{prefix}."],
+            [str(VENV_BIN / "oms"), "shm", "gc", "--prefix", f"{prefix}.", "--rate-budgets"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -63,6 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("stack")
     prefix = f"e2e{os.getpid() % 100000}"
     cfg = _config(root, prefix)
+    shm_before = set(os.listdir("/dev/shm"))
     up = _oms("up", "--root", str(root), "--config", str(cfg), "--monitor-port", "0")
     paths = StackPaths(root)
     try:
@@ -79,6 +80,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=30)
         leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True).stdout.split()
         assert not leftover, f"processes left running: {leftover}"
+        _assert_shm_clean(prefix, shm_before)
+
+
+def _assert_shm_clean(prefix: str, before: set[str]) -> None:
+    """After `oms down` nothing of the stack is in /dev/shm: none of its segments, and none of the
+    rate-budget files it made (a new `oms.rl.*` may only be one a live process outside it holds)."""
+    from oms.cli.shm import _held_paths
+
+    now = set(os.listdir("/dev/shm"))
+    mine = sorted(n for n in now if n.startswith(f"{prefix}."))
+    assert not mine, f"oms down left segments of the stack in /dev/shm: {mine}"
+    held = _held_paths()
+    budgets = sorted(n for n in now - before if n.startswith("oms.rl.") and f"/dev/shm/{n}" not in held)
+    assert not budgets, f"oms down left rate-budget files in /dev/shm: {budgets}"
 
 
 def _infos(paths: StackPaths) -> dict[str, dict[str, Any]]:
