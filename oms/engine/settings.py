@@ -82,6 +82,31 @@ _MONEY_KEYS = (
 )
 
 
+_ON_OFF = (
+    "max_order_qty",
+    "max_order_notional",
+    "max_position_qty",
+    "max_position_notional",
+    "max_venue_exposure",
+    "price_deviation_bps",
+    "daily_loss_reduce",
+    "daily_loss_halt",
+    "order_rate_per_account",
+    "order_rate_per_venue",
+)
+
+
+def off_limits(s: Settings) -> list[str]:
+    """The section-wide limits that are off (0), for the engine's start-up warning: configs/oms.toml
+    ships them on, so an off limit is someone's explicit choice and the log says so."""
+    out = []
+    for k in _ON_OFF:
+        v = getattr(s, k)
+        if (Decimal(v) if isinstance(v, str) else v) == 0:
+            out.append(k)
+    return out
+
+
 def money_e8(text: str) -> int:
     """Quote-currency decimal string -> int64 1e-8 units (0 stays 0 = off)."""
     return int(Decimal(text) * 100_000_000)

@@ -121,6 +121,9 @@ def build(args: argparse.Namespace) -> EngineService:
             ids.MARKET_NAMES.get(spec.market, "")
         )
     engine.apply_settings(st, venue_capabilities(venues, traded))
+    off = ES.off_limits(st)
+    if off:
+        _log.warning("risk limits OFF (0 in [risk]): %s", ", ".join(off))
     event_log = args.event_log if args.event_log is not None else st.event_log
     if event_log:
         event_log = str(cfg.resolve_path(event_log))
