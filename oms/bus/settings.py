@@ -65,6 +65,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     spool_segment_bytes: int = 64 * 1024**2
     # cross-host order intake (cmd.<verb>.<exchange>.<market>.<symbol>)
     intake: bool = True
+    # market data on NATS (market.<exchange>.<market>.<symbol>, MARKET_<EXCHANGE> streams): the bridge
+    # reads the marketdata program's md.bridge ring and publishes, per instrument and interval, one
+    # frame with the latest BBO and every trade since the last one (0 = publish as it comes)
+    market_data: bool = True
+    market_interval_ms: int = 100
     # recorder: messages per pull, durable consumer name prefix, redelivery wait
     fetch_batch: int = 64
     durable_prefix: str = "recorder"
@@ -111,6 +116,8 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         bad.append(("bus.spool_max_bytes", s.spool_max_bytes, "must be >= bus.spool_segment_bytes"))
     if s.spool_segment_bytes < 64 * 1024:
         bad.append(("bus.spool_segment_bytes", s.spool_segment_bytes, "must be >= 65536"))
+    if not 0 <= s.market_interval_ms <= 60_000:
+        bad.append(("bus.market_interval_ms", s.market_interval_ms, "must be 0..60000 ms"))
     if not 1 <= s.fetch_batch <= 1024:
         bad.append(("bus.fetch_batch", s.fetch_batch, "must be 1..1024"))
     if s.ack_wait_s <= 1:

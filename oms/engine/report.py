@@ -5,6 +5,12 @@ a monitor snapshot may mix two iterations, which is fine for a dashboard and nev
 transport it is given. `snapshot()` builds the monitor's `PositionReport`s in decimal units;
 `EngineReporter` publishes a `StatsFrame` every `interval_s` on NATS `<prefix>.engine` from its own
 thread and event loop, so the engine's threads never wait on the network.
+
+`PositionFeed` publishes a `PositionChanged` (JSON) on `positions.{exchange}.{market}.{symbol}` for every
+position that changed (its fill count moved) since the last look, every `interval_s` (default 50 ms),
+from its own thread; the per-exchange `POSITIONS_<EXCHANGE>` JetStream stream stores them. Fills that
+land within one interval are reported together: `fills` is the position's fill count, so a reader sees
+how many fills one report covers.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import threading
 import time
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 
-from oms import log
+from oms import ids, log
 from oms.engine import constants as C
 from oms.engine.core import Engine
 from oms.monitor.frames import PositionReport, StatsFrame, encode
@@ -90,6 +97,91 @@ class EngineReporter:
                                    risk_state=state)  # fmt: skip
                 await nc.publish(self.subject, encode(frame))
                 self.sent += 1
+                await asyncio.sleep(self.interval_s)
+        finally:
+            await nc.drain()
+
+
+class PositionChanged(msgspec.Struct, kw_only=True):
+    """One position after a change, in decimal units (strings), as published on `positions.*`."""
+
+    account: int
+    exchange: str  # venue name (binance)
+    market: str  # spot, usdm, ...
+    symbol: str  # the venue's symbol
+    instrument: int
+    qty: str  # signed base (or contract) quantity
+    avg_price: str
+    realized_pnl: str  # quote units
+    fees: str
+    fills: int  # fills applied to this position so far (several may share one report)
+    ts_ns: int
+
+
+_enc = msgspec.json.Encoder()
+
+
+def position_changes(engine: Engine, seen: np.ndarray) -> list[tuple[str, PositionChanged]]:
+    """(subject, report) for every position whose fill count differs from `seen` (updated in place)."""
+    s = engine.s
+    nf = s.pos["n_fills"]
+    out: list[tuple[str, PositionChanged]] = []
+    now = time.time_ns()
+    for a, i in zip(*np.nonzero(nf != seen), strict=True):
+        spec = engine.specs.get(int(i))
+        seen[a, i] = nf[a, i]
+        if spec is None:
+            continue
+        p = s.pos[a, i]
+        qty = int(p["qty"])
+        lot = spec.lot_size * spec.contract_size
+        avg = Decimal(int(p["cost"])) / abs(qty) * spec.tick_size if qty else Decimal(0)
+        ex, mk = ids.VENUE_NAMES.get(spec.venue, "all"), ids.MARKET_NAMES.get(spec.market, "all")
+        sym = (spec.symbol or f"{spec.base}{spec.quote}").upper().replace("/", "")
+        rep = PositionChanged(
+            account=int(a), exchange=ex, market=mk, symbol=sym, instrument=int(i),
+            qty=f"{(Decimal(qty) * lot).normalize():f}", avg_price=f"{avg.normalize():f}",
+            realized_pnl=f"{Decimal(int(p['realised'])) / FEE_SCALE:f}",
+            fees=f"{Decimal(int(p['fees'])) / FEE_SCALE:f}", fills=int(nf[a, i]), ts_ns=now,
+        )  # fmt: skip
+        out.append((f"positions.{ex}.{mk}.{sym}", rep))
+    return out
+
+
+class PositionFeed:
+    """Publishes `PositionChanged` on `positions.*` from a background thread (never blocks the engine)."""
+
+    def __init__(self, engine: Engine, nats_url: str, interval_s: float = 0.05) -> None:
+        self.engine = engine
+        self.nats_url = nats_url
+        self.interval_s = interval_s
+        self.sent = 0
+        self.seen = engine.s.pos["n_fills"].copy()  # positions replayed at start are not news
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="engine-positions", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except Exception as e:  # reporting must never take the engine down
+            _log.warning("engine position feed stopped: %s", e)
+
+    async def _run(self) -> None:
+        import nats
+
+        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, connect_timeout=2)
+        try:
+            while not self._stop.is_set():
+                for subject, rep in position_changes(self.engine, self.seen):
+                    await nc.publish(subject, _enc.encode(rep))
+                    self.sent += 1
                 await asyncio.sleep(self.interval_s)
         finally:
             await nc.drain()

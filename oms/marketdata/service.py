@@ -1,6 +1,9 @@
 """Market-data room: the running service — state arrays, rings, the polling thread and the Python face.
 
-Touches: consumes `conn.<venue>.md` rings and produces `md.engine` (oms/shm/names.py). It does not
+Touches: consumes `conn.<venue>.md` rings and produces `md.engine` and, unless `bridge=False`,
+`md.bridge` (oms/shm/names.py): the BBO and trade records for the bridge to publish on NATS
+(`market.{exchange}.{market}.{symbol}`). That ring is lossy by design: when the bridge is slow or absent
+the records that do not fit are counted (`bridge_drops`) and never waited on. It does not
 write the BBO table: each connector writes its own instruments' rows from its synced book (one writer
 per row keeps the seqlock sound, and the table stays current even when an md ring is full).
 `MarketData.poll_once()` drains every input ring through the njit `process`
@@ -106,7 +109,7 @@ class MdState:
 class MarketData:
     def __init__(self, specs: Sequence[InstrumentSpec], venues: Sequence[str], *, prefix: str = "oms",
                  cfg: MdConfig | None = None, taker_fee: dict[int, Decimal] | None = None,
-                 backoff: Backoff | None = None) -> None:  # fmt: skip
+                 backoff: Backoff | None = None, bridge: bool = True) -> None:  # fmt: skip
         self.cfg = cfg or MdConfig()
         self.cfg.validate()
         self.state = MdState.build(specs, self.cfg, taker_fee or {})
@@ -114,6 +117,9 @@ class MarketData:
                                     producer=False) for v in venues}  # fmt: skip
         self.engine = open_ring(names.market_data_to_engine(prefix), R.MARKET, self.cfg.ring_capacity,
                                 producer=True)  # fmt: skip
+        self.bridge = (open_ring(names.market_data_to_bridge(prefix), R.MARKET, self.cfg.ring_capacity,
+                                 producer=True) if bridge else None)  # fmt: skip
+        self.bridge_sent = self.bridge_drops = 0
         self.backoff = backoff or Backoff()
         self._buf = np.zeros(self.cfg.batch, R.MARKET)
         self._sig = np.zeros((self.cfg.batch, 5), np.int64)
@@ -137,6 +143,8 @@ class MarketData:
             ns = K.process(self._buf, n, s.top, s.book, s.buckets, s.last_mid, self.bucket_ns, s.tick_e8,
                            s.fee_ppm, s.group, s.members, s.arb, self.min_edge, self.engine.ctrl,
                            self.engine.buf, True, self._sig, s.stats)  # fmt: skip
+            if self.bridge is not None:
+                self._to_bridge(n)
             for row in self._sig[:ns]:
                 sig = ArbSignal(s.pairs[int(row[0])], int(row[1]), int(row[2]), row[3] / 100.0, int(row[4]))
                 self.signals.append(sig)
@@ -146,6 +154,15 @@ class MarketData:
                 for cb in self.on_signal:
                     cb(sig)
         return done
+
+    def _to_bridge(self, n: int) -> None:
+        """BBO and trade records of this batch to the bridge ring; what does not fit is dropped."""
+        k = self._buf["kind"][:n]
+        sel = self._buf[:n][(k == R.MD_BBO) | (k == R.MD_TRADE)]
+        if len(sel):
+            put = self.bridge.publish_batch(sel)  # type: ignore[union-attr]
+            self.bridge_sent += put
+            self.bridge_drops += len(sel) - put
 
     def run(self) -> None:
         last_beat = 0.0
@@ -157,6 +174,8 @@ class MarketData:
             now = time.monotonic()
             if now - last_beat > 0.5:
                 self.engine.heartbeat()
+                if self.bridge is not None:
+                    self.bridge.heartbeat()
                 last_beat = now
 
     def start(self) -> None:
@@ -177,7 +196,7 @@ class MarketData:
 
     def close(self) -> None:
         self.stop()
-        for r in [*self.inputs.values(), self.engine]:
+        for r in [*self.inputs.values(), self.engine, *([self.bridge] if self.bridge else [])]:
             r.close()
 
     # --- Python face -------------------------------------------------------------------------
@@ -218,4 +237,6 @@ class MarketData:
             "book_overflow": int(st[K.C_BOOK_OVERFLOW]),
             "arb_signals": int(st[K.C_SIGNALS]),
             "unknown": int(st[K.C_UNKNOWN]),
+            "bridge_sent": self.bridge_sent,
+            "bridge_drops": self.bridge_drops,
         }

@@ -2,10 +2,11 @@
 
 Touches the rings `names.engine_events_to_bridge(prefix)` (consumer) and `names.bridge_commands(prefix)`
 (producer), NATS, and the spool directory. Only wiring lives here; the logic is oms/bus/bridge.py
-(events), oms/bus/publish.py + spool.py (acks, outages) and oms/bus/intake.py (commands).
+(events), oms/bus/publish.py + spool.py (acks, outages), oms/bus/intake.py (commands) and
+oms/bus/market.py (the marketdata program's md.bridge ring → market.* subjects, conflated).
 
     python -m oms.procs.bridge [--config FILE] [--prefix oms] [--nats-url URL] [--spool-dir DIR]
-                               [--no-intake] [--create-rings CAPACITY]
+                               [--no-intake] [--no-market] [--create-rings CAPACITY]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from oms.bus import settings as bus_settings
 from oms.bus import subjects
 from oms.bus.bridge import EventBridge, connect_nats, open_bridge
 from oms.bus.intake import CommandIntake
+from oms.bus.market import MarketPublisher
 from oms.errors import OmsError, Transient
 from oms.shm import names
 from oms.shm import records as R
@@ -58,6 +60,23 @@ def _registry(path: str | None) -> object | None:
         _log.info("no instrument registry at %s: subjects use I<instrument id> as the symbol", p)
         return None
     return InstrumentRegistry.open(p)
+
+
+def _market(args: argparse.Namespace, registry: object | None, nc: object, bus: object) -> MarketPublisher:
+    """The market-data half: md.bridge ring (created here if the marketdata program is not up yet)."""
+
+    def where_of(iid: int) -> tuple[str, str, str] | None:
+        if registry is None:
+            return None
+        try:
+            inst = registry.by_id(iid)  # type: ignore[attr-defined]
+        except OmsError:
+            return None
+        return str(inst.venue), str(inst.market), str(inst.symbol).upper()
+
+    ring = open_ring(names.market_data_to_bridge(args.prefix), R.MARKET, 1 << 16, producer=False)
+    js = nc.jetstream()  # type: ignore[attr-defined]
+    return MarketPublisher(ring, js, where_of, interval_s=bus.market_interval_ms / 1000)  # type: ignore[attr-defined]
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -99,6 +118,11 @@ async def serve(args: argparse.Namespace) -> int:
         await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
         await inc.flush()
         _log.info("bridge: taking commands on %s", subjects.COMMAND_WILDCARD)
+    market = market_task = None
+    if bus.market_data and not args.no_market:
+        market = _market(args, registry, nc, bus)
+        market_task = loop.create_task(market.run())
+        _log.info("bridge: market data %s → market.* every %d ms", market.ring.name, bus.market_interval_ms)
     run = loop.create_task(bridge.run())
     stopping = loop.create_task(stop.wait())
     _log.info("bridge: %s → JetStream %s", events.name, bus.nats_url)
@@ -109,7 +133,9 @@ async def serve(args: argparse.Namespace) -> int:
         await nc.close()
         return 1
     bridge.stop()
-    await asyncio.gather(run, return_exceptions=True)
+    if market is not None:
+        market.stop()
+    await asyncio.gather(run, *([market_task] if market_task else []), return_exceptions=True)
     await bridge.drain(timeout_s=5.0)
     await nc.close()
     return 0
@@ -122,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nats-url", default=None)
     p.add_argument("--spool-dir", default=None)
     p.add_argument("--no-intake", action="store_true", help="do not take commands from NATS")
+    p.add_argument("--no-market", action="store_true", help="do not publish market data (md.bridge ring)")
     p.add_argument("--instruments", default=None, help="instrument registry file (venues room default)")
     p.add_argument("--create-rings", type=int, default=None, metavar="CAPACITY", help="create missing rings")
     p.add_argument("--wait-rings", type=float, default=60.0, help="seconds to wait for the rings")

@@ -23,7 +23,7 @@ from oms import ids, log, pinning
 from oms.engine import settings as ES
 from oms.engine.core import Engine
 from oms.engine.instruments import load_instruments
-from oms.engine.report import EngineReporter
+from oms.engine.report import EngineReporter, PositionFeed
 from oms.engine.service import EngineService
 from oms.errors import OmsError
 
@@ -147,6 +147,15 @@ def _reporter(args: argparse.Namespace, svc: EngineService) -> EngineReporter | 
     return rep
 
 
+def _positions(args: argparse.Namespace, svc: EngineService) -> PositionFeed | None:
+    """positions.{exchange}.{market}.{symbol} on every position change, when a NATS URL is known."""
+    if not args.nats_url:
+        return None
+    feed = PositionFeed(svc.engine, args.nats_url)
+    feed.start()
+    return feed
+
+
 def main(argv: list[str] | None = None) -> int:
     log.setup(json_lines=os.environ.get("OMS_JSON_LOGS") == "1")
     args = parse_args(argv)
@@ -159,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engine: {e}", file=sys.stderr)
         return 2
     reporter: EngineReporter | None = None
+    feed: PositionFeed | None = None
     try:
         n = svc.restore()
         svc.start()
@@ -167,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("ENGINE READY", flush=True)
         reporter = _reporter(args, svc)
+        feed = _positions(args, svc)
         svc.serve(stop)
     except OmsError as e:
         print(f"engine: {e}", file=sys.stderr)
@@ -174,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if reporter is not None:
             reporter.stop()
+        if feed is not None:
+            feed.stop()
         svc.stop()
         if not svc.alive():
             svc.snapshot()

@@ -14,6 +14,7 @@ so two stacks (or a test and a running stack) never share a segment. Names becom
 | {p}.conn.{venue}.exec         | EVENT   | conn-{venue}     | engine        |
 | {p}.conn.{venue}.md           | MARKET  | conn-{venue}     | marketdata    |
 | {p}.md.engine                 | MARKET  | marketdata       | engine        |
+| {p}.md.bridge                 | MARKET  | marketdata       | bridge (BBO + trades → NATS market.*; lossy) |
 | {p}.table.bbo                 | BBO table (seqlock): each connector writes its own instruments' rows |
 |                               | (one writer per row); engine, gateway, marketdata read        |
 """
@@ -51,6 +52,10 @@ def venue_market_data(venue: str, prefix: str = "oms") -> str:
 
 def market_data_to_engine(prefix: str = "oms") -> str:
     return f"{prefix}.md.engine"
+
+
+def market_data_to_bridge(prefix: str = "oms") -> str:
+    return f"{prefix}.md.bridge"
 
 
 def bbo_table(prefix: str = "oms") -> str:
