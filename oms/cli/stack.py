@@ -46,6 +46,7 @@ PRIORITY = {
     "bridge": 60,
     "recorder": 60,
     "gateway": 60,
+    "keys": 60,
 }
 # Per-program wiring flags as each program's own parser spells them ({...} filled by plan_stack); a program
 # not listed gets none and reads its endpoints from the OMS_* environment / services.json.
@@ -65,6 +66,7 @@ PROGRAM_ARGS: dict[str, list[str]] = {
     "gateway": ["--port", "{gateway_port}", "--prefix", "{prefix}"],
     "engine": ["--prefix", "{prefix}", "--venues", "{venues}"],
     "marketdata": ["--prefix", "{prefix}", "--venues", "{venues}"],
+    "keys": ["--nats-url", "{nats}"],
 }
 SERVICE_PRIORITY = 10
 STABLE_S = 10.0  # after starting, `oms up` watches this long for programs that crash later than startsecs

@@ -55,6 +55,15 @@ class AlertSender:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         await asyncio.gather(*(self._post(s, text) for s in self.sinks))
 
+    async def send_text(self, text: str) -> None:
+        """A producer's alert (already worded for a person) to every sink."""
+        _log.warning("%s", text)
+        if not self.sinks:
+            return
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        await asyncio.gather(*(self._post(s, text) for s in self.sinks))
+
     async def _post(self, sink: Sink, text: str) -> None:
         assert self._session is not None
         try:

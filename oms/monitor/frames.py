@@ -16,6 +16,8 @@ A frame carries what happened since the producer's previous frame:
   cumulative reconnects, reconciliation drift). Cumulative values, so a lost frame loses nothing.
 - `rings`: drops counted by a producer when `publish` found its ring full (cumulative per ring).
 - `positions` / `risk`: the engine's positions, PnL and trading state for `oms top`.
+- `alerts`: alerts a producer raises for a person (e.g. the `keys` program: a key rotation or expiry is
+  due, an old key must be deleted at the venue); the monitor sends each to the Slack/Discord webhooks.
 `oms.monitor.feed.StatsFeed` builds and sends frames for a producer.
 """
 
@@ -60,6 +62,13 @@ class PositionReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unrealized_pnl: float = 0.0
 
 
+class AlertReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: str  # e.g. rotation_soon, rotation_overdue, expiry_soon, revoke_manually, key_rotated
+    subject: str  # what it is about, e.g. "binance_spot v3"
+    message: str  # what to do, for a person
+    due_at: float = 0.0  # Unix time the thing is due (0 = now)
+
+
 class StatsFrame(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     program: str
     ts_ns: int
@@ -69,6 +78,7 @@ class StatsFrame(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     rings: list[RingReport] = []
     positions: list[PositionReport] | None = None  # None = this producer does not own positions
     risk_state: str = ""  # engine trading state: "active", "reducing", "halted"; "" = not reported
+    alerts: list[AlertReport] = []
 
 
 _enc = msgspec.msgpack.Encoder()

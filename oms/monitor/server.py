@@ -94,6 +94,7 @@ class MonitorServer:
         except FrameError as e:
             self.state.frame_errors += 1
             return _json(400, {"error": str(e)})
+        await self._send_pending()
         return web.Response(status=204)
 
     async def _on_bus_events(self, msg: object) -> None:
@@ -123,6 +124,12 @@ class MonitorServer:
         except FrameError as e:
             self.state.frame_errors += 1
             _log.warning("%s (subject %s)", e, getattr(msg, "subject", "?"))
+        await self._send_pending()
+
+    async def _send_pending(self) -> None:
+        """Producers' alerts (StatsFrame.alerts) out to the webhooks, in arrival order."""
+        while self.state.pending_alerts:
+            await self.alerts.send_text(self.state.pending_alerts.pop(0))
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:

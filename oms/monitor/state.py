@@ -54,6 +54,8 @@ class MonitorState:
     frames: dict[str, int] = field(default_factory=dict)
     frame_errors: int = 0
     alerts: dict[tuple[str, str], int] = field(default_factory=dict)
+    pending_alerts: list[str] = field(default_factory=list)  # producers' alerts not yet sent (texts)
+    recent_alerts: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     detectors: dict[tuple[str, str], Detector] = field(default_factory=dict)
     _window_orders: dict[str, list[int]] = field(default_factory=dict)  # exchange -> [submitted, rejected]
     _order_rate: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
@@ -78,6 +80,11 @@ class MonitorState:
             self.positions = list(frame.positions)
         if frame.risk_state:
             self.risk_state = frame.risk_state
+        for al in frame.alerts:
+            text = f"OMS {frame.program} alert [{al.kind}] {al.subject}: {al.message}"
+            self.alerts[(frame.program, al.kind)] = self.alerts.get((frame.program, al.kind), 0) + 1
+            self.pending_alerts.append(text)
+            self.recent_alerts.append(text)
 
     def count_events(self, ev: np.ndarray) -> None:
         if not len(ev):
@@ -253,6 +260,7 @@ class MonitorState:
             "risk_state": self.risk_state,
             "frames": dict(self.frames),
             "alerts": sum(self.alerts.values()),
+            "recent_alerts": list(self.recent_alerts),
         }
 
 

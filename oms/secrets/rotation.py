@@ -267,7 +267,37 @@ class Rotator:
             self.alert(a)
         return out
 
+    def adopt_new_versions(self) -> list[tuple[str, int]]:
+        """A version stored outside `rotate()` (`oms keys add`, a Vault write) is the switch: holders
+        already use it; here every older live version gets its grace period, audited. Returns
+        (name, version) of the versions that got one."""
+        done = []
+        now = self.clock()
+        with self._lock:
+            for name in self.store.names():
+                vs = self.store.versions(name)
+                if len(vs) < 2:
+                    continue
+                newest = vs[-1]
+                for vi in vs[:-1]:
+                    m = vi.metadata
+                    if m.revoked_at or m.revoke_after:
+                        continue
+                    revoke_after = max(now, newest.metadata.created_at or now) + self.settings.grace_s
+                    self.store.update_state(name, vi.version, revoke_after=revoke_after)
+                    self.audit.record(
+                        "key.rotate.detected", name, old_version=vi.version, new_version=newest.version,
+                        key=newest.key_fingerprint, revoke_after=revoke_after,
+                    )  # fmt: skip
+                    _log.info("key %s: v%d stored; v%d valid until its grace ends", name, newest.version,
+                              vi.version)  # fmt: skip
+                    done.append((name, vi.version))
+        return done
+
     def tick(self) -> tuple[list[Alert], list[tuple[str, int]]]:
+        """One pass of the schedule: adopt versions stored by hand, alert/auto-rotate what is due, revoke
+        what is past its grace."""
+        self.adopt_new_versions()
         return self.check_due(), self.revoke_due()
 
 
@@ -287,12 +317,16 @@ class RotationScheduler:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:  # the first tick at once: a rotation already due is not left waiting an interval
             try:
                 self.rotator.tick()
             except OmsError as e:
                 _log.error("rotation tick failed: %s", e)
+            except Exception as e:  # the schedule outlives one bad pass (a store or venue hiccup)
+                _log.error("rotation tick failed: %s: %s", type(e).__name__, e)
             self.ticks += 1
+            if self._stop.wait(self.interval):
+                return
 
     def stop(self) -> None:
         self._stop.set()

@@ -58,6 +58,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     auto_rotate: bool = True
     watch_interval_s: float = 1.0
     schedule_interval_s: float = 60.0
+    # venues whose keys can be issued/revoked by API: exchange -> "package.module:factory", a callable
+    # returning an object with `issue(name, previous_metadata)` and/or `revoke(name, credential)`
+    # (oms.secrets.rotation.KeyIssuer / Revoker). Without one a key is rotated by a person (`oms keys
+    # rotate`) after the alert, and the old key is deleted at the venue by a person after the grace.
+    key_admins: dict[str, str] = {}
     audit_path: str = "var/audit/secrets.jsonl"
     audit_store: bool = False  # also append to the store room's hash-chained audit table (PostgreSQL)
 
@@ -87,6 +92,10 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
     for key in ("watch_interval_s", "schedule_interval_s", "vault_timeout_s"):
         if getattr(s, key) <= 0:
             bad.append((key, getattr(s, key), "must be > 0 seconds"))
+    for ex, target in s.key_admins.items():
+        mod, _, attr = target.partition(":")
+        if not mod or not attr or " " in target:
+            bad.append((f"key_admins.{ex}", target, 'must be "package.module:factory"'))
     if s.backend == "vault" and s.vault_auth == "approle" and not s.vault_role_id:
         bad.append(("vault_role_id", s.vault_role_id, 'must be set when vault_auth = "approle"'))
     if not s.vault_url.startswith(("http://", "https://")):

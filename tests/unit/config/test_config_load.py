@@ -45,6 +45,7 @@ def test_shipped_config_is_valid() -> None:
         "bridge": None,
         "recorder": None,
         "monitor": None,
+        "keys": None,
     }
     assert cfg.processes["conn-okx"].core == 6 and not cfg.processes["conn-okx"].enabled
     assert set(cfg.exchanges) == {"binance_spot", "binance_usdm", "bybit_linear", "okx_swap"}
