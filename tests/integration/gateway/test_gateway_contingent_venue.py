@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -112,39 +113,52 @@ def test_bracket_children_follow_a_partly_filled_entry(vs: VenueStack) -> None:
     eventually(lambda: _venue_open(vs) == [], 10, what="exits canceled at the venue")
 
 
-def test_trailing_stop_is_emulated_and_triggers_at_the_trailed_price(vs: VenueStack) -> None:
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+def test_trailing_stop_is_emulated_and_triggers_at_the_trailed_price(vs: VenueStack, market: str) -> None:
+    """Bid 59997 → 60001 (the stop trails to 60001 - 3 = 59998) → 59999 (no trigger) → 59997 (trigger)."""
+    iid, ticks = (1, 100) if market == "spot" else (3, 10)  # instrument id, ticks per USDT
+    qty = "0.001" if market == "spot" else "0.002"  # USD-M: notional >= 100 USDT
+    fmt = "{:.2f}" if market == "spot" else "{:.1f}"
+
     def bid_forwarded(px: int, after: float) -> float | None:
         for ts, rec in list(vs.bbo):
-            if ts >= after and int(rec["price"]) == px:
+            if ts >= after and int(rec["instrument"]) == iid and int(rec["price"]) == px * ticks:
                 return ts
         return None
 
+    start_ms = int(time.time() * 1000)
     with _client(vs) as t:
         ack = t.submit(
-            account=1, venue="binance", market="spot", symbol="BTCUSDT", side="sell", quantity="0.001",
+            account=1, venue="binance", market=market, symbol="BTCUSDT", side="sell", quantity=qty,
             order_type="trailing_stop_market", trailing_offset="3.00",
         )  # fmt: skip
         assert ack.kind == pb.EVENT_KIND_ORDER_SUBMITTED, ack
         oid = ack.client_order_id
         assert t.get_order(1, oid).status == C.ST_EMULATED  # Binance's capability data: not native
     cp = vs.counterparty()
+    new, cancel = (
+        (cp.create_order, cp.cancel_order)
+        if market == "spot"
+        else (cp.futures_create_order, cp.futures_cancel_order)
+    )
+
+    def bid(px: int) -> dict[str, Any]:
+        return new(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", price=fmt.format(px),
+                   quantity=qty)  # fmt: skip
+
     try:
         t0 = time.monotonic()
-        hi = cp.create_order(  # bid up to 60001: the stop trails to 60001 - 3 = 59998
-            symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", price="60001.00", quantity="0.001"
-        )
-        eventually(lambda: bid_forwarded(6_000_100, t0), 10, what="bid 60001 at the engine")
-        mid = cp.create_order(
-            symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", price="59999.00", quantity="0.001"
-        )
+        hi = bid(60001)
+        eventually(lambda: bid_forwarded(60001, t0), 10, what="bid 60001 at the engine")
+        mid = bid(59999)
         t1 = time.monotonic()
-        cp.cancel_order(symbol="BTCUSDT", orderId=hi["orderId"])  # bid 59999: above 59998, no trigger
-        eventually(lambda: bid_forwarded(5_999_900, t1), 10, what="bid 59999 at the engine")
+        cancel(symbol="BTCUSDT", orderId=hi["orderId"])  # bid 59999: above 59998, no trigger
+        eventually(lambda: bid_forwarded(59999, t1), 10, what="bid 59999 at the engine")
         time.sleep(0.3)  # a negative check needs a window: the engine has seen 59999 by now
         assert vs.of(oid, R.ORDER_TRIGGERED) == []
         t2 = time.monotonic()
-        cp.cancel_order(symbol="BTCUSDT", orderId=mid["orderId"])  # bid 59997 <= 59998: trigger
-        seen = eventually(lambda: bid_forwarded(5_999_700, t2), 10, what="bid 59997 at the engine")
+        cancel(symbol="BTCUSDT", orderId=mid["orderId"])  # bid 59997 <= 59998: trigger
+        seen = eventually(lambda: bid_forwarded(59997, t2), 10, what="bid 59997 at the engine")
     finally:
         cp.close_connection()
     trig = vs.wait(oid, R.ORDER_TRIGGERED)[0]
@@ -154,15 +168,19 @@ def test_trailing_stop_is_emulated_and_triggers_at_the_trailed_price(vs: VenueSt
     ]
     assert read_at[0] >= seen  # not before the bid reached the trailed price
     fill = vs.wait(oid, R.ORDER_FILLED)[0]
-    assert int(fill["price"]) == 5_999_700 and int(fill["status"]) == C.ST_FILLED
+    assert int(fill["price"]) == 59997 * ticks and int(fill["status"]) == C.ST_FILLED
     c = vs.venue_client()
     try:
-        mine = [
-            o for o in c.get_all_orders(symbol="BTCUSDT") if o["side"] == "SELL" and o["type"] == "MARKET"
-        ]
+        orders = (
+            c.get_all_orders(symbol="BTCUSDT")
+            if market == "spot"
+            else c.futures_get_all_orders(symbol="BTCUSDT")
+        )
     finally:
         c.close_connection()
-    assert mine and mine[-1]["executedQty"] == "0.00100000"  # the venue only ever saw a market order
+    sells = [o for o in orders if o["side"] == "SELL" and int(o["time"]) >= start_ms]
+    assert {o["type"] for o in sells} == {"MARKET"}  # the venue never saw a trailing type
+    assert Decimal(sells[-1]["executedQty"]) == Decimal(qty)
 
 
 def test_contingent_requests_are_checked(vs: VenueStack) -> None:
