@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,16 +64,28 @@ def _registry(path: str | None) -> object | None:
 
 
 def _market(args: argparse.Namespace, registry: object | None, nc: object, bus: object) -> MarketPublisher:
-    """The market-data half: md.bridge ring (created here if the marketdata program is not up yet)."""
+    """The market-data half: md.bridge ring (created here if the marketdata program is not up yet).
+    An instrument the registry does not know yet re-reads the registry file (the connectors fill it as
+    they start), at most every 5 s."""
+    held = {"reg": registry, "at": time.monotonic()}
 
     def where_of(iid: int) -> tuple[str, str, str] | None:
-        if registry is None:
-            return None
-        try:
-            inst = registry.by_id(iid)  # type: ignore[attr-defined]
-        except OmsError:
-            return None
-        return str(inst.venue), str(inst.market), str(inst.symbol).upper()
+        for attempt in (0, 1):
+            reg = held["reg"]
+            try:
+                inst = reg.by_id(iid) if reg is not None else None  # type: ignore[attr-defined]
+            except OmsError:
+                inst = None
+            if inst is not None:
+                return str(inst.venue), str(inst.market), str(inst.symbol).upper()
+            if attempt or time.monotonic() - float(held["at"]) < 5.0:  # type: ignore[arg-type]
+                return None
+            held["at"] = time.monotonic()
+            try:
+                held["reg"] = _registry(args.instruments)
+            except OmsError as e:
+                _log.warning("instrument registry unreadable: %s", e)
+        return None
 
     ring = open_ring(names.market_data_to_bridge(args.prefix), R.MARKET, 1 << 16, producer=False)
     js = nc.jetstream()  # type: ignore[attr-defined]

@@ -350,3 +350,36 @@ def test_order_through_gateway_fills_and_is_recorded(stack: dict[str, Any]) -> N
     assert sorted(r[0] for r in rows) == sorted([first, second]) and all(r[1] == 1 for r in rows)
     dup = _pg_rows(stack, "select source, seq, count(*) from events group by 1, 2 having count(*) > 1")
     assert dup == []
+
+
+def test_market_data_on_nats_while_the_stack_runs(stack: dict[str, Any]) -> None:
+    """A NATS subscriber on market.binance.spot.BTCUSDT gets BBO frames and MARKET_BINANCE holds them."""
+    if "sim-binance" not in stack["programs"] or "marketdata" not in stack["programs"]:
+        pytest.skip("no simulator or marketdata program in this stack")
+    import asyncio
+
+    import nats
+
+    from oms.bus import frames as F
+    from oms.shm import records as R
+
+    async def run() -> tuple[int, int]:
+        nc = await nats.connect(stack["endpoints"]["nats"]["url"])
+        got: list[int] = []
+
+        async def on_msg(m: Any) -> None:
+            _, recs = F.decode(m.data)
+            got.extend(int(k) for k in recs["kind"] if k == R.MD_BBO)
+
+        try:
+            await nc.subscribe("market.binance.spot.BTCUSDT", cb=on_msg)
+            deadline = time.monotonic() + 60
+            while len(got) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            info = await nc.jetstream().stream_info("MARKET_BINANCE")
+            return len(got), int(info.state.messages)
+        finally:
+            await nc.close()
+
+    bbos, stored = asyncio.run(run())
+    assert bbos >= 3 and stored > 0, (bbos, stored)
