@@ -58,6 +58,7 @@ class MonitorServer:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _nc: object | None = None
     _seen_ids: dict[str, None] = field(default_factory=dict)  # recent Nats-Msg-Ids (insertion-ordered)
+    _alert_task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -94,7 +95,7 @@ class MonitorServer:
         except FrameError as e:
             self.state.frame_errors += 1
             return _json(400, {"error": str(e)})
-        await self._send_pending()
+        self._kick_alerts()
         return web.Response(status=204)
 
     async def _on_bus_events(self, msg: object) -> None:
@@ -124,10 +125,15 @@ class MonitorServer:
         except FrameError as e:
             self.state.frame_errors += 1
             _log.warning("%s (subject %s)", e, getattr(msg, "subject", "?"))
-        await self._send_pending()
+        self._kick_alerts()
+
+    def _kick_alerts(self) -> None:
+        """Producers' alerts (StatsFrame.alerts) out to the webhooks from one task, in arrival order, so a
+        slow webhook never holds up frame ingestion."""
+        if self.state.pending_alerts and (self._alert_task is None or self._alert_task.done()):
+            self._alert_task = asyncio.get_running_loop().create_task(self._send_pending())
 
     async def _send_pending(self) -> None:
-        """Producers' alerts (StatsFrame.alerts) out to the webhooks, in arrival order."""
         while self.state.pending_alerts:
             await self.alerts.send_text(self.state.pending_alerts.pop(0))
 
@@ -184,6 +190,9 @@ class MonitorServer:
             await asyncio.sleep(s.ring_poll_s)
 
     async def stop(self) -> None:
+        if self._alert_task is not None and not self._alert_task.done():
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._alert_task, self.settings.alert_timeout_s)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
