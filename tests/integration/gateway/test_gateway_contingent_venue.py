@@ -27,8 +27,8 @@ from tests.integration.gateway.venue_stack import VenueStack
 
 
 @pytest.fixture(scope="module")
-def vs(tmp_path_factory: pytest.TempPathFactory, dev_certs: Any) -> Iterator[VenueStack]:
-    yield from venue_stack.start(tmp_path_factory.mktemp("venue"), dev_certs)
+def vs(tmp_path_factory: pytest.TempPathFactory, dev_certs: Any, nats_server: Any) -> Iterator[VenueStack]:
+    yield from venue_stack.start(tmp_path_factory.mktemp("venue"), dev_certs, nats_server.url)
 
 
 def _client(vs: VenueStack) -> Client:
@@ -242,3 +242,42 @@ def test_cli_submit_bracket(vs: VenueStack, tmp_path: Path, capsys: pytest.Captu
         for a in acks[1:]:
             vs.wait(int(a["client_order_id"]), R.ORDER_CANCELED)  # entry ended unfilled: exits go
     eventually(lambda: _venue_open(vs) == [], 10, what="entry canceled at the venue")
+
+
+def test_each_fill_moves_the_position_on_nats(vs: VenueStack, nats_server: Any) -> None:
+    """The engine process's position feed: a fill → positions.binance.spot.BTCUSDT with the new qty."""
+    import asyncio
+
+    import msgspec
+    import nats
+
+    from oms.engine.report import PositionChanged
+
+    async def run() -> list[PositionChanged]:
+        nc = await nats.connect(nats_server.url)
+        got: list[PositionChanged] = []
+
+        async def on_msg(m: Any) -> None:
+            got.append(msgspec.json.decode(m.data, type=PositionChanged))
+
+        try:
+            await nc.subscribe("positions.binance.spot.BTCUSDT", cb=on_msg)
+            await nc.flush()
+            with _client(vs) as t:
+                ack = await asyncio.to_thread(
+                    t.submit, account=1, venue="binance", market="spot", symbol="BTCUSDT", side="buy",
+                    quantity="0.001", order_type="market",
+                )  # fmt: skip
+                await asyncio.to_thread(vs.wait, ack.client_order_id, R.ORDER_FILLED)
+            deadline = time.monotonic() + 10
+            while not got and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            return got
+        finally:
+            await nc.close()
+
+    got = asyncio.run(run())
+    assert got and got[-1].account == 1 and got[-1].instrument == 1 and got[-1].fills >= 1
+    with _client(vs) as t:  # the gateway's own view (built from the events) agrees with the feed
+        (spot,) = [p for p in t.positions(1, "binance") if p.market == "spot" and p.symbol == "BTC/USDT"]
+    assert Decimal(spot.quantity) == Decimal(got[-1].qty) and Decimal(got[-1].avg_price) > 0

@@ -127,8 +127,9 @@ def _forward(vs: VenueStack, md_eng: Any, ev_br: Any) -> None:
             time.sleep(0.002)
 
 
-def start(tmp: Path, dev_certs: Any) -> Iterator[VenueStack]:
-    """Everything up, yielded, then stopped and its shared memory removed."""
+def start(tmp: Path, dev_certs: Any, nats_url: str = "") -> Iterator[VenueStack]:
+    """Everything up, yielded, then stopped and its shared memory removed. With `nats_url` the engine
+    publishes its position feed (positions.*) there."""
     prefix = "vs" + uuid.uuid4().hex[:8]
     reg = InstrumentRegistry(tmp / "instruments.json")
     reg.load(
@@ -159,7 +160,7 @@ def start(tmp: Path, dev_certs: Any) -> Iterator[VenueStack]:
     err = open(tmp / "engine.err", "w")  # noqa: SIM115 - handed to the child
     eng = subprocess.Popen(
         [sys.executable, "-m", "oms.procs.engine", "--config", str(tmp / "oms.toml"), "--prefix", prefix,
-         "--venues", "binance", "--instruments", str(tmp / "instruments.toml")],
+         "--venues", "binance", "--instruments", str(tmp / "instruments.toml"), "--nats-url", nats_url],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=dict(os.environ, OMS_NO_SPIN="1"),
     )  # fmt: skip
     err.close()
