@@ -155,7 +155,7 @@ def test_due_rotation_runs_by_itself_with_no_failed_order(nats_server: NatsServe
         trader.start()
         eventually(lambda: any("rotation_soon" in t and "binance_spot" in t for t in _Hook.got), 10)
         rotated = eventually(lambda: ks.current_version("binance_spot") == 2 and time.time(), DUE_IN_S + 15)
-        assert rotated - due_at <= INTERVAL_S + 1.0, f"rotated {rotated - due_at:.2f}s after it was due"
+        assert rotated - due_at <= INTERVAL_S + 2.0, f"rotated {rotated - due_at:.2f}s after it was due"
         eventually(lambda: holder is not None and holder.version == 2, 5, message="holder on the new key")
         switched = time.monotonic()
 
