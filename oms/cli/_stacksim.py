@@ -19,7 +19,7 @@ from oms.testing import eventually
 _log = log.get(__name__)
 
 
-SIM_KEY_NAMES = ("binance_spot", "binance_usdm")
+SIM_KEY_NAMES = ("binance_spot", "binance_futures")  # the names configs/exchanges/binance_*.toml give
 
 
 def sim_credentials(paths: StackPaths) -> tuple[str, str]:

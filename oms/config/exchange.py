@@ -73,6 +73,15 @@ def validate_exchange(s: ExchangeSettings, stem: str) -> list[tuple[str, object,
         bad.append(("recv_window_ms", s.recv_window_ms, "must be 1..60000 ms"))
     if s.credentials.required and not s.credentials.key:
         bad.append(("credentials.key", "", "must name a KeyStore entry when credentials.required = true"))
+    if s.credentials.key and not re.match(rf"^{re.escape(s.venue)}_[a-z][a-z0-9]*$", s.credentials.key):
+        bad.append(
+            (
+                "credentials.key",
+                s.credentials.key,
+                f"must be <venue>_<market> of this venue, e.g. {s.venue}_spot (the Vault path "
+                f"secret/exchanges/<key> and its fields <key>_api_key / <key>_secret_key)",
+            )
+        )
     for i, rl in enumerate(s.rate_limits):
         if rl.kind not in LIMIT_KINDS:
             bad.append((f"rate_limits[{i}].kind", rl.kind, f"must be one of {', '.join(LIMIT_KINDS)}"))

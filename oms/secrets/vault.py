@@ -1,9 +1,13 @@
 """Secrets room: `VaultKeyStore`, venue keys in HashiCorp Vault / OpenBao KV v2 (through hvac).
 
 Touches only the Vault server it is given, under `<mount>/<prefix>/{exchange}_{market}` (default
-`secret/exchanges/binance_spot`). Each version's data is `{"api_key", "secret", "meta"}` (meta: the JSON of
-the immutable `KeyMetadata` fields); rotation state (grace end, revocation time) lives in the path's
-`custom_metadata` as `v<N>.revoke_after` / `v<N>.revoked_at`, because KV v2 versions are immutable.
+`secret/exchanges/binance_spot`). Each version's data is the seed's layout: `{name}_api_key`,
+`{name}_secret_key` (e.g. `binance_spot_api_key`, `binance_futures_secret_key`) and beside them `meta`
+(the JSON of the immutable `KeyMetadata` fields; optional, so a key written by hand is read as it is).
+The older `{"api_key", "secret"}` fields are still read, with a warning naming the path (one release of
+overlap; `oms keys rotate` or `add --new-version` rewrites them). Rotation state (grace end, revocation
+time) lives in the path's `custom_metadata` as `v<N>.revoke_after` / `v<N>.revoked_at`, because KV v2
+versions are immutable.
 
 Auth: a token (env/file) or AppRole (role_id + secret_id). KV v2 issues no leases; the lease that applies
 is the token's own: before each call the store renews a renewable token once `renew_fraction` of its TTL
@@ -50,6 +54,21 @@ _STATE_FIELDS = ("revoke_after", "revoked_at")
 _KEEP_STATE_VERSIONS = 20
 
 
+def field_names(name: str) -> tuple[str, str]:
+    """The seed's field names for key `name`: (`{name}_api_key`, `{name}_secret_key`)."""
+    return f"{name}_api_key", f"{name}_secret_key"
+
+
+def _pair(name: str, data: dict[str, Any]) -> tuple[str, str, bool] | None:
+    """(api_key, secret, legacy) from a version's data; None when neither layout is there."""
+    k, s = field_names(name)
+    if data.get(k) and data.get(s):
+        return str(data[k]), str(data[s]), False
+    if data.get("api_key") and data.get("secret"):
+        return str(data["api_key"]), str(data["secret"]), True
+    return None
+
+
 class VaultKeyStore:
     """The Vault/OpenBao `KeyStore`. Build it with `token=` or `role_id=` + `secret_id=`."""
 
@@ -88,6 +107,7 @@ class VaultKeyStore:
         self._renewable = False
         self.renewals = 0
         self.logins = 0
+        self._warned: set[tuple[str, int]] = set()  # (path, version) already warned about old field names
         if self._role:
             self._login()
         else:
@@ -220,18 +240,36 @@ class VaultKeyStore:
         )
         data = resp["data"]["data"]
         ver = int(resp["data"]["metadata"]["version"])
+        k_field, s_field = field_names(name)
         try:
-            api_key = str(data["api_key"])
-            secret = LockedBuffer.from_str(str(data["secret"]), mode=self._mlock)
+            pair = _pair(name, data)
+            if pair is None:
+                raise KeyError(k_field)
+            api_key, secret_text, legacy = pair
+            secret = LockedBuffer.from_str(secret_text, mode=self._mlock)
+            del secret_text
             meta = msgspec.convert(json.loads(data.get("meta") or "{}"), KeyMetadata)
         except (KeyError, ValueError, msgspec.ValidationError):
             raise SecretError(
-                f"{self.mount}/{path} v{ver} is not an oms key (needs fields api_key, secret, meta); "
-                "write it with `oms keys add`/`import`"
+                f"{self.mount}/{path} v{ver} is not an oms key: it needs the fields {k_field} and "
+                f"{s_field} (and optionally meta); write it with `oms keys add {name}`"
             ) from None
         finally:
             data.clear()
             resp.clear()
+        if legacy and (path, ver) not in self._warned:
+            self._warned.add((path, ver))
+            _log.warning(
+                "%s/%s v%d uses the old field names api_key/secret; they are read for one more release. "
+                "Rewrite it as %s/%s with `oms keys rotate %s` (or `oms keys add %s --new-version`)",
+                self.mount,
+                path,
+                ver,
+                k_field,
+                s_field,
+                name,
+                name,
+            )
         log.redact(api_key)
         meta = self._with_state(name, ver, meta)
         return Credential(name, api_key, secret, ver, meta)
@@ -249,9 +287,10 @@ class VaultKeyStore:
     ) -> int:
         path = self._path(name)
         immutable = msgspec.structs.replace(metadata, revoke_after=0.0, revoked_at=0.0)
+        k_field, s_field = field_names(name)
         payload = {
-            "api_key": api_key,
-            "secret": secret.reveal(),
+            k_field: api_key,
+            s_field: secret.reveal(),
             "meta": msgspec.json.encode(immutable).decode(),
         }
         try:

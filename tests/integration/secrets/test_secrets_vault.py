@@ -44,7 +44,7 @@ def test_write_read_rotate_read_old_version(
         raw = bao_root.secrets.kv.v2.read_secret_version(
             path="exchanges/binance_spot", mount_point="secret", raise_on_deleted_version=True
         )
-        assert raw["data"]["data"]["api_key"] == "AK-vault-1"
+        assert raw["data"]["data"]["binance_spot_api_key"] == "AK-vault-1"  # the seed's field names
         with ks.get("binance_spot") as c:
             assert (c.version, c.api_key, c.secret.reveal()) == (1, "AK-vault-1", SECRET_1)
             assert c.metadata.permissions == ("SPOT",) and c.metadata.ip_restrictions == ("127.0.0.1",)
