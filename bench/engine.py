@@ -410,7 +410,12 @@ def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, An
     }
 
 
-def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
+def bench_tick_to_order(
+    ticks: int, rate: int, warm: int, cores: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """`cores` = (engine thread, driver thread) pins each thread to its own core (bench/affinity.py);
+    None leaves both to the scheduler. Linux threads inherit the affinity of the thread that makes them,
+    so the main thread is pinned to the engine's core while it starts the loop, then restored."""
     from oms.engine.service import EngineService
     from oms.shm.wait import Backoff, BackoffConfig
 
@@ -421,8 +426,14 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
     svc = EngineService(e, prefix, ["binance"], ring_capacity=1 << 12, batch=64, backoff=bo)
     r = svc.rings
     lat = np.zeros((ticks + warm, 2), np.int64)
+    main_aff = os.sched_getaffinity(0)
     try:
-        svc.start()
+        if cores is not None:
+            os.sched_setaffinity(0, {cores[0]})
+        try:
+            svc.start()
+        finally:
+            os.sched_setaffinity(0, main_aff)
         eb, cb = r.events_bridge, r.cmd["binance"]
         args = (
             r.gw.ctrl,
@@ -439,6 +450,8 @@ def bench_tick_to_order(ticks: int, rate: int, warm: int) -> dict[str, Any]:
         res: dict[str, Any] = {}
 
         def drive() -> None:
+            if cores is not None:
+                os.sched_setaffinity(0, {cores[1]})
             res["n"] = _driver(
                 *args,
                 ticks + warm,
