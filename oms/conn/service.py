@@ -38,6 +38,7 @@ from oms.shm import names
 from oms.shm import records as R
 from oms.shm.ring import open_ring
 from oms.shm.table import BboTable
+from oms.venues.binance import futures_controls
 from oms.venues.binance.execution import Executor
 from oms.venues.binance.market_data import MarketData
 from oms.venues.binance.reconcile import Reconciler
@@ -212,7 +213,7 @@ class ConnectorService:
                         self.rest,
                         self.x[m].ws_url,
                         self.ex.on_report,
-                        self.recon.run,
+                        self._on_connected,
                         self._on_user,
                         keepalive_s=st.listen_key_keepalive_s,
                         heartbeat_s=st.ws_heartbeat_s,
@@ -265,6 +266,19 @@ class ConnectorService:
             self.write_stats()
         await self.close()
         return 0
+
+    async def _on_connected(self, market: str) -> None:
+        """A user data stream (re)connected: reconcile orders, then (USD-M) report the venue's leverage,
+        margin type, liquidation price and margin of each served symbol, so the engine's margin check
+        uses the venue's leverage after every start and reconnect."""
+        await self.recon.run(market)
+        if market == futures_controls.MARKET:
+            try:
+                syms = set(self.x[market].symbols) or None
+                n = await futures_controls.report_all(self.rest.call, self.instruments, self.ex.emit, syms)
+                _log.info("%s: position settings of %d symbols reported", market, n)
+            except OmsError as e:
+                _log.warning("%s: position settings not read (%s); the next reconnect retries", market, e)
 
     async def _commands(self) -> None:
         last_beat = 0.0

@@ -113,6 +113,7 @@ R_BAD_TRADING_STATE = 27
 R_LATE_EVENT = 28  # venue event for an order already past that state (kept for audit)
 R_EXPIRED_LOCAL = 29  # emulated order reached its expire_ns
 R_KILL_SWITCH = 30  # canceled because trading state went HALTED
+R_INSUFFICIENT_MARGIN = 31  # initial margin at the venue-confirmed leverage would exceed equity
 VENUE_REASON_BASE = 1000
 
 REASON_NAMES: dict[int, str] = {
@@ -147,6 +148,7 @@ REASON_NAMES: dict[int, str] = {
     R_LATE_EVENT: "late_event",
     R_EXPIRED_LOCAL: "expired_local",
     R_KILL_SWITCH: "kill_switch",
+    R_INSUFFICIENT_MARGIN: "risk.insufficient_margin",
 }
 
 
@@ -181,8 +183,11 @@ L_RATE_VENUE = 9  # orders per second, per venue (0 = off)
 L_MAX_VENUE_EXPOSURE = 10  # 1e-8 quote (gross positions + open orders on the venue), per venue
 L_DAILY_LOSS_REDUCE = 11  # realised+unrealised-fees loss at which the account goes REDUCING, per account
 L_DAILY_LOSS_HALT = 12  # loss at which the account goes HALTED (kill switch), per account
-L_LEVERAGE_X100 = 13  # instrument leverage used for margin (100 = 1x), per instrument
-N_LIMITS = 14
+L_LEVERAGE_X100 = 13  # configured instrument leverage (100 = 1x), used until the venue reports one
+# the leverage the venue confirmed (x100; 0 = none yet), per instrument. Written only by the connector's
+# LeverageChanged / PositionReport events, never by SetRiskLimit (not in LIMIT_NAMES).
+L_VENUE_LEVERAGE_X100 = 14
+N_LIMITS = 15
 NO_LIMIT = 1 << 62  # "unlimited" for max-type limits
 
 LIMIT_NAMES: dict[int, str] = {

@@ -128,7 +128,7 @@ def set_risk_limit(s, c):
     scope = c.param_scope
     rows = s.limits.shape[1]
     reason = C.R_NONE
-    if lid == 0 or lid >= C.N_LIMITS:
+    if lid == 0 or lid >= C.N_LIMITS or lid == C.L_VENUE_LEVERAGE_X100:  # only the venue sets that one
         reason = C.R_UNKNOWN_LIMIT
     elif (scope != C.SCOPE_ALL and scope >= rows) or c.param_value < 0:
         reason = C.R_INVALID_ORDER
@@ -147,3 +147,52 @@ def set_risk_limit(s, c):
     else:
         s.limits[lid, scope] = c.param_value
     return C.K_OK
+
+
+@njit(cache=True, _nrt=False)
+def futures_setting(s, c):
+    """SetLeverage / SetMarginMode: checked here, then handed to the instrument's connector, whose
+    LeverageChanged / MarginModeChanged (the venue's answer) is the command's answer. A command the
+    engine refuses is answered at once with the same kind, status 0 and the reason."""
+    i = c.instrument
+    a = c.account
+    kind = R.LEVERAGE_CHANGED if c.kind == R.SET_LEVERAGE else R.MARGIN_MODE_CHANGED
+    reason = C.R_NONE
+    if i == 0 or i >= len(s.inst) or s.inst[i].active == 0:
+        reason = C.R_UNKNOWN_INSTRUMENT
+    elif a == 0 or a >= len(s.acct) or s.acct[a].active == 0:
+        reason = C.R_UNKNOWN_ACCOUNT
+    elif c.kind == R.SET_LEVERAGE:
+        if c.param_value < 100 or c.param_value > 100_000:  # 1x .. 1000x
+            reason = C.R_INVALID_ORDER
+    elif c.param_id != R.MARGIN_CROSS and c.param_id != R.MARGIN_ISOLATED:
+        reason = C.R_INVALID_ORDER
+    if reason != C.R_NONE:
+        n = B.ev_blank(s, kind, reason, c.seq)
+        if n >= 0:
+            e = s.evq[n]
+            e.account = a
+            e.instrument = i
+            e.venue = c.venue
+            e.market = c.market
+        return C.K_REJECTED
+    n = s.meta[S.M_NCMD]
+    if n >= len(s.cmdq) or s.meta[S.M_REPLAY] != 0:
+        return C.K_IGNORED
+    s.cmdq[n] = c
+    s.meta[S.M_NCMD] = n + 1
+    out = s.cmdq[n]
+    out.venue = s.inst[i].venue
+    out.market = s.inst[i].market
+    out.flags = 0
+    out.ts_ns = s.meta[S.M_NOW]
+    return C.K_OK
+
+
+@njit(cache=True, _nrt=False)
+def futures_report(s, ev):
+    """The venue's view of an instrument (LeverageChanged / MarginModeChanged / PositionReport): its
+    confirmed leverage becomes the one the margin check uses."""
+    i = ev.instrument
+    if ev.status == 1 and ev.cum_qty > 0 and 0 < i < s.limits.shape[1]:
+        s.limits[C.L_VENUE_LEVERAGE_X100, i] = ev.cum_qty

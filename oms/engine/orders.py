@@ -223,6 +223,8 @@ def on_command(s, c):
         r = K.set_risk_limit(s, c)
     elif k == R.SET_TRADING_STATE:
         r = K.set_trading_state(s, c)
+    elif k == R.SET_LEVERAGE or k == R.SET_MARGIN_MODE:
+        r = K.futures_setting(s, c)
     else:
         n = B.ev_blank(s, R.ORDER_REJECTED, C.R_INVALID_ORDER, c.seq)
         if n >= 0:

@@ -102,12 +102,38 @@ def equity(s, a):
 
 
 @njit(cache=True, _nrt=False)
-def margin_used(s, a, i):
-    """Position notional / instrument leverage (1e-8 quote)."""
-    lev = s.limits[C.L_LEVERAGE_X100, i]
+def leverage_x100(s, i):
+    """The instrument's leverage x100: the venue-confirmed one when the connector reported it, else the
+    configured one (backtests, venues without leverage), else 1x."""
+    lev = s.limits[C.L_VENUE_LEVERAGE_X100, i]
+    if lev <= 0:
+        lev = s.limits[C.L_LEVERAGE_X100, i]
     if lev <= 0:
         lev = 100
-    return s.pos[a, i].notional * 100 // lev
+    return lev
+
+
+@njit(cache=True, _nrt=False)
+def margin_used(s, a, i):
+    """Position notional / instrument leverage (1e-8 quote)."""
+    n = s.pos[a, i].notional
+    if n < 0:
+        n = -n
+    return n * 100 // leverage_x100(s, i)
+
+
+@njit(cache=True, _nrt=False)
+def venue_margin(s, a):
+    """Initial margin of account `a`'s positions on instruments whose leverage the venue confirmed."""
+    total = 0
+    for i in range(1, s.pos.shape[1]):
+        lev = s.limits[C.L_VENUE_LEVERAGE_X100, i]
+        if lev > 0 and s.pos[a, i].notional != 0:
+            n = s.pos[a, i].notional
+            if n < 0:
+                n = -n
+            total += n * 100 // lev
+    return total
 
 
 @njit(cache=True, _nrt=False)

@@ -19,6 +19,7 @@ from numba import njit
 from oms.engine import book as B
 from oms.engine import conditional as X
 from oms.engine import constants as C
+from oms.engine import control as K
 from oms.engine import positions as P
 from oms.engine import state as S
 from oms.shm import records as R
@@ -105,6 +106,9 @@ def apply_event(s, e):
     if k == R.TRADING_STATE_CHANGED:
         if e.status <= C.TS_HALTED and e.account < len(s.acct):
             s.acct[e.account].state = e.status
+        return
+    if k == R.LEVERAGE_CHANGED or k == R.MARGIN_MODE_CHANGED or k == R.POSITION_REPORT:
+        K.futures_report(s, e)
         return
     if e.client_order_id == 0 or e.status == C.ST_NONE:
         return

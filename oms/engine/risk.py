@@ -10,6 +10,10 @@ that passes). Checks run in this order and the first failure is the reject reaso
  5. max position per instrument (lots, worst case incl. open orders on the same side)
  6. max position notional per account (gross positions + open orders + this order)
  7. max leverage per account: (gross + this order) * 100 > leverage_x100 * equity rejects
+ 7b. margin at the venue's leverage (instruments whose leverage the venue confirmed, accounts with an
+    equity): initial margin of the account's positions on such instruments + this order's notional /
+    this instrument's venue leverage > equity rejects (risk.insufficient_margin); orders that only
+    reduce a position pass. Open orders are not counted. One pass over the instruments.
  8. per-venue exposure (gross positions + open orders on the venue + this order)
  9. order rate token buckets, per account then per venue (burst = one second of rate); tokens are
     taken only when every check passed.
@@ -97,6 +101,11 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
                 return C.R_MAX_LEVERAGE
         elif float(gross) * 100.0 > float(eq) * float(lev):
             return C.R_MAX_LEVERAGE
+    vlev = lim[C.L_VENUE_LEVERAGE_X100, i]
+    if vlev > 0 and not is_reducing(p, side, qty):
+        eq = P.equity(s, a)
+        if eq < C.NO_LIMIT and P.venue_margin(s, a) + nn * 100 // vlev > eq:
+            return C.R_INSUFFICIENT_MARGIN
     vn = s.ven[v]
     if vn.pos_notional + vn.open_notional + nn > lim[C.L_MAX_VENUE_EXPOSURE, v]:
         return C.R_VENUE_EXPOSURE

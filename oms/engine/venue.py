@@ -104,6 +104,11 @@ def _end(s, slot, ev, st, tr, kind):
 def on_exec(s, ev):
     """One EVENT from a connector's exec ring."""
     s.meta[S.M_EXEC_COUNT] += 1
+    k = ev.kind
+    if k == R.LEVERAGE_CHANGED or k == R.MARGIN_MODE_CHANGED or k == R.POSITION_REPORT:
+        K.futures_report(s, ev)
+        _forward(s, ev, ev.reason, ev.status)
+        return C.K_OK
     slot = B.idx_lookup(s, ev.client_order_id)
     if slot < 0 or ev.client_order_id == 0:
         s.meta[S.M_UNKNOWN] += 1

@@ -5,10 +5,12 @@ tag so one SPSC ring can carry every message of its direction (Numba needs one c
 
 | dtype     | size | carries (kind constants)                                                         |
 |-----------|------|----------------------------------------------------------------------------------|
-| COMMAND   | 128  | SubmitOrder, ModifyOrder, CancelOrder, CancelAll, SetRiskLimit, SetTradingState   |
+| COMMAND   | 128  | SubmitOrder, ModifyOrder, CancelOrder, CancelAll, SetRiskLimit, SetTradingState,  |
+|           |      | SetLeverage, SetMarginMode                                                        |
 | EVENT     | 128  | OrderSubmitted, OrderAccepted, OrderRejected, OrderFilled, OrderCanceled,         |
 |           |      | OrderModified, OrderExpired, OrderTriggered, CancelRejected, ModifyRejected,      |
-|           |      | RiskLimitChanged, TradingStateChanged                                             |
+|           |      | RiskLimitChanged, TradingStateChanged, LeverageChanged, MarginModeChanged,        |
+|           |      | PositionReport                                                                    |
 | MARKET    |  64  | MarketDataDelta, MarketDataTrade, MarketDataBBO, MarketDataMark                   |
 | BBO       |  64  | (not a ring record) one row per instrument of the seqlock BBO table (table.py)    |
 
@@ -20,6 +22,14 @@ strings happens once, at the venue edge, with the instrument registry). Fees are
 the fee asset (`FEE_SCALE`). Times are int64 ns since the Unix epoch. Ids (venue, market, instrument,
 account) are small ints from the instrument registry / config. `client_order_id` is the OMS-wide 64-bit
 order id; its venue wire form is derived from it at the edge.
+
+Futures controls (a venue's per-instrument settings): SetLeverage carries the leverage x100 in
+`param_value`; SetMarginMode the mode (MARGIN_CROSS / MARGIN_ISOLATED) in `param_id`. The connector's
+answer (LeverageChanged / MarginModeChanged, `ref_seq` = the command's seq) and its unsolicited
+PositionReport (read at start and after each reconnect) carry the venue's view of the instrument:
+`status` 1 = applied / reported, 0 = refused (`reason` = the venue's error code); `cum_qty` = leverage
+x100, `order_type` = margin mode, `price` = liquidation price in ticks (0 = none), `qty` = position in
+lots (signed), `fee` = the position's margin in FEE_SCALE units of the quote asset.
 
 Layouts are asserted at import: itemsize, field offsets (no implicit padding), alignment 64.
 """
@@ -71,6 +81,8 @@ CANCEL_ORDER = 3
 CANCEL_ALL = 4
 SET_RISK_LIMIT = 5
 SET_TRADING_STATE = 6
+SET_LEVERAGE = 7
+SET_MARGIN_MODE = 8
 
 ORDER_SUBMITTED = 20
 ORDER_ACCEPTED = 21
@@ -84,6 +96,15 @@ CANCEL_REJECTED = 28
 MODIFY_REJECTED = 29
 RISK_LIMIT_CHANGED = 30
 TRADING_STATE_CHANGED = 31
+LEVERAGE_CHANGED = 32
+MARGIN_MODE_CHANGED = 33
+POSITION_REPORT = 34
+FUTURES_REPORTS = (LEVERAGE_CHANGED, MARGIN_MODE_CHANGED, POSITION_REPORT)
+
+# margin modes (SetMarginMode.param_id, futures reports' order_type)
+MARGIN_CROSS = 1
+MARGIN_ISOLATED = 2
+MARGIN_MODE_NAMES: dict[int, str] = {MARGIN_CROSS: "cross", MARGIN_ISOLATED: "isolated"}
 
 MD_DELTA = 40
 MD_TRADE = 41
@@ -104,6 +125,8 @@ KIND_NAMES: dict[int, str] = {
     CANCEL_ALL: "CancelAll",
     SET_RISK_LIMIT: "SetRiskLimit",
     SET_TRADING_STATE: "SetTradingState",
+    SET_LEVERAGE: "SetLeverage",
+    SET_MARGIN_MODE: "SetMarginMode",
     ORDER_SUBMITTED: "OrderSubmitted",
     ORDER_ACCEPTED: "OrderAccepted",
     ORDER_REJECTED: "OrderRejected",
@@ -116,6 +139,9 @@ KIND_NAMES: dict[int, str] = {
     MODIFY_REJECTED: "ModifyRejected",
     RISK_LIMIT_CHANGED: "RiskLimitChanged",
     TRADING_STATE_CHANGED: "TradingStateChanged",
+    LEVERAGE_CHANGED: "LeverageChanged",
+    MARGIN_MODE_CHANGED: "MarginModeChanged",
+    POSITION_REPORT: "PositionReport",
     MD_DELTA: "MarketDataDelta",
     MD_TRADE: "MarketDataTrade",
     MD_BBO: "MarketDataBBO",

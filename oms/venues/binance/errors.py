@@ -63,6 +63,8 @@ CODES: dict[str, tuple[str, str]] = {
     "-4028": (R, "INVALID_LEVERAGE"),
     "-4045": (R, "REACH_MAX_STOP_ORDER_LIMIT"),
     "-4046": (R, "NO_NEED_TO_CHANGE_MARGIN_TYPE"),
+    "-4047": (R, "MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_OPEN_ORDERS"),
+    "-4048": (R, "MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_POSITION"),
     "-4059": (R, "NO_NEED_TO_CHANGE_POSITION_SIDE"),
     "-4061": (R, "POSITION_SIDE_NOT_MATCH"),
     "-4120": (R, "order type needs the algo order endpoint"),

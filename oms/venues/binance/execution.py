@@ -35,6 +35,7 @@ from oms.conn.journal import Journal, Tracked
 from oms.conn.rest import VenueRest
 from oms.errors import OutcomeUnknown, Rejected, Transient
 from oms.shm import records as R
+from oms.venues.binance import futures_controls
 
 _log = log.get(__name__)
 VENUE_ID = ids.VENUES["binance"]
@@ -290,6 +291,8 @@ class Executor:
                 self.spawn(self.modify(c))
             elif k == R.CANCEL_ALL:
                 self.spawn(self.cancel_all(c))
+            elif k in (R.SET_LEVERAGE, R.SET_MARGIN_MODE):
+                self.spawn(futures_controls.handle(c, self.rest.call, self.instruments, self.emit))
             else:
                 self._count("ignored_commands")
         if len(group) == 1:

@@ -47,6 +47,10 @@ def margin_type(req: Req) -> dict[str, Any]:
     new = "isolated" if mt == "ISOLATED" else "cross"
     if p.margin_type == new:
         raise SimError(-4046, "No need to change margin type.")
+    if any(leg.amt for leg in req.account.legs(spec.symbol)):
+        raise SimError(-4048, "Margin type cannot be changed if there exists position.")
+    if req.core.open_orders(req.account, spec.symbol):
+        raise SimError(-4047, "Margin type cannot be changed if there exists open orders.")
     for leg in req.account.legs(spec.symbol):
         leg.margin_type = new
     return {"code": 200, "msg": "success"}
