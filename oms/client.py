@@ -31,6 +31,7 @@ SIDES = {"buy": pb.SIDE_BUY, "sell": pb.SIDE_SELL}
 TYPES = {n.removeprefix("ORDER_TYPE_").lower(): v for n, v in pb.OrderType.items() if v}
 TIFS = {n.removeprefix("TIME_IN_FORCE_").lower(): v for n, v in pb.TimeInForce.items() if v}
 STATES = {n.removeprefix("TRADING_STATE_").lower(): v for n, v in pb.TradingState.items() if v}
+MARGIN_MODES = {n.removeprefix("MARGIN_MODE_").lower(): v for n, v in pb.MarginMode.items() if v}
 
 
 class ClientError(OmsError):
@@ -265,6 +266,28 @@ class Client:
 
     def set_risk_limits(self, limits: list[gw.RiskLimit]) -> gw.AdminAck:
         return self._call(self.admin.SetRiskLimits, gw.SetRiskLimits(limits=limits), admin=True)
+
+    def set_leverage(
+        self, account: int, venue: str, symbol: str, leverage: int, *, market: str = "", reason: str = ""
+    ) -> gw.FuturesSettingAck:
+        """Set a futures instrument's leverage at the venue; returns the venue's settings read back."""
+        req = gw.SetLeverage(
+            account=account, venue=venue, market=market, symbol=symbol, leverage=leverage, reason=reason
+        )
+        return self._call(self.admin.SetLeverage, req, admin=True)
+
+    def set_margin_mode(
+        self, account: int, venue: str, symbol: str, mode: str, *, market: str = "", reason: str = ""
+    ) -> gw.FuturesSettingAck:
+        """Set a futures instrument's margin mode ("cross" or "isolated") at the venue."""
+        try:
+            m = MARGIN_MODES[mode.lower()]
+        except KeyError:
+            raise Rejected(f"margin mode {mode!r} invalid: use one of {', '.join(MARGIN_MODES)}") from None
+        req = gw.SetMarginMode(
+            account=account, venue=venue, market=market, symbol=symbol, margin_mode=m, reason=reason
+        )
+        return self._call(self.admin.SetMarginMode, req, admin=True)
 
     def rotate_token(self, token_id: str, grace_seconds: int = 0) -> gw.RotateKeysResponse:
         return self._call(

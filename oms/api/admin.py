@@ -1,6 +1,8 @@
-"""Gateway room (oms/api): the `oms.v1.Admin` servicer — kill switch, risk limits, token rotation.
+"""Gateway room (oms/api): the `oms.v1.Admin` servicer — kill switch, risk limits, token rotation, futures
+leverage and margin mode.
 
-Touches the engine command ring (SetTradingState / SetRiskLimit commands) and the token file
+Touches the engine command ring (SetTradingState / SetRiskLimit / SetLeverage / SetMarginMode) and the
+token file
 (RotateKeys). Every method here passed the interceptor's role and TOTP checks first; the account scope of
 the caller is checked again here for account-scoped changes.
 """
@@ -12,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from oms.api import convert, validation
+from oms.api import convert, futures, validation
 from oms.api.audit_sink import AuditRecord
 from oms.api.auth import Authenticator, current
 from oms.api.engine_link import FUTURE_SINK, EngineLink
@@ -96,6 +98,53 @@ class AdminServicer(gw_grpc.AdminServicer):
                 else:
                     self._global(p, f"limits[{i}].account", f"limit {lim.name} for every account")
             return await self._send(rows)
+
+        return await guarded(context, run())
+
+    async def _futures(self, request: Any, row: list[Any], res: Any, method: str, what: str) -> Any:
+        """Send one futures control, wait for the venue's answer (relayed by the engine), audit both."""
+        p = current.get()
+        self.auth.check_account(p, request.account)
+        fut = asyncio.get_running_loop().create_future()
+        (seq,) = self.link.publish([row], FUTURE_SINK, [fut])
+        detail: dict[str, Any] = {"venue": res.venue, "market": res.market, "symbol": res.inst.symbol}
+        detail["asked"] = what
+        code = "OK"
+        try:
+            ack = futures.answer(await fut, res, seq, what)
+            detail.update(leverage=ack.leverage, margin_mode=pb.MarginMode.Name(ack.margin_mode))
+            return ack
+        except ApiError as e:
+            code, detail["error"] = e.code.name, e.message
+            raise
+        finally:
+            self.auth.audit.record(
+                AuditRecord(
+                    method,
+                    "allow",
+                    code,
+                    p.token.id,
+                    f"{p.peer.ip}:{p.peer.port}",
+                    request.reason,
+                    request.account,
+                    detail,
+                )
+            )
+
+    async def SetLeverage(self, request: gw.SetLeverage, context: Any) -> gw.FuturesSettingAck:
+        async def run() -> gw.FuturesSettingAck:
+            row, res = futures.leverage_row(request, self.rs)
+            return await self._futures(
+                request, row, res, "/oms.v1.Admin/SetLeverage", f"SetLeverage {request.leverage}x"
+            )
+
+        return await guarded(context, run())
+
+    async def SetMarginMode(self, request: gw.SetMarginMode, context: Any) -> gw.FuturesSettingAck:
+        async def run() -> gw.FuturesSettingAck:
+            row, res = futures.margin_mode_row(request, self.rs)
+            what = f"SetMarginMode {pb.MarginMode.Name(request.margin_mode).removeprefix('MARGIN_MODE_')}"
+            return await self._futures(request, row, res, "/oms.v1.Admin/SetMarginMode", what)
 
         return await guarded(context, run())
 

@@ -98,7 +98,11 @@ def order(o: OrderView, rs: Resolver) -> pb.Order:
     return m
 
 
-def position(pv: PositionView, rs: Resolver) -> pb.Position:
+_MODES = {r.MARGIN_CROSS: pb.MARGIN_MODE_CROSS, r.MARGIN_ISOLATED: pb.MARGIN_MODE_ISOLATED}
+
+
+def position(pv: PositionView, rs: Resolver, futures: tuple | None = None) -> pb.Position:
+    """One position; `futures` = the venue's last settings report for the instrument (state.futures)."""
     res = rs.by_id(pv.instrument)
     m = pb.Position(account=pv.account)
     if res is None:
@@ -112,6 +116,16 @@ def position(pv: PositionView, rs: Resolver) -> pb.Position:
     )
     m.realized_pnl = _fmt(Decimal(pv.realized) * p.tick * p.lot)
     m.fees = _fmt(Decimal(sum(pv.fees.values())) / FEE)
+    if futures is not None:
+        lev = int(futures[E_CUM])
+        m.leverage = _fmt(Decimal(lev) / 100)
+        m.margin_mode = _MODES.get(int(futures[E_OTYPE]), pb.MARGIN_MODE_UNSPECIFIED)
+        m.liquidation_price = p.price(int(futures[E_PRICE])) if futures[E_PRICE] else ""
+        m.settings_ts_ns = int(futures[E_TS])
+        if int(futures[E_QTY]) == pv.qty:  # this account holds the whole venue position: the venue's margin
+            m.margin = _fmt(Decimal(int(futures[E_FEE])) / FEE)
+        else:
+            m.margin = _fmt(abs(Decimal(pv.cost)) * p.tick * p.lot * 100 / lev) if lev > 0 else ""
     return m
 
 

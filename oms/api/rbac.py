@@ -2,7 +2,8 @@
 
 Touches nothing. Default deny: a method missing from `POLICY` is refused for everyone; the only
 unauthenticated methods are the standard health and reflection services (`PUBLIC_PREFIXES`).
-Roles: viewer (read), trader (viewer + orders), risk (viewer + kill switch and risk limits),
+Roles: viewer (read), trader (viewer + orders), risk (viewer + kill switch, risk limits, leverage and
+margin mode),
 admin (everything). Every Admin-service method needs a TOTP second factor.
 """
 
@@ -48,6 +49,8 @@ POLICY: dict[str, Rule] = {
     "/oms.v1.Admin/SetTradingState": Rule(RISK, totp=True),
     "/oms.v1.Admin/SetRiskLimits": Rule(RISK, totp=True),
     "/oms.v1.Admin/RotateKeys": Rule(ADMIN, totp=True),
+    "/oms.v1.Admin/SetLeverage": Rule(RISK, totp=True),
+    "/oms.v1.Admin/SetMarginMode": Rule(RISK, totp=True),
 }
 
 

@@ -366,7 +366,7 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             out = gw.GetPositionsResponse()
             for (acct, _), pv in sorted(self.link.state.positions.items()):
                 if acct == request.account:
-                    m = convert.position(pv, self.rs)
+                    m = convert.position(pv, self.rs, self.link.state.futures.get(pv.instrument))
                     if not venue or m.venue == venue:
                         out.positions.append(m)
             return out

@@ -75,6 +75,9 @@ class OrderState:
     def __init__(self, max_orders: int = 200_000) -> None:
         self.orders: OrderedDict[int, OrderView] = OrderedDict()
         self.positions: dict[tuple[int, int], PositionView] = {}
+        # the venue's futures settings per instrument (the last LeverageChanged / MarginModeChanged /
+        # PositionReport it applied): leverage, margin mode, liquidation price, position and margin
+        self.futures: dict[int, tuple] = {}
         self.max_orders = max_orders
         self._seen_trades: set[tuple[int, int]] = set()
         self.dropped_open = 0
@@ -90,6 +93,10 @@ class OrderState:
 
     def apply(self, e: tuple) -> None:
         kind = e[E_KIND]
+        if kind in r.FUTURES_REPORTS:
+            if e[E_STATUS] == 1 and e[E_CUM] > 0:
+                self.futures[e[E_INSTRUMENT]] = e
+            return
         if kind not in _ORDER_KINDS or not e[E_COID]:
             return
         coid = e[E_COID]

@@ -32,7 +32,10 @@ VERB_KIND = {
     "cancel_all": R.CANCEL_ALL,
     "risk_limit": R.SET_RISK_LIMIT,
     "trading_state": R.SET_TRADING_STATE,
+    "leverage": R.SET_LEVERAGE,
+    "margin_mode": R.SET_MARGIN_MODE,
 }
+MARGIN_MODES = {"cross": R.MARGIN_CROSS, "isolated": R.MARGIN_ISOLATED}
 SIDES = {"buy": R.SIDE_BUY, "sell": R.SIDE_SELL}
 ORDER_TYPES = {
     "limit": R.ORD_LIMIT,
@@ -77,6 +80,8 @@ class CommandIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     param_id: int = 0
     param_scope: int = 0
     param_value: int = 0
+    leverage: int = 0  # SetLeverage: whole-number leverage (param_value = leverage x 100)
+    margin_mode: str = ""  # SetMarginMode: "cross" or "isolated" (param_id)
 
 
 class Reply(msgspec.Struct, omit_defaults=True):
@@ -117,6 +122,10 @@ def to_records(cs: subjects.CommandSubject, items: list[CommandIn]) -> np.ndarra
         r["order_type"] = _pick(ORDER_TYPES, c.order_type, f"[{i}].order_type")
         r["tif"] = _pick(TIFS, c.tif, f"[{i}].tif")
         r["contingency"] = _pick(CONTINGENCIES, c.contingency, f"[{i}].contingency")
+        if c.leverage:
+            r["param_value"] = c.leverage * 100
+        if c.margin_mode:
+            r["param_id"] = _pick(MARGIN_MODES, c.margin_mode, f"[{i}].margin_mode")
     return out
 
 
@@ -160,6 +169,13 @@ def check(cs: subjects.CommandSubject, recs: np.ndarray) -> None:
                 raise Rejected(f"{where}: ref_id must name the other order, not this one")
         if kind == R.MODIFY_ORDER and int(r["qty"]) < 0:
             raise Rejected(f"{where}: qty {int(r['qty'])} must be >= 0 lots")
+        if kind in (R.SET_LEVERAGE, R.SET_MARGIN_MODE):
+            if not (venue and market) or int(r["instrument"]) == 0 or int(r["account"]) == 0:
+                raise Rejected(f"{where}: {cs.verb} needs an exchange, market, symbol and an account")
+            if kind == R.SET_LEVERAGE and not 100 <= int(r["param_value"]) <= 100_000:
+                raise Rejected(f"{where}: leverage must be a whole number 1..1000 (field leverage)")
+            if kind == R.SET_MARGIN_MODE and int(r["param_id"]) not in R.MARGIN_MODE_NAMES:
+                raise Rejected(f"{where}: margin_mode must be cross or isolated")
 
 
 class CommandIntake:

@@ -19,7 +19,16 @@ from oms.errors import Rejected
 from oms.ids import MARKETS, VENUES
 
 ACTIONS = ("orders", "fills", "market", "positions", "risk")
-COMMAND_VERBS = ("submit", "modify", "cancel", "cancel_all", "risk_limit", "trading_state")
+COMMAND_VERBS = (
+    "submit",
+    "modify",
+    "cancel",
+    "cancel_all",
+    "risk_limit",
+    "trading_state",
+    "leverage",  # futures controls: grant cmd.leverage.> / cmd.margin_mode.> only to risk-role senders
+    "margin_mode",
+)
 ALL = "all"
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,47}$")
 _ORIGIN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,47}$")

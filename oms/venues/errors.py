@@ -26,6 +26,21 @@ def table(venue: str) -> ModuleType:
     return _TABLES[venue]
 
 
+def code_name(venue: str, code: int | str) -> str:
+    """The venue's name for an error code, from its table (`-4048` → the name before any note), e.g.
+    "MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_POSITION"; "venue error <code>" when the table lacks it."""
+    try:
+        row = table(venue).CODES.get(str(code))
+    except Rejected:
+        row = None
+    if row is None:
+        return f"venue error {code}"
+    note = row[1]
+    for sep in (":", " (", " /"):
+        note = note.split(sep, 1)[0]
+    return note.strip()
+
+
 def _make(
     meaning: str, text: str, code: str, venue: str, mutating: bool, retry_after: float | None
 ) -> OmsError:
