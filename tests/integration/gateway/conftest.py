@@ -115,8 +115,7 @@ def make_stack(
         key=str(dev_certs.server_key),
         tokens_file=str(tmp / "tokens.json"),
         audit_file=str(tmp / "audit.jsonl"),
-        ack_timeout_s=2.0,
-        **overrides,
+        **({"ack_timeout_s": 2.0} | overrides),
     )  # type: ignore[arg-type]
     gw = GatewayThread(Gateway(settings, registry or demo_registry(), prefix=prefix, bbo=bbo)).start()
     st = Stack(gw, dev_certs, toks, totp, ids, prefix, settings)

@@ -48,7 +48,8 @@ def test_set_leverage_goes_to_the_connector_and_the_answer_comes_back(eng: Engin
 def test_refusals_answer_at_once_by_reason(eng: Engine) -> None:
     bad = eng.command(kind=R.SET_LEVERAGE, account=1, instrument=PERP, param_value=50, seq=7)  # 0.5x
     assert not len(bad.commands)
-    assert C.reason_name(int(bad.events[0]["reason"])) == "invalid_order" and int(bad.events[0]["status"]) == 0
+    assert C.reason_name(int(bad.events[0]["reason"])) == "invalid_order"
+    assert int(bad.events[0]["status"]) == 0
     unk = eng.command(kind=R.SET_MARGIN_MODE, account=1, instrument=7, param_id=R.MARGIN_ISOLATED, seq=8)
     assert int(unk.events[0]["kind"]) == R.MARGIN_MODE_CHANGED
     assert C.reason_name(int(unk.events[0]["reason"])) == "unknown_instrument"

@@ -106,7 +106,12 @@ def _pos_rows(req: Req, v3: bool) -> list[dict[str, Any]]:
     a, core = req.account, req.core
     out = []
     sides = ("LONG", "SHORT") if a.dual_side else ("BOTH",)
+    only = req.get("symbol")  # as Binance: the one symbol when given, else every symbol
+    if only:
+        req.symbol()  # an unknown symbol is -1121, as the venue answers
     for sym, spec in core.specs.items():
+        if only and sym != only:
+            continue
         for side in sides:
             p = a.position(sym, core.cfg.default_leverage, side)
             has_open = bool(core.open_orders(a, sym))
