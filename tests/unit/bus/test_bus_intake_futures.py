@@ -8,6 +8,7 @@ import uuid
 
 import numpy as np
 
+from oms.bus.frames import split_events
 from oms.bus.intake import CommandIntake
 from oms.shm import records as R
 from oms.shm.ring import Ring
@@ -62,3 +63,11 @@ def test_bad_futures_commands_are_refused_by_name() -> None:
     finally:
         ring.close()
         ring.unlink()
+
+
+def test_the_venues_answers_go_to_the_positions_subjects() -> None:
+    ev = np.zeros(3, R.EVENT)
+    ev["kind"] = [R.LEVERAGE_CHANGED, R.POSITION_REPORT, R.ORDER_FILLED]
+    ev["venue"], ev["market"], ev["instrument"] = 1, 2, 3
+    subjects = dict(split_events(ev))
+    assert len(subjects["positions.binance.usdm.I3"]) == 2 and len(subjects["fills.binance.usdm.I3"]) == 1
