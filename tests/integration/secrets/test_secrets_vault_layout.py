@@ -5,6 +5,9 @@ read with a warning naming the path; `put` (and so `oms keys add`) writes the se
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -84,3 +87,44 @@ def test_wrong_field_names_are_a_clear_error(ks: VaultKeyStore, bao_root: Any) -
     )
     with pytest.raises(SecretError, match="bybit_linear_api_key and bybit_linear_secret_key"):
         ks.get("bybit_linear")
+
+
+def test_oms_keys_add_writes_the_seed_layout(openbao_server: OpenBaoServer, bao_root: Any, tmp_path) -> None:
+    prefix = f"cli{uuid.uuid4().hex[:8]}"
+    cfg = tmp_path / "oms.toml"
+    cfg.write_text(
+        f'[secrets]\nbackend = "vault"\nvault_url = "{openbao_server.url}"\nvault_prefix = "{prefix}"\n'
+        f'audit_path = "{tmp_path / "audit.jsonl"}"\n'
+    )
+    code = "import sys; from oms.cli import main; sys.exit(main(sys.argv[1:]))"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "keys",
+            "--config",
+            str(cfg),
+            "add",
+            "binance_futures",
+            "--permissions",
+            "FUTURES",
+        ],
+        input="AK-cli-fut\nSK-cli-fut-0123456789\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VAULT_TOKEN": openbao_server.root_token},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    raw = bao_root.secrets.kv.v2.read_secret_version(
+        path=f"{prefix}/binance_futures", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
+    assert raw["binance_futures_api_key"] == "AK-cli-fut"
+    assert raw["binance_futures_secret_key"] == "SK-cli-fut-0123456789"
+    assert '"FUTURES"' in raw["meta"] and set(raw) == {
+        "binance_futures_api_key",
+        "binance_futures_secret_key",
+        "meta",
+    }
