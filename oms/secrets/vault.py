@@ -247,7 +247,6 @@ class VaultKeyStore:
                 raise KeyError(k_field)
             api_key, secret_text, legacy = pair
             secret = LockedBuffer.from_str(secret_text, mode=self._mlock)
-            del secret_text
             meta = msgspec.convert(json.loads(data.get("meta") or "{}"), KeyMetadata)
         except (KeyError, ValueError, msgspec.ValidationError):
             raise SecretError(

@@ -129,6 +129,8 @@ BAD_EXCHANGE = [
         GOOD_EXCHANGE + '[credentials]\napi_key = "abc"\n',
         "credentials.api_key is not a known key; did you mean key?",
     ),
+    (GOOD_EXCHANGE + '[credentials]\nkey = "bybit_linear"\n', 'credentials.key = "bybit_linear" must be'),
+    (GOOD_EXCHANGE + '[credentials]\nkey = "Binance Spot"\n', "secret/exchanges/<key>"),
     (GOOD_EXCHANGE + 'symbols = ["btcusdt"]\n', 'symbols[0] = "btcusdt"'),
     (GOOD_EXCHANGE.replace('market = "spot"', 'market = "perp"'), 'market = "perp"'),
 ]
