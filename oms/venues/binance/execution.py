@@ -716,7 +716,14 @@ class Executor:
 
     # ---- user data stream reports ------------------------------------------------------------------
     async def on_report(self, r: dict[str, Any], flags: int = 0) -> None:
-        """One normalised execution report (see user_stream.normalise)."""
+        """One normalised execution report (see user_stream.normalise), or a leverage change."""
+        if "account_config" in r:
+            self.spawn(
+                futures_controls.on_config_update(
+                    r["account_config"], self.rest.call, self.instruments, self.emit
+                )
+            )
+            return
         t = self.journal.find_cid(r["cid"])
         if t is None:
             parsed = parse_cid(r["cid"])

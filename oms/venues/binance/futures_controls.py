@@ -12,7 +12,8 @@ A command is answered with one EVENT of the matching kind (LeverageChanged / Mar
 oms/shm/records.py): status 1 and the venue's settings, or status 0 with the venue's error code in
 `reason` (e.g. -4048 MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_POSITION). `report_all` sends one
 PositionReport per served USD-M instrument; the connector calls it at start and after every reconnect of
-the USD-M user data stream.
+the USD-M user data stream; `on_config_update` sends one when the stream says the leverage changed
+(ACCOUNT_CONFIG_UPDATE).
 """
 
 from __future__ import annotations
@@ -194,6 +195,23 @@ async def handle(c: np.void, call: Call, instruments: Any, emit: Emit) -> None:
     await emit(
         report_record(ev_kind, inst, st, account=account, ref_seq=ref_seq, status=status, reason=reason)
     )
+
+
+async def on_config_update(ac: dict[str, Any], call: Call, instruments: Any, emit: Emit) -> None:
+    """`ACCOUNT_CONFIG_UPDATE` on the user data stream (leverage changed, by us or elsewhere: web UI,
+    another tool): read the symbol back and send a PositionReport, so the engine follows the venue."""
+    inst = instruments.find(MARKET, str(ac.get("s", "")))
+    if inst is None:
+        return
+    try:
+        st = (await read_settings(call, inst.symbol)).get(inst.symbol)
+    except OmsError as e:
+        _log.warning(
+            "%s: leverage change reported, read-back failed (%s); next reconnect reads it", inst.symbol, e
+        )
+        return
+    if st is not None:
+        await emit(report_record(R.POSITION_REPORT, inst, st, account=0, ref_seq=0, status=1))
 
 
 async def report_all(call: Call, instruments: Any, emit: Emit, symbols: set[str] | None = None) -> int:

@@ -186,6 +186,9 @@ class UserStream:
             for b in msg.get("B", []):
                 self.stats.balances[b["a"]] = b["f"]
             return
+        if e == "ACCOUNT_CONFIG_UPDATE" and isinstance(msg.get("ac"), dict):
+            await self.on_report({"account_config": msg["ac"]})  # leverage changed (here or elsewhere)
+            return
         if e == "ACCOUNT_UPDATE":
             a = msg.get("a", {})
             for b in a.get("B", []):

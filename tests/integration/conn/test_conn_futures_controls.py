@@ -4,7 +4,8 @@ real connector process → Binance simulator (USD-M), and back.
 - SetLeverage 7 from a `risk` token: the answer is what the venue reports (read back from positionRisk),
   and the engine's margin check then uses 7 — an order that passed at the venue's start-up 20x is refused
   with risk.insufficient_margin (the engine's own config says 1x, which would refuse both);
-- leverage changed at the venue behind the OMS's back is read again after a user-stream reconnect;
+- leverage changed at the venue behind the OMS's back is followed from the user data stream
+  (ACCOUNT_CONFIG_UPDATE), and read again after a reconnect when that message was lost;
 - with an open position, SetMarginMode ISOLATED comes back as the venue's error by name
   (MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_POSITION); GetPositions shows leverage, margin mode,
   liquidation price and margin;
@@ -195,17 +196,29 @@ def test_leverage_7_is_what_the_venue_reports_and_what_the_risk_check_uses(chain
     assert rec["decision"] == "allow" and rec["detail"]["leverage"] == 7 and rec["reason"] == "futures test"
 
 
-def test_leverage_is_read_again_after_a_reconnect(chain: Chain, sim) -> None:
+def _change_behind_our_back(leverage: int) -> None:
     c = BinanceClient(API_KEY, API_SECRET, ping=False)
-    try:  # changed at the venue behind the OMS's back (web UI, another tool)
-        c.futures_change_leverage(symbol="BTCUSDT", leverage=25)
+    try:  # at the venue, not through the OMS (web UI, another tool)
+        c.futures_change_leverage(symbol="BTCUSDT", leverage=leverage)
     finally:
         c.close_connection()
-    assert int(chain.settings()[E_CUM]) != 2500
-    sim.call(sim.sim.faults.drop_ws)  # every stream drops; the connector reconnects and reads again
-    eventually(lambda: int(chain.settings()[E_CUM]) == 2500, 30, what="25x read back after the reconnect")
+
+
+def test_leverage_changed_elsewhere_is_followed_from_the_stream(chain: Chain) -> None:
+    _change_behind_our_back(25)  # ACCOUNT_CONFIG_UPDATE on the user data stream -> read back
+    eventually(lambda: int(chain.settings()[E_CUM]) == 2500, 30, what="25x from ACCOUNT_CONFIG_UPDATE")
+
+
+def test_leverage_is_read_again_after_a_reconnect(chain: Chain, sim) -> None:
+    sim.call(sim.sim.faults.set, ws_drop_rate=1.0)  # every frame kills its connection: the update is lost
+    try:
+        _change_behind_our_back(30)
+    finally:
+        sim.call(sim.sim.faults.set, ws_drop_rate=0.0)
+    sim.call(sim.sim.faults.drop_ws)
+    eventually(lambda: int(chain.settings()[E_CUM]) == 3000, 30, what="30x read back after the reconnect")
     px = (_bid(sim) * Decimal("0.8")).quantize(TICK)
-    qty = (Decimal(10_000) / px).quantize(LOT, rounding=ROUND_UP)  # 400 USDT margin at 25x
+    qty = (Decimal(10_000) / px).quantize(LOT, rounding=ROUND_UP)  # 334 USDT margin at 30x
     with chain.client("trader") as t:
         a = t.submit(
             account=1,
@@ -253,7 +266,7 @@ def test_margin_mode_change_with_a_position_is_refused_by_name(chain: Chain, sim
     )
     with chain.client("viewer") as v:
         (pos,) = [p for p in v.positions(1, "binance") if p.market == "usdm" and p.symbol == "BTC/USDT:USDT"]
-    assert pos.leverage == "25" and pos.margin_mode == pb.MARGIN_MODE_CROSS
+    assert pos.leverage == "30" and pos.margin_mode == pb.MARGIN_MODE_CROSS
     assert Decimal(pos.margin) > 0 and pos.settings_ts_ns > 0
     assert pos.liquidation_price == ""  # the simulator reports none (0)
 

@@ -35,6 +35,11 @@ def leverage(req: Req) -> dict[str, Any]:
     req.account.position(spec.symbol, req.core.cfg.default_leverage)
     for p in req.account.legs(spec.symbol):
         p.leverage = lev
+    # as Binance: the user data stream tells the account's listeners (ACCOUNT_CONFIG_UPDATE, "ac")
+    req.core.user_sink(
+        req.account,
+        {"e": "ACCOUNT_CONFIG_UPDATE", "E": req.now, "T": req.now, "ac": {"s": spec.symbol, "l": lev}},
+    )
     return {"leverage": lev, "maxNotionalValue": str(int(1_000_000_000 / lev)), "symbol": spec.symbol}
 
 
