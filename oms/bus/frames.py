@@ -149,8 +149,8 @@ def msg_id(subject: str, h: FrameHeader | None = None, *, data: bytes | None = N
 
 
 # ---- EVENT records → subjects ---------------------------------------------------------------------
-ACT_ORDERS, ACT_FILLS, ACT_RISK, ACT_POSITIONS = 0, 1, 2, 3
-_ACTION_NAMES = ("orders", "fills", "risk", "positions")
+ACT_ORDERS, ACT_FILLS, ACT_RISK = 0, 1, 2
+_ACTION_NAMES = ("orders", "fills", "risk")
 
 SymbolOf = Callable[[int, int, int], str]
 
@@ -161,12 +161,13 @@ def default_symbol(venue: int, market: int, instrument: int) -> str:
 
 
 def event_actions(recs: np.ndarray) -> np.ndarray:
-    """Action code per EVENT record: fills for OrderFilled, positions for the venue's futures settings
-    (LeverageChanged, MarginModeChanged, PositionReport), risk for venue-less/risk kinds, else orders."""
+    """Action code per EVENT record: fills for OrderFilled, risk for venue-less/risk kinds and the venue's
+    futures settings (LeverageChanged, MarginModeChanged, PositionReport: risk.<exchange>.<market>.<symbol>;
+    positions.* carries the engine's JSON PositionChanged), else orders."""
     kind = recs["kind"]
     act = np.full(len(recs), ACT_ORDERS, np.uint64)
     act[kind == R.ORDER_FILLED] = ACT_FILLS
-    act[np.isin(kind, R.FUTURES_REPORTS)] = ACT_POSITIONS
+    act[np.isin(kind, R.FUTURES_REPORTS)] = ACT_RISK
     act[(kind == R.RISK_LIMIT_CHANGED) | (kind == R.TRADING_STATE_CHANGED) | (recs["venue"] == 0)] = ACT_RISK
     return act
 

@@ -65,9 +65,9 @@ def test_bad_futures_commands_are_refused_by_name() -> None:
         ring.unlink()
 
 
-def test_the_venues_answers_go_to_the_positions_subjects() -> None:
+def test_the_venues_answers_go_to_the_risk_subjects() -> None:
     ev = np.zeros(3, R.EVENT)
     ev["kind"] = [R.LEVERAGE_CHANGED, R.POSITION_REPORT, R.ORDER_FILLED]
     ev["venue"], ev["market"], ev["instrument"] = 1, 2, 3
     subjects = dict(split_events(ev))
-    assert len(subjects["positions.binance.usdm.I3"]) == 2 and len(subjects["fills.binance.usdm.I3"]) == 1
+    assert len(subjects["risk.binance.usdm.I3"]) == 2 and len(subjects["fills.binance.usdm.I3"]) == 1
