@@ -140,7 +140,7 @@ def _arb_check(g: int, ts: int, top: np.ndarray, tick_e8: np.ndarray, fee_ppm: n
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def process(recs: np.ndarray, n: int, top: np.ndarray, book: np.ndarray, buckets: np.ndarray,
             last_mid: np.ndarray, bucket_ns: int, tick_e8: np.ndarray, fee_ppm: np.ndarray,
             group: np.ndarray, members: np.ndarray, arb: np.ndarray, min_edge_bp100: int,

@@ -9,13 +9,14 @@ Layout (`ctrl` = the segment's uint64 words: header words 0..47, ring words from
 |------|------|------|---------------|-----------------------------|----------------------------------|
 | 0-47 | 0    | 384  | segment header| creator (see segment.py)    | everyone; words 16-18 producer   |
 |      |      |      |               |                             | pid/start/heartbeat, 20-22 consumer |
-| 48   | 384  | 8    | HEAD          | producer, store_release     | consumer, load_acquire           |
-| 49   | 392  | 8    | RESERVE       | producer (private cursor)   | producer                         |
-| 50   | 400  | 8    | CACHED_TAIL   | producer (private)          | producer                         |
-| 51   | 408  | 8    | FULL_COUNT    | producer (claims refused)   | monitors, relaxed                |
+| 48   | 384  | 8    | HEAD          | producer, store_release     | consumer, load_acquire; producer |
+|      |      |      |               |                             | relaxed (its own index)          |
+| 49   | 392  | 8    | (unused, 0)   | -                           | (was RESERVE, layout v1 kept)    |
+| 50   | 400  | 8    | CACHED_TAIL   | producer, only on a refresh | producer                         |
+| 51   | 408  | 8    | FULL_COUNT    | producer, only on a refusal | monitors, relaxed                |
 | 52-63| 416  | 96   | pad           | -                           | (HEAD's line pair is producer-only)|
 | 64   | 512  | 8    | TAIL          | consumer, store_release     | producer, load_acquire           |
-| 65   | 520  | 8    | CACHED_HEAD   | consumer (private)          | consumer                         |
+| 65   | 520  | 8    | CACHED_HEAD   | consumer, only on a refresh | consumer                         |
 | 66-79| 528  | 112  | pad           | -                           |                                  |
 | 80   | 640  | 8    | CAPACITY      | creator, before magic       | both (constant)                  |
 | 81   | 648  | 8    | MASK          | creator, before magic       | both (constant)                  |
@@ -28,16 +29,25 @@ Sequences are monotonic 64-bit counters starting at 0; slot of sequence s is `s 
 `HEAD - TAIL` records (0 ≤ HEAD - TAIL ≤ CAPACITY). At 10^9 records/s a 63-bit counter lasts 292 years.
 
 Publication protocol (producer):
- 1. `claim(ctrl, n)`: free = CAPACITY - (RESERVE - CACHED_TAIL). Only if free < n, re-read
-    TAIL with `load_acquire` into CACHED_TAIL (the cached opposite index: one shared-line read per
-    ring-full of records, not per record). Still short → return -1 (nothing changed). Else RESERVE += n.
+ 1. `claim(ctrl, n)`: seq = HEAD (relaxed: the producer's own index); free = CAPACITY - (seq -
+    CACHED_TAIL). Only if free < n, re-read TAIL with `load_acquire` and store it in CACHED_TAIL (the
+    cached opposite index: one shared-line read per ring-full of records, not per record). Still
+    short → count FULL_COUNT, return -1. Claim stores nothing on success: the claimed run is
+    [seq, seq + n) until step 3 publishes it (claim again before committing and you get the same seq).
  2. Write the payload into slots `(seq + i) & MASK` with plain stores.
- 3. `commit(ctrl, seq_end)`: `store_release(HEAD, seq_end)`.
+ 3. `commit(ctrl, seq_end)`: `store_release(HEAD, seq_end)` — the only store of a successful publish.
 Consumption protocol (consumer):
- 4. `available(ctrl)`: avail = CACHED_HEAD - TAIL; only if 0, re-read HEAD with `load_acquire` into
-    CACHED_HEAD (`pop_batch(.., max_n)`: only if fewer than max_n, so batches are as large as possible).
+ 4. `available(ctrl)`: avail = CACHED_HEAD - TAIL; only if 0, re-read HEAD with `load_acquire` and
+    store it in CACHED_HEAD (`pop_batch(.., max_n)`: only if fewer than max_n, so a drain takes
+    everything visible).
  5. Read slots `(read_seq + i) & MASK`, i < avail, with plain loads.
- 6. `release(ctrl, n)`: `store_release(TAIL, TAIL + n)`.
+ 6. `release(ctrl, n)`: `store_release(TAIL, TAIL + n)`, once per drained run (not per record).
+`push`/`push_batch`/`pop_batch` are steps 1-3 / 4-6 fused, and every function here is
+`inline="always"`: a loop that calls them compiles them into its own body (no call, no cached object
+code between them, which LLVM could not inline), and records move as whole 64/128-byte copies. Compile
+such a loop with `_nrt=False` (the engine loop, the marketdata kernel, selftest, bench/ring.py do):
+with Numba's reference counting on, every inlined call on `ctrl`/`buf` adds an atomic incref/decref
+pair of the array (measured: 17 ns of a 19 ns push+pop), more than the ring itself costs.
 
 Memory-ordering argument. (a) Consumer never reads a half-written record: the payload stores of step 2
 are sequenced before the release store of HEAD (3); the consumer's acquire load of HEAD (4) that
@@ -80,7 +90,6 @@ from oms.shm.segment import (
 )
 
 HEAD = 48
-RESERVE = 49
 CACHED_TAIL = 50
 FULL_COUNT = 51
 TAIL = 64
@@ -93,66 +102,71 @@ MAX_CAPACITY = 1 << 30
 
 # ---- producer -------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _free(ctrl: np.ndarray, reserve: int, n: int) -> int:
+def _free(ctrl: np.ndarray, head: int, cap: int, n: int) -> int:
     """Free slots for the producer, refreshing CACHED_TAIL only when fewer than n look free."""
-    cap = load_relaxed(ctrl, CAPACITY)
-    free = cap - (reserve - load_relaxed(ctrl, CACHED_TAIL))
+    free = cap - (head - load_relaxed(ctrl, CACHED_TAIL))
     if free < n:
         tail = load_acquire(ctrl, TAIL)  # protocol step 1: the only read of the consumer's line
         store_relaxed(ctrl, CACHED_TAIL, tail)
-        free = cap - (reserve - tail)
+        free = cap - (head - tail)
     return free
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _refused(ctrl: np.ndarray) -> None:
+    store_relaxed(ctrl, FULL_COUNT, load_relaxed(ctrl, FULL_COUNT) + 1)
+
+
+@njit(cache=True, inline="always")
 def claim(ctrl: np.ndarray, n: int) -> int:
-    """Reserve n slots; returns the first sequence, or -1 (nothing reserved) if fewer than n are free."""
-    r = load_relaxed(ctrl, RESERVE)
+    """First sequence of n free slots (write them, then commit), or -1 if fewer than n are free."""
+    h = load_relaxed(ctrl, HEAD)  # the producer's own index
     if n <= 0:
-        return r if n == 0 else -1
-    if _free(ctrl, r, n) < n:
-        store_relaxed(ctrl, FULL_COUNT, load_relaxed(ctrl, FULL_COUNT) + 1)
+        return h if n == 0 else -1
+    if _free(ctrl, h, load_relaxed(ctrl, CAPACITY), n) < n:
+        _refused(ctrl)
         return -1
-    store_relaxed(ctrl, RESERVE, r + n)
-    return r
+    return h
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def commit(ctrl: np.ndarray, seq_end: int) -> None:
     """Publish every claimed record below seq_end (protocol step 3: release store of HEAD)."""
     store_release(ctrl, HEAD, seq_end)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def push(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, i: int) -> bool:
     """Copy src[i] into the ring and publish it; False if the ring is full."""
-    seq = claim(ctrl, 1)
-    if seq < 0:
+    h = load_relaxed(ctrl, HEAD)
+    cap = len(buf)
+    if _free(ctrl, h, cap, 1) < 1:
+        _refused(ctrl)
         return False
-    buf[seq & (len(buf) - 1)] = src[i]
-    commit(ctrl, seq + 1)
+    buf[h & (cap - 1)] = src[i]
+    store_release(ctrl, HEAD, h + 1)
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def push_batch(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, n: int) -> int:
     """Copy up to n records src[0:n] (as many as fit) and publish them with one release store."""
-    r = load_relaxed(ctrl, RESERVE)
-    k = min(n, _free(ctrl, r, n))
+    h = load_relaxed(ctrl, HEAD)
+    cap = len(buf)
+    k = min(n, _free(ctrl, h, cap, n))
     if k <= 0:
         if n > 0:
-            store_relaxed(ctrl, FULL_COUNT, load_relaxed(ctrl, FULL_COUNT) + 1)
+            _refused(ctrl)
         return 0
-    mask = len(buf) - 1
+    mask = cap - 1
     for i in range(k):
-        buf[(r + i) & mask] = src[i]
-    store_relaxed(ctrl, RESERVE, r + k)
-    store_release(ctrl, HEAD, r + k)
+        buf[(h + i) & mask] = src[i]
+    store_release(ctrl, HEAD, h + k)
     return k
 
 
 # ---- consumer -------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def read_seq(ctrl: np.ndarray) -> int:
     """The consumer's next sequence: record i of the readable run is buf[(read_seq + i) & mask]."""
     return load_relaxed(ctrl, TAIL)
@@ -161,26 +175,28 @@ def read_seq(ctrl: np.ndarray) -> int:
 @njit(cache=True, inline="always")
 def _avail(ctrl: np.ndarray, t: int, want: int) -> int:
     """Readable records, re-reading HEAD only when fewer than `want` look readable."""
-    h = load_relaxed(ctrl, CACHED_HEAD)
-    if h - t < want:
-        h = load_acquire(ctrl, HEAD)  # protocol step 4: the only read of the producer's line
+    c = load_relaxed(ctrl, CACHED_HEAD)
+    if c - t >= want:
+        return c - t
+    h = load_acquire(ctrl, HEAD)  # protocol step 4: the only read of the producer's line
+    if h != c:  # an empty poll stores nothing (a spinning consumer only reads)
         store_relaxed(ctrl, CACHED_HEAD, h)
     return h - t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def available(ctrl: np.ndarray) -> int:
     """Records readable now; re-reads the producer's HEAD only when the cached copy says empty."""
     return _avail(ctrl, load_relaxed(ctrl, TAIL), 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def release(ctrl: np.ndarray, n: int) -> None:
     """Hand n read slots back to the producer (protocol step 6: release store of TAIL)."""
     store_release(ctrl, TAIL, load_relaxed(ctrl, TAIL) + n)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pop_batch(ctrl: np.ndarray, buf: np.ndarray, out: np.ndarray, max_n: int) -> int:
     """Copy up to max_n records into out[0:n], release them, return n (0 if empty)."""
     t = load_relaxed(ctrl, TAIL)

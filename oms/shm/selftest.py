@@ -80,7 +80,7 @@ def _check(buf: np.ndarray, j: int, s: int) -> bool:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def produce(ctrl: np.ndarray, buf: np.ndarray, st: np.ndarray, n: int, batch: int,
             backoff: np.ndarray, max_idle_ns: int) -> int:  # fmt: skip
     """Publish records st[P_SENT]..n-1 in claims of `batch`; DONE, or IDLE if the ring stayed full."""
@@ -112,7 +112,7 @@ def produce(ctrl: np.ndarray, buf: np.ndarray, st: np.ndarray, n: int, batch: in
     return DONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def consume(ctrl: np.ndarray, buf: np.ndarray, st: np.ndarray, n: int, batch: int,
             backoff: np.ndarray, max_idle_ns: int) -> int:  # fmt: skip
     """Read and verify records until st[C_GOT] == n, reading at most `batch` per release."""
