@@ -24,7 +24,7 @@ Money: notional, PnL, fees, equity are int64 in 1e-8 quote units (records.FEE_SC
 `mult/div` turn price_ticks*qty_lots into that unit exactly (floor), see oms/engine/instruments.py.
 
 All record dtypes are `align=True` (numba generates plain aligned loads/stores for them; an unaligned
-record array costs several times more per field access). Their sizes are asserted below.
+record array costs several times more per field access). They are checked at import (LayoutError).
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ VENUE = np.dtype(
 )
 
 for _dt in (ORDER, POSITION, INSTRUMENT, ACCOUNT, VENUE):
-    assert _dt.isalignedstruct and _dt.itemsize % 8 == 0, _dt
+    if not (_dt.isalignedstruct and _dt.itemsize % 8 == 0):
+        raise R.LayoutError(f"engine record {_dt} must be align=True and a multiple of 8 bytes")
 
 # ---- meta slots ----------------------------------------------------------------------------------
 M_NEV = 0  # events staged in evq

@@ -31,7 +31,8 @@ PositionReport (read at start and after each reconnect) carry the venue's view o
 x100, `order_type` = margin mode, `price` = liquidation price in ticks (0 = none), `qty` = position in
 lots (signed), `fee` = the position's margin in FEE_SCALE units of the quote asset.
 
-Layouts are asserted at import: itemsize, field offsets (no implicit padding), alignment 64.
+Layouts are checked at import (`check_layout` raises LayoutError, never a stripped assert): itemsize,
+field offsets (no implicit padding), whole 64-byte lines.
 """
 
 from __future__ import annotations
@@ -252,20 +253,39 @@ def dtype_hash(dt: np.dtype) -> int:
     return int.from_bytes(hashlib.blake2b(desc, digest_size=8).digest(), "little")
 
 
-def _assert_layout(dt: np.dtype, size: int) -> None:
-    assert dt.itemsize == size, f"{dt} itemsize {dt.itemsize} != {size}"
+class LayoutError(ImportError):
+    """A record dtype is not the layout every process and compiled kernel relies on (raised at import,
+    also under `python -O`, which strips asserts)."""
+
+
+def check_layout(dt: np.dtype, size: int, name: str = "") -> None:
+    """Raise LayoutError unless dt is `size` bytes, fields back to back (no implicit or trailing padding)
+    and, for cache-line records, a multiple of 64 bytes."""
+    what = name or str(dt)
+    if dt.itemsize != size:
+        raise LayoutError(f"record {what}: itemsize {dt.itemsize} != {size}; fix its field list")
     end = 0
-    for name in dt.names or ():
-        fdt, off = dt.fields[name][:2]
-        assert off == end, f"implicit padding before field {name!r} (offset {off}, expected {end})"
+    for field in dt.names or ():
+        fdt, off = dt.fields[field][:2]
+        if off != end:
+            raise LayoutError(
+                f"record {what}: implicit padding before field {field!r} (offset {off}, expected {end}); "
+                "reorder or pad the fields explicitly"
+            )
         end = off + fdt.itemsize
-    assert end == size, f"trailing padding: fields end at {end}, itemsize {size}"
+    if end != size:
+        raise LayoutError(f"record {what}: trailing padding (fields end at {end}, itemsize {size})")
+    if size % 64:
+        raise LayoutError(f"record {what}: {size} bytes is not a whole number of 64-byte cache lines")
 
 
-_assert_layout(COMMAND, 128)
-_assert_layout(EVENT, 128)
-_assert_layout(MARKET, 64)
-_assert_layout(BBO, 64)
+for _name, _dt, _size in (
+    ("COMMAND", COMMAND, 128),
+    ("EVENT", EVENT, 128),
+    ("MARKET", MARKET, 64),
+    ("BBO", BBO, 64),
+):
+    check_layout(_dt, _size, _name)
 
 
 def new(dt: np.dtype, n: int = 1) -> np.ndarray:

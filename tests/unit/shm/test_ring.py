@@ -129,3 +129,29 @@ def test_attach_sees_same_ring_and_producer_liveness(shm_prefix: str, run_py) ->
         r.heartbeat()  # now this process is the producer
         assert r.producer_alive() and r.producer_alive(stale_after_s=60.0)
         assert not r.producer_alive(stale_after_s=-1.0)  # heartbeat age check
+
+
+@njit(_nrt=False)
+def _hot_caller(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, out: np.ndarray) -> int:
+    k = 0
+    if R.push(ctrl, buf, src, 0):
+        k += R.push_batch(ctrl, buf, src, 2)
+        k += R.pop_batch(ctrl, buf, out, 4)
+        n = R.available(ctrl)
+        R.release(ctrl, n)
+        s = R.claim(ctrl, 1)
+        R.commit(ctrl, s + 1)
+    return k
+
+
+def test_ring_functions_compile_into_the_caller(shm_prefix: str) -> None:
+    """No call into a ring function and no reference counting in a hot caller's machine code: the
+    per-record cost the issue measured was exactly such calls and refcount pairs."""
+    with Ring.create(shm_prefix + "r", records.MARKET, 8) as r:
+        src, out = _recs(0, 2), np.zeros(4, records.MARKET)
+        assert _hot_caller(r.ctrl, r.buf, src, out) == 5
+        asm = _hot_caller.inspect_asm(_hot_caller.signatures[0])
+        body = asm[: asm.index("_ZN7cpython")]  # the compiled function, not its Python wrapper
+        assert "NRT_incref" not in body and "NRT_decref" not in body
+        for fn in ("push", "push_batch", "pop_batch", "available", "release", "claim", "commit"):
+            assert f"4ring{len(fn)}{fn}" not in body, f"ring.{fn} was called, not inlined"
