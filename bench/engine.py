@@ -42,28 +42,7 @@ from numba import njit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import oms.engine  # noqa: E402  (drops stale engine kernel caches first)
-
-
-def _sync_bench_cache() -> None:
-    """This file's cached kernels embed engine kernels: drop them when the engine's sources changed."""
-    src = Path(oms.engine.__file__).parent / "__pycache__" / "kernels.sha256"
-    here = Path(__file__).resolve().parent / "__pycache__"
-    stamp = here / "engine.kernels.sha256"
-    try:
-        want = src.read_text()
-        if stamp.exists() and stamp.read_text() == want:
-            return
-        here.mkdir(exist_ok=True)
-        for f in here.glob("engine.*.nb[ic]"):
-            f.unlink(missing_ok=True)
-        stamp.write_text(want)
-    except OSError:
-        pass
-
-
-_sync_bench_cache()
-
+import oms.shm  # noqa: E402,F401  (the Numba cache guard: drops kernels compiled against old sources)
 from oms.engine import book as B  # noqa: E402
 from oms.engine import constants as C  # noqa: E402
 from oms.engine import kernels as KN  # noqa: E402
@@ -133,7 +112,7 @@ def order_flow(n: int, base: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return cmds, acks, fills
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _throughput(s, cmds, acks, fills, n):
     ok = 0
     for i in range(n):
@@ -168,7 +147,7 @@ def bench_throughput(n: int) -> dict[str, Any]:
     }
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _risk_lat(s, n, out, clock):
     for i in range(n):
         side = 1 if (i & 1) == 0 else -1
@@ -181,7 +160,7 @@ def _risk_lat(s, n, out, clock):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_cost(n, out, clock):
     for i in range(n):
         t0 = B.mono_ns(clock)
@@ -216,7 +195,7 @@ def bench_risk(n: int) -> dict[str, Any]:
 
 
 # ---- tick-to-order through real rings -----------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _drain_events(egw_c, egw_b, ebr_c, ebr_b, tmp, want_kind, want_coid):
     found = False
     for ctrl, buf in ((egw_c, egw_b), (ebr_c, ebr_b)):
@@ -227,7 +206,7 @@ def _drain_events(egw_c, egw_b, ebr_c, ebr_b, tmp, want_kind, want_coid):
     return found
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _wait_until(due, clock):
     """Sleep while the next tick is far off (so a shared machine's scheduler sees a sleeper, not a
     CPU hog that it then preempts at the worst moment), spin the last 200 µs."""
@@ -239,7 +218,7 @@ def _wait_until(due, clock):
             W.sleep_us((due - now - 200_000) // 1000)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _driver(
     gw_c,
     gw_b,
@@ -303,12 +282,13 @@ def _driver(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _t2o_inline(L, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):
     """Producer, engine loop iteration and connector read on one thread: no cross-core hand-off.
-    `L` is the argument tuple of loop.run (state, rings, backoff, batch=64, max_iters=1, no BBO)."""
-    gw_c, gw_b, md_c, md_b = L[1], L[2], L[7], L[8]
-    egw_c, egw_b, ebr_c, ebr_b, out_c, out_b = L[9], L[10], L[11], L[12], L[13], L[14]
+    `L` is the argument tuple of loop.run (state, LoopRings, backoff, batch=64, max_iters=1, no BBO)."""
+    io = L[1]
+    gw_c, gw_b, md_c, md_b = io.gw_c, io.gw_b, io.md_c, io.md_b
+    egw_c, egw_b, ebr_c, ebr_b, out_c, out_b = io.egw_c, io.egw_b, io.ebr_c, io.ebr_b, io.out_c, io.out_b
     t0 = B.mono_ns(clock) + 1_000_000
     for k in range(n):
         coid = k + 1
@@ -349,31 +329,11 @@ def _t2o_inline(L, n, period_ns, lat, clock, evtmp, cmdtmp, crec, mrec):
 
 
 def loop_args(s: Any, r: Any) -> tuple:
+    """The argument tuple of loop.run: state, the rings as one LoopRings, a spinning backoff,
+    batch 64, one iteration per call, no BBO table."""
     from oms.shm.wait import Backoff, BackoffConfig
 
-    x, c = r.exec["binance"], r.cmd["binance"]
-    return (
-        s,
-        r.gw.ctrl,
-        r.gw.buf,
-        r.bridge.ctrl,
-        r.bridge.buf,
-        LP.typed_list([x.ctrl], r.gw.ctrl),
-        LP.typed_list([x.buf], r.events_gw.buf),
-        r.md.ctrl,
-        r.md.buf,
-        r.events_gw.ctrl,
-        r.events_gw.buf,
-        r.events_bridge.ctrl,
-        r.events_bridge.buf,
-        LP.typed_list([c.ctrl], r.gw.ctrl),
-        LP.typed_list([c.buf], r.gw.buf),
-        Backoff(BackoffConfig(pure_spin=True)).state,
-        64,
-        1,
-        False,
-        *LP.no_bbo(),
-    )
+    return (s, LP.LoopRings.of(r), Backoff(BackoffConfig(pure_spin=True)).state, 64, 1, False)
 
 
 def bench_tick_to_order_inline(ticks: int, rate: int, warm: int) -> dict[str, Any]:

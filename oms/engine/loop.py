@@ -15,9 +15,13 @@ Touches the rings handed to it (oms/shm/ring.py functions on `.ctrl`/`.buf`), th
  5. no input: one wait step of oms.shm.wait (spin → yield → sleep, or pure spin on an owned core).
 A pending cancel-all (kill switch) is finished, flushing as it goes, before new input is read.
 The loop ends when meta[M_STOP] != 0 (set from the main thread on SIGTERM) or after max_iters.
+Every ring travels in one LoopRings (a NamedTuple Numba types field by field); the loop's counters
+are meta slots of oms/engine/state.py (M_GW_DROPS, M_NO_ROUTE, M_BUSY, M_BLOCKED).
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -34,10 +38,53 @@ from oms.shm import ring as RG
 from oms.shm import table as TB
 from oms.shm import wait as W
 
-M_GW_DROPS = 40
-M_NO_ROUTE = 41
-M_BUSY = 42
-M_BLOCKED = 43
+
+class LoopRings(NamedTuple):
+    """Every ring (and the BBO table) the engine loop touches, as one argument of `run`.
+
+    `*_c` are ring control words (`Ring.ctrl`), `*_b` their record buffers (`Ring.buf`); `ex_*`/`out_*`
+    are tuples with one ring per venue (index = VENUE.out). Build it with `LoopRings.of(rings, bbo)`."""
+
+    gw_c: np.ndarray  # gw.cmd: gateway → engine commands
+    gw_b: np.ndarray
+    br_c: np.ndarray  # bridge.cmd: bridge → engine commands
+    br_b: np.ndarray
+    ex_c: tuple  # exec.<venue>: connector → engine venue events
+    ex_b: tuple
+    md_c: np.ndarray  # md.engine: marketdata → engine
+    md_b: np.ndarray
+    egw_c: np.ndarray  # events.gw: engine → gateway (lossy)
+    egw_b: np.ndarray
+    ebr_c: np.ndarray  # events.bridge: engine → bridge (blocking: the audit trail)
+    ebr_b: np.ndarray
+    out_c: tuple  # cmd.<venue>: engine → connector
+    out_b: tuple
+    bbo_c: np.ndarray  # the BBO table (read-only), or no_bbo()'s dummies
+    bbo_rows: np.ndarray
+    bbo_out: np.ndarray
+
+    @classmethod
+    def of(cls, r: Any, bbo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> LoopRings:
+        """From an EngineRings (oms/engine/service.py): gw, bridge, exec{venue}, md, events_gw,
+        events_bridge, cmd{venue}; venues in the same order in exec and cmd."""
+        ex, out = list(r.exec.values()), list(r.cmd.values())
+        return cls(
+            r.gw.ctrl,
+            r.gw.buf,
+            r.bridge.ctrl,
+            r.bridge.buf,
+            typed_list([x.ctrl for x in ex], r.gw.ctrl),
+            typed_list([x.buf for x in ex], r.events_gw.buf),
+            r.md.ctrl,
+            r.md.buf,
+            r.events_gw.ctrl,
+            r.events_gw.buf,
+            r.events_bridge.ctrl,
+            r.events_bridge.buf,
+            typed_list([x.ctrl for x in out], r.gw.ctrl),
+            typed_list([x.buf for x in out], r.gw.buf),
+            *(bbo if bbo is not None else no_bbo()),
+        )
 
 
 @njit(cache=True, _nrt=False)
@@ -48,43 +95,43 @@ def _push_all(ctrl, buf, src, n, wstate, meta, block):
         if k < n:
             if not block or meta[S.M_STOP] != 0:
                 return k
-            meta[M_BLOCKED] += 1
+            meta[S.M_BLOCKED] += 1
             W.backoff_idle(wstate)
     return k
 
 
 @njit(cache=True, _nrt=False)
-def flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate):
+def flush(s, io, wstate):
     n = s.meta[S.M_NEV]
     if n > 0:
         if len(s.journal_b) > 1:  # the engine's own event log (drained to disk by the main thread)
             _push_all(s.journal_c, s.journal_b, s.evq, n, wstate, s.meta, True)
-        _push_all(ebr_c, ebr_b, s.evq, n, wstate, s.meta, True)
-        k = _push_all(egw_c, egw_b, s.evq, n, wstate, s.meta, False)
-        s.meta[M_GW_DROPS] += n - k
+        _push_all(io.ebr_c, io.ebr_b, s.evq, n, wstate, s.meta, True)
+        k = _push_all(io.egw_c, io.egw_b, s.evq, n, wstate, s.meta, False)
+        s.meta[S.M_GW_DROPS] += n - k
         s.meta[S.M_NEV] = 0
     n = s.meta[S.M_NCMD]
     for j in range(n):
         r = s.ven[s.cmdq[j].venue].out
         if r < 0:
-            s.meta[M_NO_ROUTE] += 1
+            s.meta[S.M_NO_ROUTE] += 1
             continue
-        while not RG.push(out_c[r], out_b[r], s.cmdq, j):
+        while not RG.push(io.out_c[r], io.out_b[r], s.cmdq, j):
             if s.meta[S.M_STOP] != 0:
                 break
-            s.meta[M_BLOCKED] += 1
+            s.meta[S.M_BLOCKED] += 1
             W.backoff_idle(wstate)
     s.meta[S.M_NCMD] = 0
 
 
 @njit(cache=True, _nrt=False)
-def _refresh_ref(s, bbo_c, bbo_rows, bbo_out, i):
+def _refresh_ref(s, io, i):
     """Reference price from the shared BBO table, when one is attached and newer than our own."""
-    if i <= 0 or i >= len(bbo_rows) or i >= len(s.inst):
+    if i <= 0 or i >= len(io.bbo_rows) or i >= len(s.inst):
         return
-    if not TB.bbo_read(bbo_c, bbo_rows, i, bbo_out):
+    if not TB.bbo_read(io.bbo_c, io.bbo_rows, i, io.bbo_out):
         return
-    r = bbo_out[0]
+    r = io.bbo_out[0]
     if r.seq == 0 or r.ts_ns < s.inst[i].ts:
         return
     ins = s.inst[i]
@@ -98,9 +145,7 @@ def _refresh_ref(s, bbo_c, bbo_rows, bbo_out, i):
 
 
 @njit(cache=True, _nrt=False)
-def _commands(
-    s, ctrl, buf, batch, use_bbo, bbo_c, bbo_rows, bbo_out, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate
-):
+def _commands(s, ctrl, buf, batch, use_bbo, io, wstate):
     avail = RG.available(ctrl)
     if avail <= 0:
         return 0
@@ -110,44 +155,22 @@ def _commands(
     for j in range(n):
         c = buf[(t + j) & mask]
         if use_bbo and c.kind == R.SUBMIT_ORDER:
-            _refresh_ref(s, bbo_c, bbo_rows, bbo_out, c.instrument)
+            _refresh_ref(s, io, c.instrument)
         O.on_command(s, c)
         while s.meta[S.M_CA_ACTIVE] != 0:
-            flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+            flush(s, io, wstate)
             K.cancel_all_step(s)
     RG.release(ctrl, n)
-    flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+    flush(s, io, wstate)
     return n
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def run(
-    s,
-    gw_c,
-    gw_b,
-    br_c,
-    br_b,
-    ex_c,
-    ex_b,
-    md_c,
-    md_b,
-    egw_c,
-    egw_b,
-    ebr_c,
-    ebr_b,
-    out_c,
-    out_b,
-    wstate,
-    batch,
-    max_iters,
-    use_bbo,
-    bbo_c,
-    bbo_rows,
-    bbo_out,
-):
-    """The engine loop. Returns the number of input records processed."""
+def run(s, io, wstate, batch, max_iters, use_bbo):
+    """The engine loop over `io` (a LoopRings). Returns the number of input records processed."""
     total = 0
     it = 0
+    md_c, md_b = io.md_c, io.md_b
     md_mask = len(md_b) - 1
     while s.meta[S.M_STOP] == 0 and (max_iters <= 0 or it < max_iters):
         it += 1
@@ -156,7 +179,7 @@ def run(
         work = 0
         while s.meta[S.M_CA_ACTIVE] != 0:
             K.cancel_all_step(s)
-            flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+            flush(s, io, wstate)
         # market data: each record's triggers reach the connector ring before the next record
         avail = RG.available(md_c)
         if avail > 0:
@@ -165,15 +188,15 @@ def run(
             for j in range(n):
                 m = md_b[(t + j) & md_mask]
                 while V.on_market(s, m) == C.K_MORE:
-                    flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+                    flush(s, io, wstate)
                 if s.meta[S.M_NCMD] > 0 or s.meta[S.M_NEV] > 0:
-                    flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+                    flush(s, io, wstate)
             RG.release(md_c, n)
             work += n
         # venue execution events
-        for r in range(len(ex_c)):
-            ctrl = ex_c[r]
-            buf = ex_b[r]
+        for r in range(len(io.ex_c)):
+            ctrl = io.ex_c[r]
+            buf = io.ex_b[r]
             avail = RG.available(ctrl)
             if avail > 0:
                 n = avail if avail < batch else batch
@@ -182,52 +205,20 @@ def run(
                 for j in range(n):
                     V.on_exec(s, buf[(t + j) & mask])
                     while s.meta[S.M_CA_ACTIVE] != 0:
-                        flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+                        flush(s, io, wstate)
                         K.cancel_all_step(s)
                 RG.release(ctrl, n)
-                flush(s, egw_c, egw_b, ebr_c, ebr_b, out_c, out_b, wstate)
+                flush(s, io, wstate)
                 work += n
         # commands: gateway, then bridge
-        work += _commands(
-            s,
-            gw_c,
-            gw_b,
-            batch,
-            use_bbo,
-            bbo_c,
-            bbo_rows,
-            bbo_out,
-            egw_c,
-            egw_b,
-            ebr_c,
-            ebr_b,
-            out_c,
-            out_b,
-            wstate,
-        )
-        work += _commands(
-            s,
-            br_c,
-            br_b,
-            batch,
-            use_bbo,
-            bbo_c,
-            bbo_rows,
-            bbo_out,
-            egw_c,
-            egw_b,
-            ebr_c,
-            ebr_b,
-            out_c,
-            out_b,
-            wstate,
-        )
+        work += _commands(s, io.gw_c, io.gw_b, batch, use_bbo, io, wstate)
+        work += _commands(s, io.br_c, io.br_b, batch, use_bbo, io, wstate)
         if work == 0:
             s.meta[S.M_IDLE] += 1
             W.backoff_idle(wstate)
         else:
             total += work
-            s.meta[M_BUSY] += 1
+            s.meta[S.M_BUSY] += 1
             W.backoff_reset(wstate)
     return total
 
@@ -244,4 +235,4 @@ def no_bbo() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(64, np.uint64), np.zeros(1, R.BBO), np.zeros(1, R.BBO)
 
 
-__all__ = ["B", "C", "flush", "no_bbo", "run", "typed_list"]
+__all__ = ["B", "C", "LoopRings", "flush", "no_bbo", "run", "typed_list"]

@@ -209,6 +209,7 @@ class EngineService:
             self._use_bbo = True
         except OmsError:
             self._bbo_table = None
+        self._io = LP.LoopRings.of(self.rings, self._bbo)
 
     @property
     def snapshot_path(self) -> Path | None:
@@ -243,29 +244,9 @@ class EngineService:
         save_snapshot(self.engine, self.snapshot_path, n)
 
     def _run(self, max_iters: int = 0) -> None:
-        r = self.rings
         try:
             self.processed += LP.run(
-                self.engine.s,
-                r.gw.ctrl,
-                r.gw.buf,
-                r.bridge.ctrl,
-                r.bridge.buf,
-                LP.typed_list([x.ctrl for x in r.exec.values()], r.gw.ctrl),
-                LP.typed_list([x.buf for x in r.exec.values()], r.events_gw.buf),
-                r.md.ctrl,
-                r.md.buf,
-                r.events_gw.ctrl,
-                r.events_gw.buf,
-                r.events_bridge.ctrl,
-                r.events_bridge.buf,
-                LP.typed_list([x.ctrl for x in r.cmd.values()], r.gw.ctrl),
-                LP.typed_list([x.buf for x in r.cmd.values()], r.gw.buf),
-                self.backoff.state,
-                self.batch,
-                max_iters,
-                self._use_bbo,
-                *self._bbo,
+                self.engine.s, self._io, self.backoff.state, self.batch, max_iters, self._use_bbo
             )
         except BaseException as e:  # pragma: no cover - surfaced by stop()/alive()
             self.error = e

@@ -150,7 +150,9 @@ for _dt in (ORDER, POSITION, INSTRUMENT, ACCOUNT, VENUE):
     if not (_dt.isalignedstruct and _dt.itemsize % 8 == 0):
         raise R.LayoutError(f"engine record {_dt} must be align=True and a multiple of 8 bytes")
 
-# ---- meta slots ----------------------------------------------------------------------------------
+# ---- meta slots: the one table of the engine's scalar state (meta[slot]) -------------------------------
+# Every slot of `meta` is named here and nowhere else (kernels, the loop, the service and the reports
+# read these names); META_SLOTS lists them by slot and is checked at import (no two names share a slot).
 M_NEV = 0  # events staged in evq
 M_NCMD = 1  # commands staged in cmdq
 M_EVSEQ = 2  # global event sequence (EVENT.seq)
@@ -184,9 +186,25 @@ M_STOP = 29  # the loop stops when this is non-zero
 M_ITER = 30
 M_IDLE = 31
 M_OPEN = 32  # non-terminal orders
-M_CA_COUNT = 34  # orders the current cancel-all acted on
 M_SCAN = 33  # instrument whose emulated orders must be scanned before the handler returns
+M_CA_COUNT = 34  # orders the current cancel-all acted on
+# the loop's own counters (oms/engine/loop.py)
+M_GW_DROPS = 40  # events the full gateway ring did not take (the gateway resyncs by query)
+M_NO_ROUTE = 41  # commands for a venue without an output ring
+M_BUSY = 42  # loop iterations that found work
+M_BLOCKED = 43  # waits on a full blocking output ring
 M_SIZE = 64
+
+META_SLOTS: dict[int, str] = {}
+for _name, _slot in list(globals().items()):
+    if _name.startswith("M_") and _name != "M_SIZE" and isinstance(_slot, int):
+        if _slot in META_SLOTS or not 0 <= _slot < M_SIZE:
+            raise ImportError(
+                f"engine meta slot {_name} = {_slot} collides with {META_SLOTS.get(_slot)} or is outside "
+                f"[0, {M_SIZE}): give it a free slot in oms/engine/state.py"
+            )
+        META_SLOTS[_slot] = _name
+del _name, _slot
 
 
 class EngineState(NamedTuple):
