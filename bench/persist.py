@@ -16,7 +16,11 @@ Measured: time from the first record entering the ring until the ring is drained
 then checked to hold exactly N distinct rows. Warm-up (numba compile, server start, stream creation) is
 excluded. Throughput benchmark: no latency histogram here (see bench/ring.py style for latencies).
 
-    .venv/bin/python bench/persist.py [--events N] [--peer-events N] [--frame 2048] [--redis] [--json]
+The PostgreSQL stage alone runs twice in the same run: one writer (the former single COPY writer, the
+reference) and `--writers` parallel writers, each checked for exactly-once too.
+
+    .venv/bin/python bench/persist.py [--events N] [--peer-events N] [--frame 2048] [--writers 4]
+                                      [--redis] [--json]   (sanity: --events 100000 --peer-events 2000)
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from oms.shm import names
 from oms.shm import records as R
 from oms.shm.ring import Ring
 from oms.store.migrate import migrate
-from oms.store.writer import EventWriter
+from oms.store.writer import ParallelEventWriter
 
 CI = bool(os.environ.get("CI"))
 # the bench's own server, sized for bulk ingest (the test fixture's 64 MB shared_buffers is for tests)
@@ -73,9 +77,11 @@ def make_events(n: int) -> np.ndarray:
     return r
 
 
-def toml_of(bus: BusSettings) -> str:
+def toml_of(bus: BusSettings, writers: int) -> str:
     d = msgspec.to_builtins(bus)
-    lines = ["[bus]"] + [f"{k} = {json.dumps(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    lines = ["[store]", f"writers = {writers}", "[bus]"] + [
+        f"{k} = {json.dumps(v)}" for k, v in d.items() if not isinstance(v, dict)
+    ]
     for kind, lim in d["streams"].items():
         lines.append(f"[bus.streams.{kind}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in lim.items()]
@@ -97,6 +103,7 @@ async def run_path(
     redis_url: str,
     use_redis: bool,
     tmp: Path,
+    writers: int,
 ) -> dict[str, object]:
     prefix = f"bp{uuid.uuid4().hex[:6]}"
     lim = StreamLimits(max_bytes=512 * 1024**2, max_age_s=3600.0)
@@ -119,7 +126,7 @@ async def run_path(
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("TRUNCATE events, fills, orders")
     cfg = tmp / f"{name}.toml"
-    cfg.write_text(toml_of(bus))
+    cfg.write_text(toml_of(bus, writers))
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 18)
     try:
         nc, bridge = await open_bridge(ring, bus)
@@ -190,6 +197,9 @@ async def run_path(
             "rows": rows,
             "distinct_rows": distinct,
             "exactly_once": rows == distinct == n,
+            "lost": n - distinct,
+            "duplicated": rows - distinct,
+            "pg_writers_per_stream": writers,
             "frames_acked": bridge.publisher.stats.frames_acked,
         }
     finally:
@@ -204,18 +214,30 @@ async def run_path(
         ring.close()
 
 
-def writer_only(dsn: str, n: int) -> dict[str, object]:
-    """The PostgreSQL stage alone (EventWriter, 131,072-event batches): this machine's ingest ceiling."""
+def writer_only(dsn: str, n: int, parts: int) -> dict[str, object]:
+    """The PostgreSQL stage alone (131,072-event batches, `parts` writers per batch): this machine's
+    ingest ceiling; parts=1 is the single COPY writer (the reference), then the parallel one."""
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("TRUNCATE events, fills, orders")
     ev = make_events(n)
-    w = EventWriter(dsn)
+    w = ParallelEventWriter(dsn, parts=parts)
+    w.write(make_events(64))  # connect and compile (excluded)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("TRUNCATE events, fills, orders")
     t0 = time.perf_counter()
     for i in range(0, n, 131_072):
         w.write(ev[i : i + 131_072])
     dt = time.perf_counter() - t0
     w.close()
-    return {"events": n, "seconds": round(dt, 3), "events_per_s": round(n / dt)}
+    with psycopg.connect(dsn) as c:
+        rows, distinct = c.execute("SELECT count(*), count(DISTINCT (source, seq)) FROM events").fetchone()  # type: ignore[misc]
+    return {
+        "events": n,
+        "writers": parts,
+        "seconds": round(dt, 3),
+        "events_per_s": round(n / dt),
+        "exactly_once": rows == distinct == n,
+    }
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
@@ -232,12 +254,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         dsn = f"host=127.0.0.1 port={srv_p.port} user=postgres dbname=oms"
         migrate(dsn)
         ours = await run_path(
-            "batched", args.events, args.frame, 64, srv_n.url, dsn, srv_r.url, args.redis, tmp
+            "batched", args.events, args.frame, 64, srv_n.url, dsn, srv_r.url, args.redis, tmp, args.writers
         )
         peer = await run_path(
-            "unbatched", args.peer_events, 1, 1024, srv_n.url, dsn, srv_r.url, args.redis, tmp
+            "unbatched", args.peer_events, 1, 1024, srv_n.url, dsn, srv_r.url, args.redis, tmp, 1
         )
-        pg_only = writer_only(dsn, min(args.events, 524_288))
+        pg_only = writer_only(dsn, min(args.events, 524_288), 1)
+        pg_par = writer_only(dsn, min(args.events, 524_288), args.writers)
     finally:
         for s in reversed(started):
             s.stop()
@@ -250,6 +273,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "batched": ours,
         "unbatched_peer": peer,
         "postgres_writer_only": pg_only,
+        "postgres_parallel_writers_only": pg_par,
         "ratio_e2e": round(ours["e2e_events_per_s"] / max(1, peer["e2e_events_per_s"]), 1),  # type: ignore[operator]
         "ratio_publish": round(ours["publish_events_per_s"] / max(1, peer["publish_events_per_s"]), 1),  # type: ignore[operator]
     }
@@ -261,26 +285,34 @@ def main() -> int:
     p.add_argument("--peer-events", type=int, default=20_000 if CI else 100_000)
     p.add_argument("--frame", type=int, default=2048, help="records per JetStream message (batched path)")
     p.add_argument("--redis", action="store_true", help="recorder also updates the Redis hot cache")
+    p.add_argument("--writers", type=int, default=4, help="PostgreSQL writers per stream ([store].writers)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args()
+    for k in ("events", "peer_events", "frame", "writers"):
+        if getattr(args, k) <= 0:
+            p.error(f"--{k.replace('_', '-')} must be > 0")
     res = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(res))
         return 0
     print(f"persist: ring → JetStream → PostgreSQL ({res['cores']} cores, redis cache {res['redis_cache']})")
     hdr = f"{'path':<10} {'events':>10} {'rec/msg':>8} {'publish ev/s':>13} {'e2e ev/s':>11} {'e2e s':>8}"
-    hdr += f" {'exactly once':>13}"
+    hdr += f" {'lost':>6} {'dup':>5} {'exactly once':>13}"
     print(hdr)
     print("-" * len(hdr))
     for r in (res["batched"], res["unbatched_peer"]):
         assert isinstance(r, dict)
         print(
             f"{r['path']:<10} {r['events']:>10,} {r['records_per_msg']:>8} {r['publish_events_per_s']:>13,} "
-            f"{r['e2e_events_per_s']:>11,} {r['e2e_s']:>8} {r['exactly_once']!s:>13}"
+            f"{r['e2e_events_per_s']:>11,} {r['e2e_s']:>8} {r['lost']:>6} {r['duplicated']:>5} "
+            f"{r['exactly_once']!s:>13}"
         )
     w = res["postgres_writer_only"]
     assert isinstance(w, dict)
-    print(f"PostgreSQL stage alone (COPY, 131k-event batches): {w['events_per_s']:,} ev/s")
+    wp = res["postgres_parallel_writers_only"]
+    assert isinstance(wp, dict)
+    print(f"PostgreSQL stage alone (COPY, 131k-event batches): one writer (reference) {w['events_per_s']:,} "
+          f"ev/s, {wp['writers']} parallel writers {wp['events_per_s']:,} ev/s")  # fmt: skip
     print(f"ratio batched/unbatched: e2e {res['ratio_e2e']}x, publish {res['ratio_publish']}x "
           f"(target e2e >= {res['target_e2e_events_per_s']:,} ev/s)")  # fmt: skip
     return 0

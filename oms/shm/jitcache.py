@@ -25,6 +25,9 @@ _PKG = Path(__file__).resolve().parent.parent  # .../oms
 # packages whose modules are compiled with cache=True or inlined into such code (tests check that
 # every `cache=True` module of oms lives in one of them)
 WATCHED_PACKAGES = ("shm", "engine", "marketdata")
+# compiled modules that import nothing of oms (so inline nothing of it): Numba's own key on their file
+# is enough, and editing them does not recompile the engine
+SELF_CONTAINED = ("store/copybin.py",)
 STAMP_NAME = "numba-sources.sha256"
 
 

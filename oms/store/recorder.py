@@ -1,8 +1,8 @@
 """Store room: the recorder's logic, JetStream durable pull consumers → PostgreSQL and Redis.
 
 Touches NATS (durable consumers `<durable_prefix>-<STREAM>`), PostgreSQL (events, fills, orders,
-audit_log through EventWriter/AuditLog) and Redis (HotCache). A message is acked only after its records
-are committed in PostgreSQL, so:
+audit_log through ParallelEventWriter/AuditLog) and Redis (HotCache). A message is acked only after its
+records are committed in PostgreSQL (every part of its batch), so:
 - PostgreSQL down → the batch is retried every `reconnect_s` and never acked (`in_progress()` keeps
   JetStream from redelivering it meanwhile); later batches wait behind it; nothing is lost.
 - recorder killed → JetStream redelivers every unacked message to the same durable after `ack_wait_s`;
@@ -39,7 +39,7 @@ from oms.shm import records as R
 from oms.store import settings as store_settings
 from oms.store.audit import AuditLog, AuditRecord
 from oms.store.cache import HotCache
-from oms.store.writer import EventWriter
+from oms.store.writer import ParallelEventWriter
 
 _log = log.get(__name__)
 
@@ -69,8 +69,9 @@ class Recorder:
         self.bus, self.store = bus, store
         self.stream_names = streams or [c.name or "" for c in desired_streams(bus)]
         self.stats = RecorderStats()
-        # one writer (connection) per stream, so ORDERS_* and FILLS_* batches commit in parallel
-        self.writers: dict[str, EventWriter] = {}
+        # per stream `store.writers` connections: ORDERS_* and FILLS_* batches commit in parallel, and
+        # each batch is itself written in parts at once (ParallelEventWriter)
+        self.writers: dict[str, ParallelEventWriter] = {}
         self.audit = AuditLog(store.postgres_dsn)
         self.cache = (
             HotCache(
@@ -226,7 +227,9 @@ class Recorder:
                 if len(ev):
                     writer = self.writers.get(stream)
                     if writer is None:
-                        writer = self.writers[stream] = EventWriter(self.store.postgres_dsn)
+                        writer = self.writers[stream] = ParallelEventWriter(
+                            self.store.postgres_dsn, parts=self.store.writers
+                        )
                     res = await asyncio.to_thread(writer.write, ev)
                     self.stats.events_received += res.received
                     self.stats.events_inserted += res.inserted

@@ -25,6 +25,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ttl_position_s: int = 0
     # recorder: retry interval while PostgreSQL is unreachable
     reconnect_s: float = 0.5
+    # recorder: PostgreSQL connections per stream that write one fetched batch in parallel (each a part
+    # of the batch by client_order_id, each its own transaction; the batch is acked once all committed)
+    writers: int = 4
 
 
 def validate(s: Settings) -> list[tuple[str, object, str]]:
@@ -40,6 +43,8 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
             bad.append((f"store.{key}", getattr(s, key), "must be >= 0 seconds (0 = no expiry)"))
     if s.reconnect_s <= 0:
         bad.append(("store.reconnect_s", s.reconnect_s, "must be > 0 seconds"))
+    if not 1 <= s.writers <= 32:
+        bad.append(("store.writers", s.writers, "must be 1..32 parallel PostgreSQL writers per stream"))
     return bad
 
 
