@@ -127,7 +127,7 @@ class Recorder:
         p = self.e.s.pos[self.account]
         return int(p["realised"].sum() - p["fees"].sum() + p["unrealised"].sum())
 
-    def mark(self, rec: np.void, t: int) -> None:
+    def mark(self, rec: np.void | None, t: int) -> None:
         eq = self.equity_e8()
         if eq > self.peak:
             self.peak = eq

@@ -51,10 +51,11 @@ class Context:
         self.instrument = min(instruments) if instruments else 1
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
+        self.now = 0  # the virtual time, set by the runner before each strategy call
 
     @property
     def now_ns(self) -> int:
-        return self._e.now_ns
+        return self.now
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -65,7 +66,7 @@ class Context:
         c["account"] = self.account
         c["instrument"] = self.instrument if instrument is None else instrument
         c["seq"] = next(self._seq)
-        c["ts_ns"] = self._e.now_ns
+        c["ts_ns"] = self.now
         for k, v in f.items():
             c[k] = v
         return c
@@ -153,6 +154,7 @@ class Backtest:
         self._n = itertools.count()
         self._last = dict.fromkeys(L.LEGS, 0)
         self.batching = cfg.batch_market
+        self._j = 0  # tape records [0, _j) have been applied (the venue's touch catches up to it)
 
     # ---- scheduling --------------------------------------------------------------------------
     def _send(self, leg: str, kind: int, t: int, payload: np.ndarray) -> None:
@@ -163,6 +165,7 @@ class Backtest:
         heapq.heappush(self._heap, (at, next(self._n), kind, payload))
 
     def _engine_out(self, out: Any, t: int) -> None:
+        self.ctx.now = t
         for ev in out.events:
             self.rec.event(ev)
             more = self.strategy.on_event(ev)
@@ -186,6 +189,7 @@ class Backtest:
             at, _, kind, p = heapq.heappop(h)
             e.now_ns = at
             if kind == K_TO_VENUE:
+                self.venue.sync(self._j)  # the touch as of the tape records applied so far
                 for ev in self.venue.on_command(p, at):
                     self._send("from_venue", K_FROM_VENUE, at, ev)
                 continue
@@ -217,35 +221,57 @@ class Backtest:
 
     def run(self) -> Report:
         recs = self.tape.records
-        ts = np.where(recs["ts_ns"] != 0, recs["ts_ns"], recs["ts_venue_ns"]).astype(np.int64)
-        ts = np.maximum.accumulate(ts) if len(ts) else ts
+        ts_arr = np.where(recs["ts_ns"] != 0, recs["ts_ns"], recs["ts_venue_ns"]).astype(np.int64)
+        ts_arr = np.maximum.accumulate(ts_arr) if len(ts_arr) else ts_arr
         e, v, strat, acct = self.engine, self.venue, self.strategy, self.cfg.account
-        strat.on_start(self.ctx)
+        # the replay loop works on Python ints and skips what cannot matter (docs/backtest.md, "Replay
+        # loop"): the venue while nothing rests there (its touch is caught up from the tape before it
+        # next acts), the strategy on record kinds it declared it ignores (`market_kinds`)
+        ts = ts_arr.tolist()
+        kinds = recs["kind"].tolist()
+        wanted = getattr(strat, "market_kinds", None)
+        call = [True] * len(kinds) if wanted is None else [k in wanted for k in kinds]
+        v.attach_tape(recs)
+        book = v.book
+        heap = self._heap
+        ctx = self.ctx
+        strat.on_start(ctx)
         quiet = self.batching and fastpath.quiet(e, acct)
         j0 = -1  # first tape record not yet given to the engine (batched path)
         for j in range(len(recs)):
-            t = int(ts[j])
-            if self._heap and self._heap[0][0] <= t:
+            t = ts[j]
+            if heap and heap[0][0] <= t:
                 if j0 >= 0:
-                    self._flush(recs, ts, j0, j)
+                    self._flush(recs, ts_arr, j0, j)
                     j0 = -1
+                self._j = j
                 self._deliver(t)
                 quiet = self.batching and fastpath.quiet(e, acct)
-            e.now_ns = t
-            one = recs[j : j + 1]
             if quiet:
-                j0 = j if j0 < 0 else j0
+                if j0 < 0:
+                    j0 = j
             else:
-                self._engine_out(e.run_market(one), t)
-            rec = one[0]
-            for ev in v.on_market(rec, t):
-                self._send("from_venue", K_FROM_VENUE, t, ev)
-            cmds = strat.on_market(rec)
-            if cmds is not None and len(cmds):
-                self._strategy_cmds(cmds, t)
+                e.now_ns = t
+                self._engine_out(e.run_market(recs[j : j + 1]), t)
+            rec = None
+            if any(book.values()):  # something rests: the tape may fill it
+                rec = recs[j]
+                v.sync(j)
+                for ev in v.on_market(rec, t):
+                    self._send("from_venue", K_FROM_VENUE, t, ev)
+                v.synced = j + 1
+            if call[j]:
+                if rec is None:
+                    rec = recs[j]
+                ctx.now = t
+                cmds = strat.on_market(rec)
+                if cmds is not None and len(cmds):
+                    self._strategy_cmds(cmds, t)
             if not quiet:
                 self.rec.mark(rec, t)
         if j0 >= 0:
-            self._flush(recs, ts, j0, len(recs))
+            self._flush(recs, ts_arr, j0, len(recs))
+        self._j = len(recs)
         self._deliver(1 << 62)  # messages still in flight land after the tape ends
+        v.sync(len(recs))
         return self.rec.report(len(recs), self.venue.resting())

@@ -74,6 +74,10 @@ class SimVenue:
     _trade_id: int = 0
     _venue_id: int = 0
     fills: int = 0
+    # the touch after each tape record, per instrument (attach_tape), so the replay loop need not call
+    # on_market while nothing rests here; `synced` = tape records already reflected in bid/ask
+    _tape_touch: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
+    synced: int = 0
 
     def __post_init__(self) -> None:
         for i, inst in self.instruments.items():
@@ -209,6 +213,29 @@ class SimVenue:
         return [e]
 
     # ---- market data -------------------------------------------------------------------------
+    def attach_tape(self, recs: np.ndarray) -> None:
+        """Precompute the touch after every record of the tape the runner replays (see sync)."""
+        kind, inst = recs["kind"], recs["instrument"]
+        px, apx = recs["price"].astype(np.int64), recs["ask_price"].astype(np.int64)
+        self._tape_touch = {}
+        for i in np.unique(inst[kind == R.MD_BBO]).tolist():
+            bbo = (kind == R.MD_BBO) & (inst == i)
+            self._tape_touch[i] = (_ffill(px, bbo & (px > 0)), _ffill(apx, bbo & (apx > 0)))
+        self.synced = 0
+
+    def sync(self, upto: int) -> None:
+        """bid/ask as on_market would have left them after tape records [0, upto): the records the
+        runner did not hand over (nothing rested) changed nothing but the touch."""
+        if upto <= self.synced or not self._tape_touch:
+            return
+        j = upto - 1
+        for i, (bids, asks) in self._tape_touch.items():
+            if bids[j] > 0:
+                self.bid[i] = bids[j]
+            if asks[j] > 0:
+                self.ask[i] = asks[j]
+        self.synced = upto
+
     def on_market(self, rec: np.void, now: int) -> list[np.void]:
         i, k = int(rec["instrument"]), int(rec["kind"])
         if k == R.MD_BBO:
@@ -245,3 +272,10 @@ class SimVenue:
 
     def resting(self) -> int:
         return sum(len(v) for v in self.book.values())
+
+
+def _ffill(vals: np.ndarray, valid: np.ndarray) -> list[int]:
+    """vals[last valid index <= j] for every j (0 before the first valid one), as Python ints."""
+    idx = np.where(valid, np.arange(len(vals)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, vals[np.maximum(idx, 0)], 0).tolist()

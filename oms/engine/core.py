@@ -181,6 +181,8 @@ class Engine:
 
     def _collect(self, parts: list[Output]) -> Output:
         parts.append(self.drain())
+        if len(parts) == 1:  # the usual case: no cancel-all / trigger scan split the call
+            return parts[0]
         return Output(np.concatenate([p.events for p in parts]), np.concatenate([p.commands for p in parts]))
 
     def run_commands(self, arr: np.ndarray) -> Output:
