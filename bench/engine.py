@@ -530,7 +530,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=200_000 if ci else 1_000_000)
     ap.add_argument("--risk-samples", type=int, default=200_000 if ci else 1_000_000)
-    ap.add_argument("--rate", type=int, default=2_000, help="tick-to-order offered rate, ticks/s")
+    ap.add_argument("--rate", type=int, default=20_000, help="tick-to-order offered ticks/s")
     ap.add_argument("--ticks", type=int, default=2_000 if ci else 10_000)
     ap.add_argument("--warmup", type=int, default=1_000)
     ap.add_argument("--peer-orders", type=int, default=500 if ci else 2_000)
