@@ -22,6 +22,11 @@ from oms.engine.instruments import InstrumentSpec
 from oms.errors import ConfigError, Rejected
 from oms.shm import records as R
 
+_NO_EVENTS = np.zeros(0, R.EVENT)
+_NO_EVENTS.flags.writeable = False
+_NO_COMMANDS = np.zeros(0, R.COMMAND)
+_NO_COMMANDS.flags.writeable = False
+
 
 @dataclass(slots=True)
 class Output:
@@ -172,11 +177,13 @@ class Engine:
 
     # ---- running -----------------------------------------------------------------------------
     def drain(self) -> Output:
-        s = self.s
-        ne, nc = int(s.meta[S.M_NEV]), int(s.meta[S.M_NCMD])
-        out = Output(s.evq[:ne].copy(), s.cmdq[:nc].copy())
-        s.meta[S.M_NEV] = 0
-        s.meta[S.M_NCMD] = 0
+        m = self.s.meta
+        ne, nc = int(m[S.M_NEV]), int(m[S.M_NCMD])
+        if ne == 0 and nc == 0:  # the common answer to market data: nothing staged, nothing to copy
+            return Output(_NO_EVENTS, _NO_COMMANDS)
+        out = Output(self.s.evq[:ne].copy(), self.s.cmdq[:nc].copy())
+        m[S.M_NEV] = 0
+        m[S.M_NCMD] = 0
         return out
 
     def _collect(self, parts: list[Output]) -> Output:
