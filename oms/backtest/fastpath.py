@@ -1,6 +1,7 @@
 """Backtest room: the batched market-data path — runs of tape records go to the engine in one call
 when the engine provably answers market data with nothing, and the equity curve inside the run is
-rebuilt here with the engine's own valuation rule, so the report does not change.
+rebuilt here with the engine's own valuation rule (the njit kernel in equity.py), so the report does
+not change.
 
 Touches nothing; reads the Engine's state arrays (`s.inst` emu_head/bid/ask/last/mark/mult/div,
 `s.limits` daily-loss rows, `s.pos` qty/cost/realised/fees/unrealised). Why it is exact: the engine's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from oms.backtest import equity as EQ
 from oms.engine import constants as C
 from oms.engine.core import Engine
 from oms.shm import records as R
@@ -33,20 +35,6 @@ def quiet(e: Engine, account: int) -> bool:
     )
 
 
-def _ffill(vals: np.ndarray, valid: np.ndarray, init: int) -> np.ndarray:
-    idx = np.where(valid, np.arange(len(vals)), -1)
-    np.maximum.accumulate(idx, out=idx)
-    return np.where(idx >= 0, vals[np.maximum(idx, 0)], init)
-
-
-def _to_e8(x: np.ndarray, mult: int, div: int) -> np.ndarray:
-    if div == 1:
-        return x * mult
-    ax = np.abs(x)
-    r = (ax // div) * mult + (ax % div) * mult // div
-    return np.where(x >= 0, r, -r)
-
-
 def equity_path(e: Engine, account: int, recs: np.ndarray) -> np.ndarray:
     """Equity (realised − fees + unrealised, 1e-8 quote) after each of `recs`, which the engine has
     NOT yet applied; positions do not change inside the run (no fills reach the engine in it)."""
@@ -57,21 +45,14 @@ def equity_path(e: Engine, account: int, recs: np.ndarray) -> np.ndarray:
     held = np.nonzero(p["qty"])[0]
     if len(held) == 0 or len(recs) == 0:
         return eq
-    kind, inst = recs["kind"], recs["instrument"]
+    kind, inst = recs["kind"].astype(np.int64), recs["instrument"].astype(np.int64)
     px, apx = recs["price"].astype(np.int64), recs["ask_price"].astype(np.int64)
-    for i in held:
+    for i in held.tolist():
         ins = s.inst[i]
-        mine = inst == i
-        bbo = mine & (kind == R.MD_BBO)
-        bid = _ffill(px, bbo & (px > 0), int(ins["bid"]))
-        ask = _ffill(apx, bbo & (apx > 0), int(ins["ask"]))
-        last = _ffill(px, mine & (kind == R.MD_TRADE), int(ins["last"]))
-        mark = _ffill(px, mine & (kind == R.MD_MARK), int(ins["mark"]))
-        ref = np.where(mark > 0, mark, np.where((bid > 0) & (ask > 0), (bid + ask) // 2, last))
         q = int(p[i]["qty"])
-        aq, sgn = abs(q), (1 if q > 0 else -1)
-        unreal = np.where(
-            ref > 0, _to_e8((ref * aq - int(p[i]["cost"])) * sgn, int(ins["mult"]), int(ins["div"])), 0
-        )
-        eq += unreal - int(p[i]["unrealised"])
+        EQ.add_unrealised(
+            kind, inst, px, apx, i, int(ins["bid"]), int(ins["ask"]), int(ins["last"]), int(ins["mark"]),
+            abs(q), 1 if q > 0 else -1, int(p[i]["cost"]), int(ins["mult"]), int(ins["div"]),
+            int(p[i]["unrealised"]), R.MD_BBO, R.MD_TRADE, R.MD_MARK, eq,
+        )  # fmt: skip
     return eq

@@ -27,7 +27,7 @@ _PKG = Path(__file__).resolve().parent.parent  # .../oms
 WATCHED_PACKAGES = ("shm", "engine", "marketdata")
 # compiled modules that import nothing of oms (so inline nothing of it): Numba's own key on their file
 # is enough, and editing them does not recompile the engine
-SELF_CONTAINED = ("store/copybin.py",)
+SELF_CONTAINED = ("store/copybin.py", "backtest/equity.py")
 STAMP_NAME = "numba-sources.sha256"
 
 
