@@ -38,8 +38,9 @@ Publication protocol (producer):
  3. `commit(ctrl, seq_end)`: `store_release(HEAD, seq_end)` — the only store of a successful publish.
 Consumption protocol (consumer):
  4. `available(ctrl)`: avail = CACHED_HEAD - TAIL; only if 0, re-read HEAD with `load_acquire` and
-    store it in CACHED_HEAD (`pop_batch(.., max_n)`: only if fewer than max_n, so a drain takes
-    everything visible).
+    store it in CACHED_HEAD when it moved (an empty poll of a spinning consumer only reads);
+    `pop_batch(.., max_n)` re-reads when fewer than max_n look readable, so a drain takes everything
+    visible.
  5. Read slots `(read_seq + i) & MASK`, i < avail, with plain loads.
  6. `release(ctrl, n)`: `store_release(TAIL, TAIL + n)`, once per drained run (not per record).
 `push`/`push_batch`/`pop_batch` are steps 1-3 / 4-6 fused, and every function here is
@@ -60,7 +61,10 @@ CACHED_TAIL only under-reports free space. (c) Each index has exactly one writer
 write atomics are needed; owners read their own index relaxed. (d) The compiler cannot hoist the
 loads out of spin loops or sink the stores: they are LLVM atomics (oms/shm/atomics.py). On x86 (TSO)
 acquire/release compile to plain MOVs; the ordering they buy is compiler ordering, which is exactly
-what a plain numpy load lacks.
+what a plain numpy load lacks. (e) A producer restarted over a ring left by a killed one starts from
+HEAD: a run the dead producer claimed but never committed is simply claimed again (claim stores
+nothing); the cached copies left in the segment are older values of monotonic indices, so they only
+under-report, as in (a) and (b).
 
 Producer liveness: the producer registers its pid and start time in the header (words 16-17) and
 heartbeats word 18 (CLOCK_MONOTONIC ns). `producer_alive()` is False once that pid is gone, a zombie, or
