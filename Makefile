@@ -39,7 +39,9 @@ tools:
 	    || echo "note: could not install promtool; metrics tests use prometheus_client's parser"; \
 	  else echo "note: promtool missing and not root: metrics tests use prometheus_client's parser"; fi; }
 
+# var/run and var/log must exist before the top-level supervisord.conf (the reference) can start.
 install: $(STAMP) $(PROTO_STAMP) tools
+	@mkdir -p var/run var/log var/data
 
 proto: $(PROTO_STAMP)
 

@@ -362,7 +362,16 @@ def _env_line(env: dict[str, str]) -> str:
     return ",".join(parts)
 
 
-def render(paths: StackPaths, plan: dict[str, Any], template: Path = TEMPLATE) -> str:
+def render(
+    paths: StackPaths,
+    plan: dict[str, Any],
+    template: Path = TEMPLATE,
+    *,
+    fixed: dict[str, str] | None = None,
+    autostart_apps: bool = False,
+) -> str:
+    """The supervisord.conf text; `fixed` overrides header keys (the reference file of
+    oms/cli/deploy.py pins rendered_at/user_line), `autostart_apps` starts OMS programs with supervisord."""
     try:
         text = template.read_text()
     except FileNotFoundError:
@@ -385,6 +394,7 @@ def render(paths: StackPaths, plan: dict[str, Any], template: Path = TEMPLATE) -
         "cores": ",".join(map(str, plan["cores"])),
         "core_plan": core_plan or "no OMS programs present",
         "user_line": "user=root" if os.geteuid() == 0 else "",
+        **(fixed or {}),
     }
     try:
         out = [string.Template(head).substitute(common)]
@@ -399,7 +409,7 @@ def render(paths: StackPaths, plan: dict[str, Any], template: Path = TEMPLATE) -
                     comment=comment,
                     command=shlex.join(p.command).replace("%", "%%"),
                     priority=p.priority,
-                    autostart="true" if p.kind != "app" else "false",
+                    autostart="true" if p.kind != "app" or autostart_apps else "false",
                     startsecs=p.startsecs,
                     # OMS programs wait on each other's rings after a restart (a killed engine takes
                     # ~30 s to recreate them under load): keep retrying instead of going FATAL
