@@ -172,7 +172,9 @@ async def connect_nats(url: str, name: str, *, timeout_s: float = 5.0) -> nats.N
     try:
         return await asyncio.wait_for(
             nats.connect(
-                url,
+                [
+                    u.strip() for u in url.split(",") if u.strip()
+                ],  # one URL or a cluster's comma-separated list
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,

@@ -188,6 +188,10 @@ def _service_programs(paths: StackPaths, cfg: Any | None) -> tuple[list[Program]
     objs: dict[str, Any] = {}
     for name in ss.start:
         sub = getattr(ss, name)
+        if name == "nats" and (sub.urls or sub.cluster > 1):  # an existing NATS, or a local cluster
+            objs[name], nodes = _nats_programs(paths, sub)
+            progs += nodes
+            continue
         kwargs: dict[str, Any] = {"port": int(sub.port)}
         if name == "postgres":
             kwargs.update(database=sub.database, fsync=sub.fsync)
@@ -225,6 +229,30 @@ def _service_programs(paths: StackPaths, cfg: Any | None) -> tuple[list[Program]
         )
         objs[name] = svc
     return progs, objs
+
+
+def _nats_programs(paths: StackPaths, sub: Any) -> tuple[Any, list[Program]]:
+    """[services.nats] urls (an existing NATS: nothing to start) or cluster = 3|5 (nats-1..n programs)."""
+    from oms.services.nats_cluster import ExternalNats, from_settings
+
+    cluster = from_settings(sub, paths.data / "nats")
+    if isinstance(cluster, ExternalNats):
+        return cluster, []
+    cluster.prepare()  # every port fixed now: supervisord restarts a node under the same name and store
+    progs = [
+        Program(
+            f"nats-{i + 1}",
+            node._argv(),
+            SERVICE_PRIORITY,
+            "service",
+            env=node._env(),
+            stopwaitsecs=20,
+            startsecs=2,
+            directory=str(node.data_dir),
+        )
+        for i, node in enumerate(cluster.nodes)
+    ]
+    return cluster, progs
 
 
 def _sim_programs(paths: StackPaths) -> list[Program]:

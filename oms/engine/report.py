@@ -89,7 +89,7 @@ class EngineReporter:
     async def _run(self) -> None:
         import nats
 
-        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, connect_timeout=2)
+        nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, connect_timeout=2)
         try:
             while not self._stop.is_set():
                 positions, state = snapshot(self.engine)

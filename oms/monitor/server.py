@@ -149,7 +149,9 @@ class MonitorServer:
         if self.nats_url:
             import nats
 
-            self._nc = await nats.connect(self.nats_url, name="oms-monitor", max_reconnect_attempts=-1)
+            self._nc = await nats.connect(
+                self.nats_url.split(","), name="oms-monitor", max_reconnect_attempts=-1
+            )
             await self._nc.subscribe(f"{self.settings.stats_subject}.>", cb=self._on_nats)  # type: ignore[attr-defined]
             for subj in self.settings.event_subjects:
                 await self._nc.subscribe(subj, cb=self._on_bus_events)  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from typing import Any
 
 from oms import log
 from oms.errors import OmsError
+from oms.services import nats_cluster
 from oms.services.base import Service, ServiceError, pid_alive
 from oms.services.nats import NatsServer
 from oms.services.openbao import OpenBaoServer
@@ -77,7 +78,9 @@ class ServiceSet:
                 data / "openbao", s.openbao.port, root_token=s.openbao.root_token or None
             ),
         }
-        self.services: dict[str, Service] = {name: make[name]() for name in s.start}
+        if s.nats.urls or s.nats.cluster > 1:  # an existing NATS, or a local cluster of 3 or 5 nodes
+            make["nats"] = lambda: nats_cluster.from_settings(s.nats, data / "nats")
+        self.services: dict[str, Any] = {name: make[name]() for name in s.start}  # Service or NatsCluster
 
     @property
     def state_path(self) -> Path:

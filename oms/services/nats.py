@@ -49,8 +49,12 @@ class NatsServer(Service):
         max_memory_store: str = "256MB",
         max_file_store: str = "1GB",
         max_payload: str = "8MB",
+        extra_conf: str = "",
     ) -> None:
         super().__init__(data_dir, port)
+        self.extra_conf = (
+            extra_conf  # appended to nats.conf (oms/services/nats_cluster.py: the cluster block)
+        )
         self.monitor_port = int(monitor_port)
         self._auto_monitor = self.monitor_port == 0
         self.max_memory_store = max_memory_store
@@ -92,6 +96,7 @@ class NatsServer(Service):
             f"max_payload: {self.max_payload}\n"
             f"jetstream {{\n  store_dir: {json.dumps(str(self.store_dir))}\n"
             f"  max_memory_store: {self.max_memory_store}\n  max_file_store: {self.max_file_store}\n}}\n"
+            + self.extra_conf
         )
         self.config_path.write_text(conf)
 

@@ -20,6 +20,10 @@ class NatsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_memory_store: str = "256MB"  # JetStream caps (defaults would be ~75% of RAM and disk)
     max_file_store: str = "1GB"
     max_payload: str = "8MB"
+    # 1 = one local nats-server; 3 or 5 = that many local nodes in one cluster (oms/services/nats_cluster.py)
+    cluster: int = 1
+    # an existing NATS (cluster) instead of a local one: ["nats://host-a:4222", "nats://host-b:4222", ...]
+    urls: list[str] = []
 
 
 class PostgresSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -67,6 +71,15 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
     ):
         if not 0 <= port <= 65535:
             problems.append((key, port, "must be 0..65535 (0 picks a free loopback port)"))
+    if s.nats.cluster not in (1, 3, 5):
+        problems.append(("nats.cluster", s.nats.cluster, "must be 1 (one server), 3 or 5 (a cluster)"))
+    for i, url in enumerate(s.nats.urls):
+        if not url.startswith(("nats://", "tls://")):
+            problems.append(
+                (f"nats.urls[{i}]", url, "must be a nats:// or tls:// URL like nats://10.0.0.5:4222")
+            )
+    if s.nats.urls and s.nats.cluster != 1:
+        problems.append(("nats.cluster", s.nats.cluster, "must stay 1 when nats.urls names an existing NATS"))
     if not 0 <= s.openbao.port <= 65534:
         problems.append(("openbao.port", s.openbao.port, "must be 0..65534 (it also binds port + 1)"))
     for key in ("max_memory_store", "max_file_store", "max_payload"):
