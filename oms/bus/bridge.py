@@ -49,8 +49,10 @@ class EventBridge:
         frame_records: int = 2048,
         symbol_of: F.SymbolOf = F.default_symbol,
         max_held: int | None = None,
+        event_source: int = 0,
     ) -> None:
         self.ring = ring
+        self.event_source = event_source  # 0 = keep each record's source; else this node's id (scale-out)
         self.ring.register_consumer()
         self.ctrl = ring.ctrl
         self.buf = ring.buf
@@ -96,6 +98,8 @@ class EventBridge:
 
     def frames_of(self, chunk: np.ndarray) -> list[tuple[str, str, bytes]]:
         out: list[tuple[str, str, bytes]] = []
+        if self.event_source:  # chunk is our copy of the ring slots: stamp this node's producer id
+            chunk["source"] = self.event_source
         for subject, recs in F.split_events(chunk, self.symbol_of):
             payload = F.encode(recs)
             out.append((subject, F.msg_id(subject, F.header(payload)), payload))
@@ -221,5 +225,11 @@ async def open_bridge(
             ack_timeout_s=settings.ack_timeout_s,
         )
 
-    bridge = EventBridge(ring, factory, frame_records=settings.frame_records, symbol_of=symbol_of)
+    bridge = EventBridge(
+        ring,
+        factory,
+        frame_records=settings.frame_records,
+        symbol_of=symbol_of,
+        event_source=settings.event_source,
+    )
     return nc, bridge

@@ -63,6 +63,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     spool_dir: str = "var/spool/bridge"
     spool_max_bytes: int = 1024**3
     spool_segment_bytes: int = 64 * 1024**2
+    # scale-out: this node's producer id, stamped on every EVENT record the bridge publishes (0 = keep
+    # the engine's own, 100). Engine nodes sharing the streams need distinct ids (>= 1000): their event
+    # seqs overlap, and (source, seq) is what JetStream de-duplication and PostgreSQL key on.
+    event_source: int = 0
     # cross-host order intake (cmd.<verb>.<exchange>.<market>.<symbol>)
     intake: bool = True
     # market data on NATS (market.<exchange>.<market>.<symbol>, MARKET_<EXCHANGE> streams): the bridge
@@ -106,6 +110,14 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
             bad.append((f"{key}.duplicate_window_s", lim.duplicate_window_s, "must be > 0 seconds"))
         if not 1 <= lim.replicas <= 5:
             bad.append((f"{key}.replicas", lim.replicas, "must be 1..5"))
+    if s.event_source != 0 and not 1000 <= s.event_source <= 0xFFFFFFFF:
+        bad.append(
+            (
+                "bus.event_source",
+                s.event_source,
+                "must be 0 (keep the engine's) or a node id 1000..4294967295",
+            )
+        )
     if not 1 <= s.frame_records <= 65536:
         bad.append(("bus.frame_records", s.frame_records, "must be 1..65536"))
     if not 1 <= s.max_inflight <= 4096:
