@@ -67,6 +67,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # the engine's own, 100). Engine nodes sharing the streams need distinct ids (>= 1000): their event
     # seqs overlap, and (source, seq) is what JetStream de-duplication and PostgreSQL key on.
     event_source: int = 0
+    # scale-out: engine node name -> the accounts it owns (the same table on every node; empty = one
+    # node owns all) and this node's name in it. Intake forwards a command to its account's node
+    # over NATS (oms/bus/route.py).
+    owners: dict[str, list[int]] = msgspec.field(default_factory=dict)
+    node: str = ""
     # cross-host order intake (cmd.<verb>.<exchange>.<market>.<symbol>)
     intake: bool = True
     # market data on NATS (market.<exchange>.<market>.<symbol>, MARKET_<EXCHANGE> streams): the bridge
@@ -118,6 +123,16 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
                 "must be 0 (keep the engine's) or a node id 1000..4294967295",
             )
         )
+    if s.owners and s.node not in s.owners:
+        bad.append(("bus.node", s.node, f"must name this node in bus.owners ({', '.join(sorted(s.owners))})"))
+    seen: dict[int, str] = {}
+    for node, accounts in s.owners.items():
+        if not node.replace("-", "").replace("_", "").isalnum():
+            bad.append((f"bus.owners.{node}", node, "node names are letters, digits, '-' and '_'"))
+        for a in accounts:
+            if a in seen and seen[a] != node:
+                bad.append((f"bus.owners.{node}", a, f"must not repeat account {a} of {seen[a]}"))
+            seen[a] = node
     if not 1 <= s.frame_records <= 65536:
         bad.append(("bus.frame_records", s.frame_records, "must be 1..65536"))
     if not 1 <= s.max_inflight <= 4096:

@@ -128,8 +128,13 @@ async def serve(args: argparse.Namespace) -> int:
             if msg.reply:  # type: ignore[attr-defined]
                 await msg.respond(reply)  # type: ignore[attr-defined]
 
-        await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
-        await inc.flush()
+        if bus.owners:  # scale-out: commands go to the engine node owning their account (oms/bus/route.py)
+            from oms.bus.route import AccountRouter
+
+            await AccountRouter(intake, bus.node, bus.owners, inc).subscribe(inc)
+        else:
+            await inc.subscribe(subjects.COMMAND_WILDCARD, queue="oms-bridge", cb=on_cmd)
+            await inc.flush()
         _log.info("bridge: taking commands on %s", subjects.COMMAND_WILDCARD)
     market = market_task = None
     if bus.market_data and not args.no_market:
