@@ -19,6 +19,7 @@ from oms.errors import OmsError
 from oms.services.nats_cluster import ExternalNats, NatsCluster, from_settings
 from oms.services.redis import RedisServer
 from oms.services.settings import NatsSettings, Settings, validate
+from oms.testing import eventually
 from tests.integration.bus.conftest import CI
 
 
@@ -60,7 +61,9 @@ async def test_leader_kill_under_load_loses_and_duplicates_nothing(
         )
     assert (r.lost, r.duplicated, r.refused) == (0, 0, 0)
     assert r.stored == r.events
-    assert 0 < r.leader_s <= r.flow_s < 60  # a new leader first, then the flow resumes
+    # streams the dead node led elect new leaders; the flow may resume before the last of them (a stream
+    # these events do not use) has one
+    assert 0 < r.leader_s < 60 and 0 < r.flow_s < 60
     assert all(n.running() for n in cluster.nodes)
 
 
@@ -86,9 +89,10 @@ def test_a_killed_node_rejoins_under_its_old_name(cluster: NatsCluster) -> None:
     names = cluster.server_names()
     cluster.kill(1)
     assert not cluster.nodes[1].running()
-    assert cluster.healthy()  # two of three keep the meta group
+    eventually(cluster.healthy, 30)  # two of three keep (or re-elect) the meta group
     cluster.restart(1)
-    assert cluster.server_names() == names and cluster.healthy()
+    assert cluster.server_names() == names
+    eventually(cluster.healthy, 30)
 
 
 def test_services_up_with_a_cluster(tmp_path: Path) -> None:
