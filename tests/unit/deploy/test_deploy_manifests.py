@@ -104,6 +104,8 @@ def test_k8s_config_is_valid_and_asks_for_r3_streams(tmp_path: Path) -> None:
         ("orders", "fills", "market", "positions", "risk", "audit"), 3
     )
     assert cfg.section("secrets").backend == "vault" and cfg.section("services").start == []
+    base = load(ROOT / "configs" / "oms.toml", env={})
+    assert cfg.section("risk") == base.section("risk")  # the cluster trades under the shipped limits
     values = yaml_docs(K8S / "nats" / "values.yaml")[0]
     assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
     assert values["config"]["jetstream"]["enabled"] is True
