@@ -130,7 +130,7 @@ async def test_orders_for_accounts_on_two_nodes_fill_once_each(
             conns.append(nc)
             await AccountRouter(CommandIntake(node.cmds), node.name, OWNERS, nc).subscribe(nc)
         await eventually_async(
-            lambda: all((n.poll(), n.bbo)[1] for n in nodes.values()), 60, max_interval=0.1
+            lambda: all((n.poll(), n.bbo)[1] for n in nodes.values()), 120, max_interval=0.1
         )
         st = sim.call(sim.sim.state)["markets"]["spot"]["BTCUSDT"]
         mid = int((Decimal(st["best_bid"]) + Decimal(st["best_ask"])) / 2 / Decimal("0.01"))
@@ -154,12 +154,12 @@ async def test_orders_for_accounts_on_two_nodes_fill_once_each(
                 int(e["kind"]) == R.ORDER_ACCEPTED and int(e["client_order_id"]) == o
                 for e in (n.poll(), n.events)[1]
             )
-            await eventually_async(accepted, 30, max_interval=0.1)
+            await eventually_async(accepted, 90, max_interval=0.1)  # generous: a loaded 2-core box
             counterparty.create_order(
                 symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.003",
                 price=f"{Decimal(px) * Decimal('0.01'):.2f}",
             )  # fmt: skip
-            await eventually_async(lambda n=nodes[name], o=oid: n.fills(o), 30, max_interval=0.1)
+            await eventually_async(lambda n=nodes[name], o=oid: n.fills(o), 90, max_interval=0.1)
         for oid, (name, _account, _px) in orders.items():
             other = next(n for n in nodes if n != name)
             mine = nodes[name].fills(oid)
