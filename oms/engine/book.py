@@ -5,7 +5,7 @@ kernels of oms/engine/orders.py, risk.py and positions.py:
 
 - `now_ns` / `mono_ns`: clock_gettime through an external symbol (cacheable, no Python object).
 - open-addressing index (linear probing, backward-shift deletion, key 0 = empty) from
-  client_order_id to order slot; trade-id dedup set in two generations.
+  (account, client_order_id) to order slot (an id is unique per account, never across accounts); trade-id dedup set in two generations.
 - slot allocation: a free stack, then the oldest terminal order (idempotency horizon = capacity).
 - staging: `ev_order` / `cmd_order` write one EVENT / COMMAND record into evq / cmdq.
 - aggregates: `set_leaves` keeps per-position open qty and per-account/venue open notional exact.
@@ -52,7 +52,26 @@ def _home(key, mask):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def idx_lookup(s, coid):
+def idx_lookup(s, account, coid):
+    """Slot of the order (account, client_order_id), or -1. An id is unique per account: another
+    account's order with the same id is not found (cross-account isolation)."""
+    ix = s.index
+    mask = ix.shape[0] - 1
+    key = np.uint64(coid)
+    i = _home(key, mask)
+    while True:
+        k = ix[i, 0]
+        if k == key and s.orders[np.int64(ix[i, 1])].account == account:
+            return np.int64(ix[i, 1])
+        if k == 0:
+            return np.int64(-1)
+        i = (i + 1) & mask
+
+
+@njit(cache=True, _nrt=False)
+def idx_lookup_any(s, coid):
+    """Slot of the first order with this client_order_id in any account, or -1. Only for venue
+    events that do not carry an account (trusted connector input) and for tools; never for commands."""
     ix = s.index
     mask = ix.shape[0] - 1
     key = np.uint64(coid)
@@ -68,27 +87,32 @@ def idx_lookup(s, coid):
 
 @njit(cache=True, _nrt=False)
 def idx_insert(s, coid, slot):
+    """Index order `slot` (its account is s.orders[slot].account) under its client_order_id. The home
+    bucket depends on the id only, so the entries of one id in several accounts share a probe run
+    (at most one per account)."""
     ix = s.index
     mask = ix.shape[0] - 1
     key = np.uint64(coid)
     i = _home(key, mask)
-    while ix[i, 0] != 0 and ix[i, 0] != key:
+    while ix[i, 0] != 0 and not (ix[i, 0] == key and ix[i, 1] == np.uint64(slot)):
         i = (i + 1) & mask
     ix[i, 0] = key
     ix[i, 1] = np.uint64(slot)
 
 
 @njit(cache=True, _nrt=False)
-def idx_delete(s, coid):
+def idx_delete(s, coid, slot):
+    """Remove the entry (client_order_id, slot); backward-shift deletion keeps probe runs intact."""
     ix = s.index
     mask = ix.shape[0] - 1
     key = np.uint64(coid)
+    us = np.uint64(slot)
     i = _home(key, mask)
     while True:
         k = ix[i, 0]
         if k == 0:
             return
-        if k == key:
+        if k == key and ix[i, 1] == us:
             break
         i = (i + 1) & mask
     j = i
@@ -159,7 +183,7 @@ def alloc_slot(s):
         s.meta[S.M_TQ_HEAD] += 1
         o = s.orders[slot]
         if is_terminal(o.status):
-            idx_delete(s, o.client_order_id)
+            idx_delete(s, o.client_order_id, slot)
             clear_order(s, slot)
             return slot
     return -1

@@ -73,7 +73,7 @@ def link(s, slot):
     """Wire OCO / bracket links of a new order; R_NONE or why it cannot be accepted."""
     o = s.orders[slot]
     if o.contingency == R.CONT_OCO and o.ref_id != 0:
-        p = B.idx_lookup(s, o.ref_id)
+        p = B.idx_lookup(s, o.account, o.ref_id)
         if p >= 0:
             po = s.orders[p]
             if B.is_terminal(po.status):
@@ -83,7 +83,7 @@ def link(s, slot):
             po.peer = o.client_order_id
         o.peer = o.ref_id
     elif o.contingency == R.CONT_BRACKET_CHILD:
-        e = B.idx_lookup(s, o.ref_id)
+        e = B.idx_lookup(s, o.account, o.ref_id)
         if e < 0 or o.ref_id == 0:
             return C.R_UNKNOWN_ORDER
         eo = s.orders[e]
@@ -93,7 +93,7 @@ def link(s, slot):
             eo.kid_a = o.client_order_id
         elif eo.kid_b == 0:
             eo.kid_b = o.client_order_id
-            ka = B.idx_lookup(s, eo.kid_a)
+            ka = B.idx_lookup(s, o.account, eo.kid_a)
             if ka >= 0:
                 s.orders[ka].peer = o.client_order_id
                 o.peer = eo.kid_a
@@ -151,7 +151,7 @@ def route_new(s, slot, seq):
     """A new accepted order: Held (bracket child), Emulated, or PendingNew with a venue SubmitOrder."""
     o = s.orders[slot]
     if o.contingency == R.CONT_BRACKET_CHILD:
-        e = B.idx_lookup(s, o.ref_id)
+        e = B.idx_lookup(s, o.account, o.ref_id)
         eo = s.orders[e]
         if not B.is_terminal(eo.status):
             _decide(s, o)
@@ -192,14 +192,14 @@ def cancel_leaf(s, slot, reason, ref_seq):
 def cancel_peer(s, o, seq):
     if o.peer == 0:
         return
-    p = B.idx_lookup(s, o.peer)
+    p = B.idx_lookup(s, o.account, o.peer)
     if p >= 0 and not B.is_terminal(s.orders[p].status):
         cancel_leaf(s, p, C.R_OCO_PEER_DONE, seq)
 
 
 @njit(cache=True, _nrt=False)
 def _activate(s, kid, entry, seq):
-    k = B.idx_lookup(s, kid)
+    k = B.idx_lookup(s, entry.account, kid)
     if k < 0 or s.orders[k].status != C.ST_HELD:
         return
     ko = s.orders[k]
@@ -225,7 +225,7 @@ def on_done(s, slot, seq):
         else:
             for kid in (o.kid_a, o.kid_b):
                 if kid != 0:
-                    k = B.idx_lookup(s, kid)
+                    k = B.idx_lookup(s, o.account, kid)
                     if k >= 0 and not B.is_terminal(s.orders[k].status):
                         cancel_leaf(s, k, C.R_PARENT_DONE, seq)
 

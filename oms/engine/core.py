@@ -260,10 +260,19 @@ class Engine:
             **more,
         )
 
+    def _account_of(self, coid: int, more: dict[str, int]) -> None:
+        """Tests and tools may leave out the account: the command then names the order's own account
+        (the kernels always match the command's account; the gateway always sends one)."""
+        if "account" not in more:
+            o = self.order(coid)
+            more["account"] = 0 if o is None else int(o["account"])
+
     def cancel(self, coid: int, **more: int) -> Output:
+        self._account_of(coid, more)
         return self.command(kind=R.CANCEL_ORDER, ref_id=coid, **more)
 
     def modify(self, coid: int, *, price: int = 0, qty: int = 0, **more: int) -> Output:
+        self._account_of(coid, more)
         return self.command(kind=R.MODIFY_ORDER, ref_id=coid, price=price, qty=qty, **more)
 
     def cancel_all(self, *, account: int = 0, venue: int = 0, instrument: int = 0) -> Output:
@@ -302,17 +311,20 @@ class Engine:
         return int(RP.replay(self.s, events, len(events)))
 
     # ---- reading state -----------------------------------------------------------------------
-    def slot_of(self, coid: int) -> int:
-        from oms.engine.book import idx_lookup
+    def slot_of(self, coid: int, account: int | None = None) -> int:
+        """Slot of (account, coid); without an account, of the first order with that id (tools, tests)."""
+        from oms.engine.book import idx_lookup, idx_lookup_any
 
-        return int(idx_lookup(self.s, np.uint64(coid)))
+        if account is None:
+            return int(idx_lookup_any(self.s, np.uint64(coid)))
+        return int(idx_lookup(self.s, np.uint32(account), np.uint64(coid)))
 
-    def order(self, coid: int) -> np.void | None:
-        slot = self.slot_of(coid)
+    def order(self, coid: int, account: int | None = None) -> np.void | None:
+        slot = self.slot_of(coid, account)
         return None if slot < 0 else self.s.orders[slot].copy()
 
-    def status(self, coid: int) -> str:
-        o = self.order(coid)
+    def status(self, coid: int, account: int | None = None) -> str:
+        o = self.order(coid, account)
         return "Unknown" if o is None else C.STATUS_NAMES[int(o["status"])]
 
     def position(self, account: int, instrument: int) -> np.void:

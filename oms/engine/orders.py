@@ -8,6 +8,10 @@ money) but never beyond the order quantity (an overfill is dropped and reported)
 only records the venue order id; a second cancel ack, a cancel after fill, an event for an unknown
 order are counted and reported, never applied.
 
+Accounts are isolated: an order is found by (account, client_order_id). A SubmitOrder's duplicate
+check, a CancelOrder and a ModifyOrder look only in the command's account; another account's id is
+answered exactly like an unknown one (`unknown_order`, nothing of the other order in the answer).
+
 Conditional orders (stop, stop-limit, take-profit, trailing, OCO, bracket) live in conditional.py;
 this module calls into it when an order ends, fills or is released.
 """
@@ -74,7 +78,7 @@ def submit(s, c):
     if a == 0 or a >= len(s.acct) or s.acct[a].active == 0:
         _reject_no_slot(s, c, C.R_UNKNOWN_ACCOUNT, C.ST_NONE)
         return C.K_REJECTED
-    old = B.idx_lookup(s, c.client_order_id)
+    old = B.idx_lookup(s, a, c.client_order_id)
     if old >= 0:  # idempotent: never sent twice; the answer names the existing order's status
         _reject_no_slot(s, c, C.R_DUPLICATE_CLIENT_ORDER_ID, s.orders[old].status)
         return C.K_REJECTED
@@ -130,14 +134,21 @@ def submit(s, c):
 
 
 @njit(cache=True, _nrt=False)
+def _unknown(s, kind, c, target):
+    """Answer a cancel/modify of an id the command's account does not have. Built from the command
+    alone, so an id that exists in another account answers exactly like one that exists nowhere."""
+    n = B.ev_blank(s, kind, C.R_UNKNOWN_ORDER, c.seq)
+    if n >= 0:
+        s.evq[n].client_order_id = target
+        s.evq[n].account = c.account
+
+
+@njit(cache=True, _nrt=False)
 def cancel(s, c):
     target = c.ref_id if c.ref_id != 0 else c.client_order_id
-    slot = B.idx_lookup(s, target)
-    if slot < 0:
-        n = B.ev_blank(s, R.CANCEL_REJECTED, C.R_UNKNOWN_ORDER, c.seq)
-        if n >= 0:
-            s.evq[n].client_order_id = target
-            s.evq[n].account = c.account
+    slot = B.idx_lookup(s, c.account, target)
+    if slot < 0:  # unknown here also means "another account's id": the answer is the same
+        _unknown(s, R.CANCEL_REJECTED, c, target)
         return C.K_REJECTED
     r = X.cancel_leaf(s, slot, C.R_NONE, c.seq)
     if r != C.R_NONE:
@@ -150,11 +161,9 @@ def cancel(s, c):
 @njit(cache=True, _nrt=False)
 def modify(s, c):
     target = c.ref_id if c.ref_id != 0 else c.client_order_id
-    slot = B.idx_lookup(s, target)
+    slot = B.idx_lookup(s, c.account, target)
     if slot < 0:
-        n = B.ev_blank(s, R.MODIFY_REJECTED, C.R_UNKNOWN_ORDER, c.seq)
-        if n >= 0:
-            s.evq[n].client_order_id = target
+        _unknown(s, R.MODIFY_REJECTED, c, target)
         return C.K_REJECTED
     o = s.orders[slot]
     st = o.status

@@ -120,7 +120,7 @@ def apply_event(s, e):
         e.reason == C.R_DUPLICATE_FILL or e.reason == C.R_OVERFILL or e.reason == C.R_INVALID_ORDER
     ):
         return
-    slot = B.idx_lookup(s, e.client_order_id)
+    slot = B.idx_lookup(s, e.account, e.client_order_id)
     if k == R.ORDER_SUBMITTED or (k == R.ORDER_REJECTED and slot < 0):
         if slot >= 0:
             return

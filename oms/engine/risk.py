@@ -17,6 +17,10 @@ that passes). Checks run in this order and the first failure is the reject reaso
  8. per-venue exposure (gross positions + open orders on the venue + this order)
  9. order rate token buckets, per account then per venue (burst = one second of rate); tokens are
     taken only when every check passed.
+
+Arithmetic saturates instead of wrapping (`sat_add`, `sat_mul`; notional is HUGE on overflow): a limit
+price so far from the reference that |px - ref| * 10000 would not fit in int64 is a price deviation,
+and sums of exposures clamp at INT64_MAX, so no input can wrap a check into passing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,31 @@ from oms.engine import constants as C
 from oms.engine import positions as P
 
 NS = 1_000_000_000
+I64_MAX = np.int64(0x7FFFFFFFFFFFFFFF)
+I64_MIN = np.int64(-0x7FFFFFFFFFFFFFFF - 1)
+MAX_PX = np.int64(I64_MAX // 10000)  # a limit price above this cannot be compared without overflow
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def sat_add(a, b):
+    """a + b in int64, clamped to [I64_MIN, I64_MAX] instead of wrapping (risk sums must never wrap
+    a huge exposure into a small or negative one)."""
+    r = a + b
+    if a > 0 and b > 0 and r < 0:
+        return I64_MAX
+    if a < 0 and b < 0 and r >= 0:
+        return I64_MIN
+    return r
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def sat_mul(a, b):
+    """a * b for a, b >= 0, clamped to I64_MAX."""
+    if a <= 0 or b <= 0:
+        return np.int64(0)
+    if a > I64_MAX // b:
+        return I64_MAX
+    return a * b
 
 
 @njit(cache=True, _nrt=False)
@@ -74,7 +103,9 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
         if ref <= 0:
             return C.R_NO_REFERENCE_PRICE
         diff = limit_px - ref if limit_px > ref else ref - limit_px
-        if diff * 10000 > dev * ref:
+        if diff < 0 or diff > MAX_PX:  # |px - ref| * 10000 would not fit in int64 (or px - ref wrapped)
+            return C.R_PRICE_DEVIATION
+        if diff * 10000 > sat_mul(dev, ref):
             return C.R_PRICE_DEVIATION
     px = risk_px
     if px <= 0:
@@ -84,10 +115,10 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
     nn = B.notional(ins, px, qty)
     if nn > lim[C.L_MAX_ORDER_NOTIONAL, a]:
         return C.R_MAX_ORDER_NOTIONAL
-    worst = p.qty + p.open_buy + qty if side > 0 else -(p.qty - p.open_sell - qty)
+    worst = sat_add(sat_add(p.qty, p.open_buy), qty) if side > 0 else sat_add(sat_add(-p.qty, p.open_sell), qty)
     if worst > lim[C.L_MAX_POSITION_QTY, i]:
         return C.R_MAX_POSITION_INSTRUMENT
-    gross = acct.pos_notional + acct.open_notional + nn
+    gross = sat_add(sat_add(acct.pos_notional, acct.open_notional), nn)
     if gross > lim[C.L_MAX_POSITION_NOTIONAL, a]:
         return C.R_MAX_POSITION_ACCOUNT
     lev = lim[C.L_MAX_LEVERAGE_X100, a]
@@ -107,7 +138,7 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
         if eq < C.NO_LIMIT and P.venue_margin(s, a) + nn * 100 // vlev > eq:
             return C.R_INSUFFICIENT_MARGIN
     vn = s.ven[v]
-    if vn.pos_notional + vn.open_notional + nn > lim[C.L_MAX_VENUE_EXPOSURE, v]:
+    if sat_add(sat_add(vn.pos_notional, vn.open_notional), nn) > lim[C.L_MAX_VENUE_EXPOSURE, v]:
         return C.R_VENUE_EXPOSURE
     if check_rate:
         now = s.meta[6]  # S.M_NOW

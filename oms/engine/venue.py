@@ -109,7 +109,11 @@ def on_exec(s, ev):
         K.futures_report(s, ev)
         _forward(s, ev, ev.reason, ev.status)
         return C.K_OK
-    slot = B.idx_lookup(s, ev.client_order_id)
+    # connectors echo the account of the command; an event without one (0) matches the id in any account
+    if ev.account != 0:
+        slot = B.idx_lookup(s, ev.account, ev.client_order_id)
+    else:
+        slot = B.idx_lookup_any(s, ev.client_order_id)
     if slot < 0 or ev.client_order_id == 0:
         s.meta[S.M_UNKNOWN] += 1
         _forward(s, ev, C.R_UNKNOWN_ORDER, C.ST_NONE)

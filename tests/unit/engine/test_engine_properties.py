@@ -142,14 +142,15 @@ def check_invariants(e, fills: Counter):
         assert p["cost"] >= 0 and (p["qty"] != 0 or p["cost"] == 0)
 
 
-def check_transitions(e, last: dict[int, int]) -> None:
+def check_transitions(e, last: dict[tuple[int, int], int]) -> None:
     """A terminal order never changes status again, except a late fill completing a Canceled/Expired one."""
     live = e.s.orders[e.s.orders["client_order_id"] != 0]
-    for coid, now in zip(live["client_order_id"].tolist(), live["status"].tolist(), strict=True):
-        before = last.get(coid)
+    keys = zip(live["account"].tolist(), live["client_order_id"].tolist(), strict=True)
+    for key, now in zip(keys, live["status"].tolist(), strict=True):  # ids are unique per account
+        before = last.get(key)
         if before in C.TERMINAL and now != before:
-            assert before in (C.ST_CANCELED, C.ST_EXPIRED) and now == C.ST_FILLED, (coid, before, now)
-        last[coid] = now
+            assert before in (C.ST_CANCELED, C.ST_EXPIRED) and now == C.ST_FILLED, (key, before, now)
+        last[key] = now
 
 
 def record_fills(out, fills: Counter):
