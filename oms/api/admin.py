@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from oms.api import convert, futures, validation
+from oms.api import convert, futures, rbac, validation
 from oms.api.audit_sink import AuditRecord
 from oms.api.auth import Authenticator, current
 from oms.api.engine_link import FUTURE_SINK, EngineLink
@@ -25,6 +25,7 @@ from oms.api.servicer import guarded
 from oms.api.status import ApiError, invalid
 from oms.api.tokens import TokenStore
 from oms.api.validation import Resolver
+from oms.engine import constants as ec
 from oms.errors import Rejected
 
 MAX_LIMITS = 64
@@ -93,7 +94,12 @@ class AdminServicer(gw_grpc.AdminServicer):
             rows = []
             for i, lim in enumerate(request.limits):
                 rows.append(validation.risk_limit(lim, self.rs, f"limits[{i}]."))
-                if lim.account:
+                scope = ec.LIMIT_SCOPE[validation.LIMIT_IDS[lim.name]]
+                if scope == ec.SCOPE_INSTRUMENT:  # applies to every account trading the instrument
+                    self._global(p, f"limits[{i}].name", f"limit {lim.name} (per instrument, all accounts)")
+                elif scope == ec.SCOPE_VENUE:
+                    self._global(p, f"limits[{i}].name", f"limit {lim.name} (per venue, all accounts)")
+                elif lim.account:
                     self.auth.check_account(p, lim.account, f"limits[{i}].account")
                 else:
                     self._global(p, f"limits[{i}].account", f"limit {lim.name} for every account")
@@ -148,13 +154,35 @@ class AdminServicer(gw_grpc.AdminServicer):
 
         return await guarded(context, run())
 
+    @staticmethod
+    def _within(p: Any, target: Any) -> bool:
+        """May the caller rotate `target`? Only if its accounts and roles are all within the caller's."""
+        return set(target.accounts) <= set(p.token.accounts) and rbac.roles_within(
+            target.roles, p.token.roles
+        )
+
     async def RotateKeys(self, request: gw.RotateKeys, context: Any) -> gw.RotateKeysResponse:
         async def run() -> gw.RotateKeysResponse:
             tid = validation.text(request.token_id, "token_id", required=True)
             if request.grace_seconds > 86400:
                 raise invalid("grace_seconds", f"{request.grace_seconds} is too long; 0..86400")
-            if self.store.get(tid) is None:
-                raise ApiError(grpc.StatusCode.NOT_FOUND, f"token_id: no token {tid!r}")
+            p = current.get()
+            target = self.store.get(tid)
+            if target is None or not self._within(p, target):
+                if target is not None:  # audited as a denial; answered exactly like an unknown id
+                    self.auth.audit.record(
+                        AuditRecord(
+                            p.method,
+                            "deny",
+                            "NOT_FOUND",
+                            p.token.id,
+                            f"{p.peer.ip}:{p.peer.port}",
+                            f"RotateKeys on token {tid} outside the caller's accounts or roles",
+                        )
+                    )
+                raise ApiError(
+                    grpc.StatusCode.NOT_FOUND, f"token_id: no token {tid!r} within your accounts and roles"
+                )
             try:
                 _, token, until = await asyncio.to_thread(self.store.rotate, tid, request.grace_seconds)
             except Rejected as e:

@@ -6,8 +6,15 @@ audited and answered with a status that names what to fix:
   2. `authorization: Bearer <token>` present and valid (UNAUTHENTICATED);
   3. the peer's IP inside one of the token's CIDRs (PERMISSION_DENIED);
   4. one of the token's roles allowed for the method (PERMISSION_DENIED; unknown method: default deny);
-  5. TOTP (`x-oms-totp`) for admin methods: valid now (±1 step), single-use by default (UNAUTHENTICATED);
-  6. the token's rate limit (RESOURCE_EXHAUSTED with RetryInfo).
+  5. the token's rate limit (RESOURCE_EXHAUSTED with RetryInfo), charged before the TOTP check so every
+     guessed code costs the token;
+  6. TOTP (`x-oms-totp`) for admin methods: valid now (±1 step), single-use by default (UNAUTHENTICATED).
+     `totp_max_failures` wrong codes in a row lock the token (every method) for `totp_lock_s`, doubled
+     at each further lock (capped at a day), with an audit record (decision "lock") and an alert.
+Before any of this costs the server work, a per-peer bucket (`peer_auth_rate`/s, burst
+`peer_auth_burst`) pays for every call that is not a token already verified (a missing, malformed,
+unknown or wrong token, or a first verification that needs scrypt): guessing token ids or secrets
+from one address is throttled before a scrypt is spent on it.
 The allowed principal is put in a contextvar for the servicer, which also checks account scope and
 charges per-order costs (batches, streams) through `charge()`.
 """
@@ -25,6 +32,7 @@ from typing import Any
 import grpc
 import pyotp
 
+from oms import log
 from oms.api import rbac
 from oms.api.audit_sink import AuditRecord, AuditSink
 from oms.api.ratelimit import Limiter
@@ -32,6 +40,12 @@ from oms.api.status import ApiError, abort
 from oms.api.tokens import TokenRecord, TokenStore
 
 PeerResolver = Callable[[str], "PeerInfo | None"]
+_log = log.get(__name__)
+
+
+def _log_alert(text: str) -> None:
+    """Default alert path: an ERROR line in the gateway's log (supervisord and the monitor read it)."""
+    _log.error("ALERT %s", text)
 
 
 @dataclass(slots=True)
@@ -39,6 +53,15 @@ class PeerInfo:
     ip: str
     port: int
     cert_subject: str = ""  # the client certificate's subject when mTLS is on
+
+
+@dataclass(slots=True)
+class Lockout:
+    """TOTP failures of one token: consecutive wrong codes, how many locks so far, locked until."""
+
+    failures: int = 0
+    locks: int = 0
+    until: float = 0.0  # time.monotonic()
 
 
 @dataclass(slots=True)
@@ -74,12 +97,24 @@ class Authenticator:
         *,
         resolve_peer: PeerResolver | None = None,
         totp_single_use: bool = True,
+        totp_max_failures: int = 5,
+        totp_lock_s: float = 60.0,
+        peer_auth_rate: float = 5.0,
+        peer_auth_burst: int = 20,
+        alert: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
         self.resolve_peer = resolve_peer  # set when the TLS front is in use
         self.totp_single_use = totp_single_use
+        self.totp_max_failures = totp_max_failures
+        self.totp_lock_s = totp_lock_s
+        self.peer_auth_rate = peer_auth_rate
+        self.peer_auth_burst = peer_auth_burst
+        self.alert = alert or _log_alert
         self.limiter = Limiter()
+        self.peer_limiter = Limiter(max_keys=100_000)
+        self.lockouts: dict[str, Lockout] = {}
         self._totp_last: dict[str, int] = {}
         self._ip_cache: dict[tuple[str, tuple[str, ...], str], bool] = {}
 
@@ -110,6 +145,13 @@ class Authenticator:
             peer = parse_peer(raw_peer) or PeerInfo(raw_peer, 0)
         where = f"{peer.ip}:{peer.port}"
         auth = metadata.get("authorization", "")
+        token = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        rec = None
+        if token:
+            self.store.maybe_reload()
+            rec = self.store.cached(token)
+        if not isinstance(rec, TokenRecord):  # not a token verified before: this peer pays for it
+            self._charge_peer(peer, method, where)
         if not auth:
             raise self._deny(
                 grpc.StatusCode.UNAUTHENTICATED,
@@ -124,9 +166,6 @@ class Authenticator:
                 method,
                 where,
             )
-        token = auth[7:].strip()
-        self.store.maybe_reload()
-        rec = self.store.cached(token)
         if rec is None:
             rec = await asyncio.to_thread(self.store.verify, token)
         if not rec:
@@ -163,8 +202,7 @@ class Authenticator:
                 where,
                 rec.id,
             )
-        if rule.totp:
-            self._check_totp(rec, metadata.get("x-oms-totp", ""), method, where)
+        self._check_lock(rec, method, where)
         if rule.cost:
             wait = self.limiter.take(rec.id, rec.rate, rec.burst, rule.cost)
             if wait:
@@ -177,6 +215,8 @@ class Authenticator:
                     rec.id,
                     retry_after=wait,
                 )
+        if rule.totp:
+            self._check_totp(rec, metadata.get("x-oms-totp", ""), method, where)
         self.audit.record(AuditRecord(method, "allow", "OK", rec.id, where))
         return Principal(rec, peer, method, frozenset(rec.accounts))
 
@@ -220,6 +260,7 @@ class Authenticator:
                 step = int(t // totp.interval)
                 break
         if step is None:
+            self._totp_failed(rec, method, where)
             raise self._deny(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "TOTP code invalid or expired: use the current code from the authenticator",
@@ -229,6 +270,7 @@ class Authenticator:
             )
         if self.totp_single_use:
             if step <= self._totp_last.get(rec.id, -1):
+                self._totp_failed(rec, method, where)
                 raise self._deny(
                     grpc.StatusCode.UNAUTHENTICATED,
                     "TOTP code already used: wait for the next code",
@@ -237,6 +279,68 @@ class Authenticator:
                     rec.id,
                 )
             self._totp_last[rec.id] = step
+        lo = self.lockouts.get(rec.id)
+        if lo is not None:
+            lo.failures = 0  # a right code ends the run of failures (the lock count stays: it only grows)
+
+    # ---- lockout and per-peer throttling -------------------------------------------------------
+    def _check_lock(self, rec: TokenRecord, method: str, where: str) -> None:
+        lo = self.lockouts.get(rec.id)
+        if lo is None:
+            return
+        left = lo.until - time.monotonic()
+        if left > 0:
+            raise self._deny(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"token {rec.id} is locked for {left:.0f} s more after {self.totp_max_failures} wrong "
+                "TOTP codes; wait, or ask an admin to check the token (oms tokens list)",
+                method,
+                where,
+                rec.id,
+                retry_after=left,
+            )
+
+    def _totp_failed(self, rec: TokenRecord, method: str, where: str) -> None:
+        lo = self.lockouts.setdefault(rec.id, Lockout())
+        lo.failures += 1
+        if lo.failures < self.totp_max_failures:
+            return
+        lo.failures = 0
+        lo.locks += 1
+        secs = min(self.totp_lock_s * (2 ** min(lo.locks - 1, 20)), 86400.0)
+        lo.until = time.monotonic() + secs
+        msg = (
+            f"token {rec.id} ({rec.name}) locked for {secs:.0f} s after {self.totp_max_failures} wrong "
+            f"TOTP codes in a row from {where} (lock #{lo.locks})"
+        )
+        self.audit.record(
+            AuditRecord(
+                method,
+                "lock",
+                "UNAUTHENTICATED",
+                rec.id,
+                where,
+                msg,
+                None,
+                {"lock_s": secs, "locks": lo.locks},
+            )
+        )
+        try:
+            self.alert(msg)
+        except Exception:  # an alert path that fails must not open the lock
+            _log.exception("gateway alert failed")
+
+    def _charge_peer(self, peer: PeerInfo, method: str, where: str) -> None:
+        wait = self.peer_limiter.take(peer.ip, self.peer_auth_rate, self.peer_auth_burst, 1)
+        if wait:
+            raise self._deny(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many unauthenticated or failed calls from {peer.ip} "
+                f"({self.peer_auth_rate:g}/s, burst {self.peer_auth_burst}); retry in {wait:.3f} s",
+                method,
+                where,
+                retry_after=wait,
+            )
 
     def charge(self, p: Principal, n: int) -> None:
         """Charge `n` orders to the caller's bucket (batches, streams); RESOURCE_EXHAUSTED if empty."""

@@ -23,7 +23,7 @@ import grpc
 import numpy as np
 
 from oms import log
-from oms.api.state import E_COID, E_REF_SEQ, E_STATUS, OrderState
+from oms.api.state import E_ACCOUNT, E_COID, E_KIND, E_REF_SEQ, E_STATUS, OrderState
 from oms.api.status import ApiError
 from oms.engine.constants import TERMINAL
 from oms.shm import names
@@ -32,6 +32,7 @@ from oms.shm.ring import Ring, open_ring
 
 _log = log.get(__name__)
 MAX_FOLLOWED = 1_000_000  # orders whose later events are routed back to the stream that sent them
+_REFUSALS = frozenset({r.ORDER_REJECTED, r.CANCEL_REJECTED, r.MODIFY_REJECTED})
 
 
 class AckSink(Protocol):
@@ -81,8 +82,9 @@ class EngineLink:
         self.cmd: Ring | None = None
         self.evt: Ring | None = None
         self._seq = (time.time_ns() // 1_000_000) << 20  # unique across restarts (ms << 20)
-        self._pending: dict[int, tuple[AckSink, Any, float]] = {}
-        self._followers: dict[int, AckSink] = {}  # client_order_id -> stream that sent it
+        # seq -> (sink, token, sent at, (account, client_order_id) to follow after an accept, or None)
+        self._pending: dict[int, tuple[AckSink, Any, float, tuple[int, int] | None]] = {}
+        self._followers: dict[tuple[int, int], AckSink] = {}  # (account, coid) -> stream that sent it
         self._subs: list[Callable[[tuple], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._stop = False
@@ -163,13 +165,12 @@ class EngineLink:
             wake.set_result(None)
         pending = self._pending
         for i in range(n):
-            pending[seqs[i]] = (sink, tokens[i], t0)
-            if rows[i][0] == r.SUBMIT_ORDER:
-                self.state.submitted(rows[i])
-                if follow:
-                    self._followers[rows[i][6]] = sink
-                    if len(self._followers) > MAX_FOLLOWED:  # long-lived streams of resting orders
-                        del self._followers[next(iter(self._followers))]
+            row = rows[i]
+            if row[0] == r.SUBMIT_ORDER:
+                self.state.submitted(row)
+                pending[seqs[i]] = (sink, tokens[i], t0, (row[4], row[6]) if follow else None)
+            else:
+                pending[seqs[i]] = (sink, tokens[i], t0, None)
         if n < len(rows):
             err = ApiError(
                 grpc.StatusCode.UNAVAILABLE, "engine command ring is full; retry shortly", retry_after=0.01
@@ -183,8 +184,8 @@ class EngineLink:
         """A stream closed: drop its waiters and followed orders."""
         for seq in [s for s, w in self._pending.items() if w[0] is sink]:
             del self._pending[seq]
-        for coid in [c for c, s in self._followers.items() if s is sink]:
-            del self._followers[coid]
+        for key in [k for k, s in self._followers.items() if s is sink]:
+            del self._followers[key]
 
     def subscribe(self, fn: Callable[[tuple], None]) -> Callable[[], None]:
         self._subs.append(fn)
@@ -231,14 +232,28 @@ class EngineLink:
             w = pending.pop(ref, None) if ref else None
             if w is not None:
                 w[0].ack(w[1], e, None)
+                if w[3] is not None:
+                    self._follow(w[3], w[0], e)
             else:
-                f = followers.get(e[E_COID])
+                key = (e[E_ACCOUNT], e[E_COID])
+                f = followers.get(key)
                 if f is not None:
                     f.event(e)
                     if e[E_STATUS] in TERMINAL:  # nothing more will come for this order
-                        del followers[e[E_COID]]
+                        del followers[key]
             for fn in self._subs:
                 fn(e)
+
+    def _follow(self, key: tuple[int, int], sink: AckSink, e: tuple) -> None:
+        """A stream follows an order's later events only once the engine took it for that stream's
+        account: the ack is not a refusal and names the same (account, client_order_id). Claiming
+        another account's id (or a duplicate of one's own) never moves its events to this stream."""
+        if e[E_KIND] in _REFUSALS or (e[E_ACCOUNT], e[E_COID]) != key or e[E_STATUS] in TERMINAL:
+            return
+        followers = self._followers
+        followers[key] = sink
+        if len(followers) > MAX_FOLLOWED:  # long-lived streams of resting orders
+            del followers[next(iter(followers))]
 
     def _sweep(self, now: float) -> None:
         dead = (
@@ -251,7 +266,7 @@ class EngineLink:
         )
         late = [s for s, w in self._pending.items() if dead is not None or now - w[2] > self.ack_timeout_s]
         for seq in late:
-            sink, token, _ = self._pending.pop(seq)
+            sink, token, _, _ = self._pending.pop(seq)
             sink.ack(
                 token,
                 None,
@@ -266,5 +281,5 @@ class EngineLink:
 
     def _fail_all(self, err: ApiError) -> None:
         pending, self._pending = self._pending, {}
-        for sink, token, _ in pending.values():
+        for sink, token, _, _ in pending.values():
             sink.ack(token, None, err)

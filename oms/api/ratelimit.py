@@ -1,4 +1,4 @@
-"""Gateway room (oms/api): per-token token buckets (requests and orders share one bucket per token).
+"""Gateway room (oms/api): token buckets per API token (requests and orders share one) and per peer address.
 
 Touches nothing. `take(n)` returns 0.0 when n tokens were available (and takes them), otherwise the
 seconds until they will be — the caller answers RESOURCE_EXHAUSTED with that as RetryInfo and takes
@@ -39,11 +39,14 @@ class TokenBucket:
 class Limiter:
     """One bucket per token id; a changed rate/burst in the token file replaces the bucket."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = 0) -> None:
         self._buckets: dict[str, TokenBucket] = {}
+        self.max_keys = max_keys  # > 0: forget the oldest buckets beyond this many (per-peer buckets)
 
     def take(self, token_id: str, rate: float, burst: float, n: float = 1.0) -> float:
         b = self._buckets.get(token_id)
         if b is None or b.rate != rate or b.burst != burst:
             b = self._buckets[token_id] = TokenBucket(rate, burst)
+            if self.max_keys and len(self._buckets) > self.max_keys:
+                del self._buckets[next(iter(self._buckets))]
         return b.take(n)

@@ -56,3 +56,20 @@ POLICY: dict[str, Rule] = {
 
 def is_public(method: str) -> bool:
     return method.startswith(PUBLIC_PREFIXES)
+
+
+# what each role includes: a caller may act on a token only if every role of that token is covered
+COVERS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin", "risk", "trader", "viewer"}),
+    "risk": frozenset({"risk", "viewer"}),
+    "trader": frozenset({"trader", "viewer"}),
+    "viewer": frozenset({"viewer"}),
+}
+
+
+def roles_within(roles: list[str] | frozenset[str], caller_roles: list[str] | frozenset[str]) -> bool:
+    """True when every role in `roles` is one the caller's roles include."""
+    covered: set[str] = set()
+    for r in caller_roles:
+        covered |= COVERS.get(r, frozenset())
+    return set(roles) <= covered

@@ -59,7 +59,15 @@ class Gateway:
         )
         self.resolver = Resolver(self.instruments, reload=self.reload_instruments)
         self.front: TlsFront | None = None
-        self.auth = Authenticator(self.store, self.audit, totp_single_use=s.totp_single_use)
+        self.auth = Authenticator(
+            self.store,
+            self.audit,
+            totp_single_use=s.totp_single_use,
+            totp_max_failures=s.totp_max_failures,
+            totp_lock_s=s.totp_lock_s,
+            peer_auth_rate=s.peer_auth_rate,
+            peer_auth_burst=s.peer_auth_burst,
+        )
         self.server: grpc.aio.Server | None = None
         self.health = HealthServicer()
         self.port = 0
@@ -76,7 +84,15 @@ class Gateway:
         ]
         server = grpc.aio.server(interceptors=[AuthInterceptor(self.auth)], options=opts)
         gateway_pb2_grpc.add_GatewayServicer_to_server(
-            GatewayServicer(self.link, self.resolver, self.auth, self.bbo), server
+            GatewayServicer(
+                self.link,
+                self.resolver,
+                self.auth,
+                self.bbo,
+                max_pending=self.settings.stream_max_pending,
+                max_buffered=self.settings.stream_max_buffered,
+            ),
+            server,
         )
         gateway_pb2_grpc.add_AdminServicer_to_server(
             AdminServicer(self.link, self.resolver, self.auth, self.store), server

@@ -28,7 +28,8 @@ from oms.api.status import ApiError, abort, invalid
 from oms.api.validation import Resolver
 
 _log = log.get(__name__)
-MAX_INFLIGHT = 65_536
+MAX_INFLIGHT = 16_384  # default bound of a stream's commands awaiting the engine's ack
+MAX_BUFFERED = 65_536  # default bound of acks+events queued for a stream's client
 
 
 async def guarded(context: grpc.aio.ServicerContext, coro: Any) -> Any:
@@ -46,10 +47,21 @@ async def guarded(context: grpc.aio.ServicerContext, coro: Any) -> Any:
 
 
 class StreamSink:
-    """Acks and events for one OrderStream: filled by the reader task, drained by the response loop."""
+    """Acks and events for one OrderStream: filled by the reader task, drained by the response loop.
 
-    def __init__(self, rs: Resolver) -> None:
+    Bounded both ways: at most `max_pending` commands await the engine (the request reader waits for
+    room), and at most `max_buffered` acks+events wait for the client. A client that stops reading
+    fills the second bound; the stream is then cut off (`cut` is called once, the queues are dropped)
+    instead of buffering for it forever."""
+
+    def __init__(
+        self, rs: Resolver, max_pending: int = MAX_INFLIGHT, max_buffered: int = MAX_BUFFERED, cut: Any = None
+    ) -> None:
         self.rs = rs
+        self.max_pending = max_pending
+        self.max_buffered = max_buffered
+        self._cut = cut
+        self.overflowed = False
         self.acks: list[pb.OrderAck] = []
         self.events: list[pb.OrderEvent] = []
         self.ready = asyncio.Event()
@@ -64,28 +76,51 @@ class StreamSink:
         a = convert.ack(rid, row[6], row[13], e)
         if err is not None:
             a.error, a.error_code = err.message, err.code.value[0]
-        self.acks.append(a)
         self.outstanding -= 1
-        if self.outstanding < MAX_INFLIGHT:
+        if self.outstanding < self.max_pending:
             self.space.set()
-        self.ready.set()
+        self._put(self.acks, a)
 
     def local(self, a: pb.OrderAck) -> None:
         self.refused += 1
-        self.acks.append(a)
-        self.ready.set()
+        self._put(self.acks, a)
 
     def event(self, e: tuple) -> None:
-        self.events.append(convert.event(e, self.rs))
+        if not self.overflowed:
+            self._put(self.events, convert.event(e, self.rs))
+
+    def _put(self, q: list[Any], item: Any) -> None:
+        if self.overflowed:
+            return
+        if len(self.acks) + len(self.events) >= self.max_buffered:
+            self.overflowed = True
+            self.acks, self.events = [], []
+            self.ready.set()
+            if self._cut is not None:
+                self._cut()
+            return
+        q.append(item)
         self.ready.set()
 
 
 class GatewayServicer(gw_grpc.GatewayServicer):
-    def __init__(self, link: EngineLink, rs: Resolver, auth: Authenticator, bbo: Any = None) -> None:
+    def __init__(
+        self,
+        link: EngineLink,
+        rs: Resolver,
+        auth: Authenticator,
+        bbo: Any = None,
+        *,
+        max_pending: int = MAX_INFLIGHT,
+        max_buffered: int = MAX_BUFFERED,
+    ) -> None:
         self.link = link
         self.rs = rs
         self.auth = auth
         self.bbo = bbo  # BboTable or None
+        self.max_pending = max_pending
+        self.max_buffered = max_buffered
+        self.streams_cut = 0
 
     # ---- single commands -----------------------------------------------------------------------
     async def _one(self, row: list[Any]) -> pb.OrderAck:
@@ -197,7 +232,18 @@ class GatewayServicer(gw_grpc.GatewayServicer):
     # ---- the bidirectional stream --------------------------------------------------------------
     async def OrderStream(self, request_iterator: Any, context: Any) -> AsyncIterator[gw.OrderStreamResponse]:
         p = current.get()
-        sink = StreamSink(self.rs)
+        handler = asyncio.current_task()
+        cut_at: list[float] = []
+
+        def cut() -> None:  # the client stopped reading: end the call (its pending write is cancelled)
+            if not cut_at:
+                cut_at.append(1.0)
+                self.streams_cut += 1
+                self.link.forget(sink)
+                if handler is not None:
+                    handler.cancel()
+
+        sink = StreamSink(self.rs, self.max_pending, self.max_buffered, cut)
         done = asyncio.Event()
 
         async def pump() -> None:
@@ -205,6 +251,8 @@ class GatewayServicer(gw_grpc.GatewayServicer):
                 async for req in request_iterator:
                     if not sink.space.is_set():
                         await sink.space.wait()
+                    if sink.overflowed:
+                        return
                     self._stream_request(p, sink, req)
             except Exception as e:  # client went away or sent garbage: end the stream cleanly
                 if not isinstance(e, asyncio.CancelledError):
@@ -235,7 +283,9 @@ class GatewayServicer(gw_grpc.GatewayServicer):
                     "OK",
                     p.token.id,
                     f"{p.peer.ip}:{p.peer.port}",
-                    "stream closed",
+                    "stream cut off: the client stopped reading its answers"
+                    if sink.overflowed
+                    else "stream closed",
                     None,
                     {"commands_sent": sink.sent, "commands_refused": sink.refused},
                 )
@@ -247,6 +297,18 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         n += 2 * len(req.oco) + sum(
             1 + b.HasField("stop_loss") + b.HasField("take_profit") for b in req.bracket
         )
+        try:  # every command costs, also the ones refused below (invalid, out of scope)
+            self.auth.charge(p, min(max(n, 1), validation.MAX_BATCH + 1))
+        except ApiError as e:
+            items = [*req.submit, *req.cancel, *req.modify, *req.oco, *req.bracket] if 1 <= n <= validation.MAX_BATCH else [None]
+            for item in items:
+                coid = getattr(item, "client_order_id", 0)
+                sink.local(
+                    pb.OrderAck(
+                        request_id=rid, client_order_id=coid, error=e.message, error_code=e.code.value[0]
+                    )
+                )
+            return
         if not 1 <= n <= validation.MAX_BATCH:
             e = invalid("submit", f"request {rid} has {n} commands; send 1..{validation.MAX_BATCH}")
             sink.local(pb.OrderAck(request_id=rid, error=e.message, error_code=e.code.value[0]))
@@ -282,13 +344,8 @@ class GatewayServicer(gw_grpc.GatewayServicer):
                 tokens.append((rid, row))
         if not rows:
             return
-        try:
-            self.auth.charge(p, len(rows))
-        except ApiError as e:
-            self._refuse(sink, rid, rows, e)
-            return
         sink.outstanding += len(rows)
-        if sink.outstanding >= MAX_INFLIGHT:
+        if sink.outstanding >= sink.max_pending:
             sink.space.clear()
         try:
             self.link.publish(rows, sink, tokens, follow=True)
@@ -313,7 +370,7 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             self.auth.check_account(current.get(), request.account)
             if not request.client_order_id:
                 raise invalid("client_order_id", "is required")
-            o = self.link.state.orders.get(request.client_order_id)
+            o = self.link.state.orders.get((request.account, request.client_order_id))
             if o is None or o.account != request.account:
                 raise ApiError(
                     grpc.StatusCode.NOT_FOUND,

@@ -27,6 +27,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     create_rings: bool = True  # create the gateway<->engine rings when the engine has not yet
     ring_capacity: int = 65536
     max_message_bytes: int = 4 * 1024 * 1024
+    totp_max_failures: int = 5  # wrong TOTP codes in a row that lock the token
+    totp_lock_s: float = 60.0  # first lock; each further lock doubles it (at most a day)
+    peer_auth_rate: float = 10.0  # per peer address: calls/s without an already-verified token
+    peer_auth_burst: int = 50
+    stream_max_pending: int = 16384  # OrderStream: commands awaiting the engine's ack, per stream
+    stream_max_buffered: int = 65536  # OrderStream: acks+events queued for a client that is not reading
 
 
 def validate(s: Settings) -> list[tuple[str, object, str]]:
@@ -46,4 +52,16 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         out.append(("ring_capacity", s.ring_capacity, "must be a power of two >= 1024"))
     if not 1024 <= s.max_message_bytes <= 64 * 1024 * 1024:
         out.append(("max_message_bytes", s.max_message_bytes, "must be within 1 KiB..64 MiB"))
+    if s.totp_max_failures < 1:
+        out.append(("totp_max_failures", s.totp_max_failures, "must be >= 1"))
+    if not 1 <= s.totp_lock_s <= 86400:
+        out.append(("totp_lock_s", s.totp_lock_s, "must be within 1..86400 seconds"))
+    if s.peer_auth_rate <= 0 or s.peer_auth_burst < 1:
+        out.append(("peer_auth_rate", s.peer_auth_rate, "rate must be > 0 and peer_auth_burst >= 1"))
+    if s.stream_max_pending < 1 or s.stream_max_buffered < 2 * validation_max_batch():
+        out.append(("stream_max_buffered", s.stream_max_buffered, "stream_max_pending >= 1 and this >= 512"))
     return out
+
+
+def validation_max_batch() -> int:
+    return 256  # oms.api.validation.MAX_BATCH (not imported: settings load without the generated code)

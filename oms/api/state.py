@@ -37,6 +37,9 @@ _ORDER_KINDS = {
 }
 
 
+_REFUSALS = {r.ORDER_REJECTED, r.CANCEL_REJECTED, r.MODIFY_REJECTED}
+
+
 @dataclass(slots=True)
 class OrderView:
     account: int
@@ -72,8 +75,11 @@ class PositionView:
 
 
 class OrderState:
+    """Orders keyed by (account, client_order_id): an id is unique per account, so two accounts may use
+    the same id and never see each other's order."""
+
     def __init__(self, max_orders: int = 200_000) -> None:
-        self.orders: OrderedDict[int, OrderView] = OrderedDict()
+        self.orders: OrderedDict[tuple[int, int], OrderView] = OrderedDict()
         self.positions: dict[tuple[int, int], PositionView] = {}
         # the venue's futures settings per instrument (the last LeverageChanged / MarginModeChanged /
         # PositionReport it applied): leverage, margin mode, liquidation price, position and margin
@@ -85,8 +91,9 @@ class OrderState:
     def submitted(self, row: list[int]) -> None:
         """Record an order the gateway just sent (COMMAND row), so it is visible before the engine answers."""
         coid = row[6]
-        if coid not in self.orders:
-            self.orders[coid] = OrderView(
+        key = (row[4], coid)
+        if key not in self.orders:
+            self.orders[key] = OrderView(
                 row[4], row[5], coid, row[14], row[15], row[8], row[9], 0, row[9], updated_ns=row[12]
             )
             self._trim()
@@ -99,11 +106,16 @@ class OrderState:
             return
         if kind not in _ORDER_KINDS or not e[E_COID]:
             return
+        if e[E_REASON] == ec.R_DUPLICATE_CLIENT_ORDER_ID:
+            return  # the answer to a repeated id: the existing order did not change
         coid = e[E_COID]
-        o = self.orders.get(coid)
+        key = (e[E_ACCOUNT], coid)
+        o = self.orders.get(key)
         if o is None:
+            if e[E_STATUS] == ec.ST_NONE and kind in _REFUSALS:
+                return  # a refusal about an order this account does not have: nothing to show
             o = OrderView(e[E_ACCOUNT], e[E_INSTRUMENT], coid, e[E_SIDE], e[E_OTYPE], 0, 0)
-            self.orders[coid] = o
+            self.orders[key] = o
             self._trim()
         o.last_kind = kind
         if e[E_STATUS]:
@@ -122,6 +134,8 @@ class OrderState:
             o.cum_qty, o.leaves_qty = e[E_CUM], e[E_LEAVES]
         elif kind in (r.ORDER_CANCELED, r.ORDER_REJECTED, r.ORDER_EXPIRED):
             o.leaves_qty = 0
+            if kind == r.ORDER_REJECTED and not e[E_STATUS]:
+                o.status = ec.ST_REJECTED  # refused before it got a slot (invalid, unknown account...)
 
     def _fill(self, e: tuple) -> None:
         key = (e[E_INSTRUMENT], e[E_TRADE])
@@ -163,9 +177,9 @@ class OrderState:
         if len(self.orders) <= self.max_orders:
             return
         excess = len(self.orders) - int(self.max_orders * 0.9)
-        done = [c for c, o in self.orders.items() if not o.open][:excess]
-        for coid in done:
-            del self.orders[coid]
+        done = [k for k, o in self.orders.items() if not o.open][:excess]
+        for key in done:
+            del self.orders[key]
         excess -= len(done)
         while excess > 0:
             self.orders.popitem(last=False)

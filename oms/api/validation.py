@@ -24,6 +24,7 @@ SOURCE_GATEWAY = 1
 MAX_BATCH = 256
 MAX_TEXT = 64
 U32 = 0xFFFFFFFF
+MAX_UNITS = 1 << 53  # largest price (ticks) or quantity (lots) accepted: exact in a double, far from int64
 
 _TYPE = {
     pb.ORDER_TYPE_LIMIT: r.ORD_LIMIT,
@@ -245,7 +246,18 @@ def _units(fn: Any, value: str, field: str) -> int:
         n = fn(value)
     except DecimalError as e:
         raise invalid(field, str(e)) from None
+    if n > MAX_UNITS:
+        raise invalid(
+            field, f"{value[:40]} is {n} ticks/lots of the instrument; at most 2^53 ({MAX_UNITS}) allowed"
+        )
     return n
+
+
+def _min_qty(res: Resolved, qty: int, field: str) -> None:
+    """The venue's minimum quantity filter (the tick/lot grid and min notional are checked elsewhere)."""
+    mq = getattr(res.inst, "min_qty", None)
+    if mq and Decimal(qty) * res.prec.lot < Decimal(mq):
+        raise invalid(field, f"is below the venue's minimum quantity {Decimal(mq).normalize():f}")
 
 
 def submit(req: pb.SubmitOrder, rs: Resolver, new_coid: Any, path: str = "") -> list[Any]:
@@ -272,6 +284,7 @@ def submit(req: pb.SubmitOrder, rs: Resolver, new_coid: Any, path: str = "") -> 
             f"{path}quantity",
             f"must be a positive decimal, a multiple of the lot size {prec.lot.normalize():f}",
         )
+    _min_qty(res, qty, f"{path}quantity")
     price = 0
     if otype in _PRICED:
         if not req.price:
@@ -374,6 +387,8 @@ def modify(req: pb.ModifyOrder, rs: Resolver, path: str = "") -> list[Any]:
         raise invalid(f"{path}price", "must be > 0")
     if req.quantity and qty <= 0:
         raise invalid(f"{path}quantity", "must be > 0")
+    if qty:
+        _min_qty(res, qty, f"{path}quantity")
     return _row(
         r.MODIFY_ORDER,
         0,

@@ -5,7 +5,8 @@ kernels of oms/engine/orders.py, risk.py and positions.py:
 
 - `now_ns` / `mono_ns`: clock_gettime through an external symbol (cacheable, no Python object).
 - open-addressing index (linear probing, backward-shift deletion, key 0 = empty) from
-  (account, client_order_id) to order slot (an id is unique per account, never across accounts); trade-id dedup set in two generations.
+  (account, client_order_id) to order slot (an id is unique per account, never across accounts);
+  trade-id dedup set in two generations.
 - slot allocation: a free stack, then the oldest terminal order (idempotency horizon = capacity).
 - staging: `ev_order` / `cmd_order` write one EVENT / COMMAND record into evq / cmdq.
 - aggregates: `set_leaves` keeps per-position open qty and per-account/venue open notional exact.

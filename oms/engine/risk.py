@@ -115,7 +115,9 @@ def check_order(s, a, i, v, side, qty, limit_px, risk_px, priced, check_rate):
     nn = B.notional(ins, px, qty)
     if nn > lim[C.L_MAX_ORDER_NOTIONAL, a]:
         return C.R_MAX_ORDER_NOTIONAL
-    worst = sat_add(sat_add(p.qty, p.open_buy), qty) if side > 0 else sat_add(sat_add(-p.qty, p.open_sell), qty)
+    worst = (
+        sat_add(sat_add(p.qty, p.open_buy), qty) if side > 0 else sat_add(sat_add(-p.qty, p.open_sell), qty)
+    )
     if worst > lim[C.L_MAX_POSITION_QTY, i]:
         return C.R_MAX_POSITION_INSTRUMENT
     gross = sat_add(sat_add(acct.pos_notional, acct.open_notional), nn)

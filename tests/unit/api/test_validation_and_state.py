@@ -111,7 +111,7 @@ def test_order_view_is_bounded_even_when_every_order_stays_open() -> None:
             [r.SUBMIT_ORDER, 0, 1, 1, 1, 1, i, 0, 100, 1, 0, 0, 0, i, 1, 1, 1, 0, 1, 0, 0, 0, 0, (0, 0)]
         )
     assert 900 <= len(s.orders) <= 1000 and s.dropped_open > 0
-    assert 5000 in s.orders and 1 not in s.orders  # the newest kept, the oldest forgotten
+    assert (1, 5000) in s.orders and (1, 1) not in s.orders  # the newest kept, the oldest forgotten
 
 
 def test_unknown_symbol_rereads_the_shared_registry() -> None:
