@@ -42,12 +42,12 @@ MAX_PX = np.int64(I64_MAX // 10000)  # a limit price above this cannot be compar
 def sat_add(a, b):
     """a + b in int64, clamped to [I64_MIN, I64_MAX] instead of wrapping (risk sums must never wrap
     a huge exposure into a small or negative one)."""
-    r = a + b
-    if a > 0 and b > 0 and r < 0:
+    # tested before adding: LLVM treats signed overflow as impossible and folds an after-the-fact check
+    if b > 0 and a > I64_MAX - b:
         return I64_MAX
-    if a < 0 and b < 0 and r >= 0:
+    if b < 0 and a < I64_MIN - b:
         return I64_MIN
-    return r
+    return a + b
 
 
 @njit(cache=True, _nrt=False, inline="always")
