@@ -305,29 +305,96 @@ class Client:
 
 
 def add_connection_args(p: Any) -> None:
-    """--target/--token/--ca/--cert/--key/--totp-secret (defaults from OMS_GATEWAY, OMS_TOKEN, ...)."""
+    """--target/--token/--ca/--cert/--key/--totp-secret (defaults from OMS_GATEWAY, OMS_TOKEN, ...).
+
+    Secrets (the token, the TOTP secret) come from the environment (OMS_TOKEN, OMS_TOTP_SECRET), a file
+    readable only by its owner (--token-file / OMS_TOKEN_FILE, --totp-secret-file /
+    OMS_TOTP_SECRET_FILE) or, for the token, a prompt on the terminal. On the command line they still
+    work but print a warning: argv is visible to every local user (`ps`) and lands in shell history."""
     p.add_argument(
         "--target",
         default=os.environ.get("OMS_GATEWAY", "127.0.0.1:50051"),
         help="gateway host:port (env OMS_GATEWAY)",
     )
-    p.add_argument("--token", default=os.environ.get("OMS_TOKEN", ""), help="API token (env OMS_TOKEN)")
+    p.add_argument(
+        "--token", default=None, help="API token; prefer env OMS_TOKEN or --token-file (argv is public)"
+    )
+    p.add_argument(
+        "--token-file", default=os.environ.get("OMS_TOKEN_FILE"), help="file with the token (mode 0600)"
+    )
     p.add_argument("--ca", default=os.environ.get("OMS_CA", "var/certs/ca.crt"), help="CA file (env OMS_CA)")
     p.add_argument("--cert", default=os.environ.get("OMS_CLIENT_CERT"), help="client certificate (mTLS)")
     p.add_argument("--key", default=os.environ.get("OMS_CLIENT_KEY"), help="client key (mTLS)")
-    p.add_argument("--totp-secret", default=os.environ.get("OMS_TOTP_SECRET"), help="TOTP secret (admin)")
+    p.add_argument("--totp-secret", default=None, help="TOTP secret (admin); prefer env OMS_TOTP_SECRET")
+    p.add_argument(
+        "--totp-secret-file",
+        default=os.environ.get("OMS_TOTP_SECRET_FILE"),
+        help="file with the TOTP secret (0600)",
+    )
     p.add_argument("--timeout", type=float, default=10.0)
 
 
+def read_private_file(path: str, what: str) -> str:
+    """The stripped contents of a file only its owner can read; refuses a group/world-readable one."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise Rejected(f"{what} file {path!r} cannot be read: {e.strerror}") from None
+    if st.st_mode & 0o077:
+        raise Rejected(
+            f"{what} file {path!r} has mode {st.st_mode & 0o777:o}; other users could read it: "
+            f"chmod 600 {path}"
+        )
+    if st.st_uid != os.getuid():
+        raise Rejected(f"{what} file {path!r} belongs to uid {st.st_uid}, not to you; use your own file")
+    with open(path, encoding="utf-8") as f:
+        value = f.read().strip()
+    if not value:
+        raise Rejected(f"{what} file {path!r} is empty")
+    return value
+
+
+def read_secret(
+    argv_value: str | None, env: str, file_path: str | None, what: str, flag: str, *, prompt: bool = False
+) -> str | None:
+    """A secret from argv (with a warning), the environment, a 0600 file, or the terminal."""
+    import sys
+
+    if argv_value:
+        print(
+            f"warning: {what} given on the command line ({flag}) is visible to other users (ps) and in your "
+            f"shell history; use {env}, {flag}-file or the prompt instead",
+            file=sys.stderr,
+        )
+        return argv_value
+    value = os.environ.get(env)
+    if value:
+        return value.strip()
+    if file_path:
+        return read_private_file(file_path, what)
+    if prompt and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"{what}: ").strip() or None
+    return None
+
+
 def client_from_args(args: Any) -> Client:
-    if not args.token:
-        raise Rejected("no API token: pass --token or set OMS_TOKEN (create one with `oms tokens add`)")
+    token = read_secret(args.token, "OMS_TOKEN", args.token_file, "API token", "--token", prompt=True)
+    if not token:
+        raise Rejected(
+            "no API token: set OMS_TOKEN, pass --token-file (mode 0600) or run on a terminal to be "
+            "prompted (create one with `oms tokens add`)"
+        )
+    totp_secret = read_secret(
+        args.totp_secret, "OMS_TOTP_SECRET", args.totp_secret_file, "TOTP secret", "--totp-secret"
+    )
     return Client(
         args.target,
-        token=args.token,
+        token=token,
         ca=args.ca,
         cert=args.cert,
         key=args.key,
-        totp_secret=args.totp_secret,
+        totp_secret=totp_secret,
         timeout=args.timeout,
     )

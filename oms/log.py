@@ -1,8 +1,9 @@
 """Logging room: one logger per room (`oms.<room>`), text or JSON lines, never a secret.
 
 Call `setup(json_lines=..., level=...)` once per process (the CLI and every `oms/procs` program do);
-rooms use `get(__name__)`. A redaction filter masks anything that looks like a key or signature and any
-value registered with `redact()`, so a secret cannot reach a log line even by mistake.
+rooms use `get(__name__)`. A redaction filter masks anything that looks like a key, signature, URL
+userinfo (`nats://user:pass@`), bearer credential or API token (`omt_...`), and any value registered
+with `redact()`, so a secret cannot reach a log line even by mistake.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ _lock = threading.Lock()
 _redacted: set[str] = set()
 _PATTERNS = [
     re.compile(r"(signature=)[0-9A-Za-z+/=%]+"),
+    # URL userinfo: nats://user:pass@host, postgresql://u:p@h/db -> scheme://***@host
+    re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+(?=@)"),
+    # bearer credentials and our API tokens wherever they appear (omt_<id>.<secret>)
+    re.compile(r"(Bearer\s+)[^\s\"',;]+", re.I),
+    re.compile(r"(omt_)[A-Za-z0-9_-]+\.[A-Za-z0-9_.~+/=-]+"),
     re.compile(r"((?:api[_-]?key|secret|password|passphrase|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+", re.I),
 ]
 
