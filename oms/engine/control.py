@@ -114,9 +114,16 @@ def set_trading_state(s, c):
             s.evq[n].status = 255
         return C.K_REJECTED
     scope = c.param_scope
+    before = s.meta[S.M_EVSEQ]
     for a in range(1, len(s.acct)):
         if scope == C.SCOPE_ALL or scope == a:
             change_state(s, a, new_state, C.R_NONE, c.seq)
+    if s.meta[S.M_EVSEQ] == before:  # already in that state: still answer, or the sender waits in vain
+        n = B.ev_blank(s, R.TRADING_STATE_CHANGED, C.R_NONE, c.seq)
+        if n >= 0:
+            s.evq[n].account = 0 if scope == C.SCOPE_ALL or scope >= len(s.acct) else scope
+            s.evq[n].status = new_state
+            s.evq[n].price = new_state
     if new_state == C.TS_HALTED:
         start_cancel_all(s, 0 if scope == C.SCOPE_ALL else scope, 0, 0, C.R_KILL_SWITCH, c.seq)
     return C.K_OK
