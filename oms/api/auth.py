@@ -106,6 +106,7 @@ class Authenticator:
         self.store = store
         self.audit = audit
         self.resolve_peer = resolve_peer  # set when the TLS front is in use
+        self.drop_peer: Callable[[PeerInfo], bool] | None = None  # the front's "close this client"
         self.totp_single_use = totp_single_use
         self.totp_max_failures = totp_max_failures
         self.totp_lock_s = totp_lock_s

@@ -69,6 +69,7 @@ class Gateway:
             peer_auth_burst=s.peer_auth_burst,
         )
         self.server: grpc.aio.Server | None = None
+        self.gateway_servicer: GatewayServicer | None = None
         self.health = HealthServicer()
         self.port = 0
         self.backend_port = 0
@@ -83,17 +84,15 @@ class Gateway:
             ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(interceptors=[AuthInterceptor(self.auth)], options=opts)
-        gateway_pb2_grpc.add_GatewayServicer_to_server(
-            GatewayServicer(
-                self.link,
-                self.resolver,
-                self.auth,
-                self.bbo,
-                max_pending=self.settings.stream_max_pending,
-                max_buffered=self.settings.stream_max_buffered,
-            ),
-            server,
+        self.gateway_servicer = GatewayServicer(
+            self.link,
+            self.resolver,
+            self.auth,
+            self.bbo,
+            max_pending=self.settings.stream_max_pending,
+            max_buffered=self.settings.stream_max_buffered,
         )
+        gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway_servicer, server)
         gateway_pb2_grpc.add_AdminServicer_to_server(
             AdminServicer(self.link, self.resolver, self.auth, self.store), server
         )
@@ -113,6 +112,7 @@ class Gateway:
         self.front = TlsFront(s.host, s.port, ("127.0.0.1", self.backend_port), files)
         await self.front.start()
         self.auth.resolve_peer = self.front.resolve
+        self.auth.drop_peer = self.front.drop
         self.port = self.front.port
         for name in ("", *SERVICES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)

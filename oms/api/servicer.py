@@ -240,8 +240,10 @@ class GatewayServicer(gw_grpc.GatewayServicer):
                 cut_at.append(1.0)
                 self.streams_cut += 1
                 self.link.forget(sink)
-                if handler is not None:
+                if handler is not None:  # ends the handler (its blocked write) without an error log
                     handler.cancel()
+                if self.auth.drop_peer is not None:  # and the connection: the client sees UNAVAILABLE
+                    self.auth.drop_peer(p.peer)
 
         sink = StreamSink(self.rs, self.max_pending, self.max_buffered, cut)
         done = asyncio.Event()

@@ -140,6 +140,17 @@ class TlsFront:
             await self._server.wait_closed()
             self._server = None
 
+    def drop(self, peer: PeerInfo) -> bool:
+        """Close the client connection of `peer` at once (unsent bytes discarded): how the gateway cuts
+        off a client that stopped reading. The backend side closes with it, so gRPC ends its calls."""
+        for half in list(self._halves):
+            if isinstance(half, _Client) and half.transport is not None and not half.closed:
+                name = half.transport.get_extra_info("peername") or ("?", 0)
+                if str(name[0]) == peer.ip and int(name[1]) == peer.port:
+                    half.transport.abort()
+                    return True
+        return False
+
     def resolve(self, raw_peer: str) -> PeerInfo | None:
         """The real client behind a backend peer string, or None if the front did not open it."""
         p = parse_peer(raw_peer)
