@@ -17,14 +17,17 @@ import time
 
 _lock = threading.Lock()
 _redacted: set[str] = set()
+# value classes stop at quotes and backslashes, so scrubbing a JSON line never eats an escape
 _PATTERNS = [
     re.compile(r"(signature=)[0-9A-Za-z+/=%]+"),
     # URL userinfo: nats://user:pass@host, postgresql://u:p@h/db -> scheme://***@host
-    re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+(?=@)"),
+    re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@\"'\\]+(?=@)"),
     # bearer credentials and our API tokens wherever they appear (omt_<id>.<secret>)
-    re.compile(r"(Bearer\s+)[^\s\"',;]+", re.I),
+    re.compile(r"(Bearer\s+)[^\s\"',;\\]+", re.I),
     re.compile(r"(omt_)[A-Za-z0-9_-]+\.[A-Za-z0-9_.~+/=-]+"),
-    re.compile(r"((?:api[_-]?key|secret|password|passphrase|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+", re.I),
+    re.compile(
+        r"((?:api[_-]?key|secret|password|passphrase|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}\\]+", re.I
+    ),
 ]
 
 
