@@ -82,6 +82,10 @@ class EngineLink:
         self.cmd: Ring | None = None
         self.evt: Ring | None = None
         self._seq = (time.time_ns() // 1_000_000) << 20  # unique across restarts (ms << 20)
+        # client order ids the gateway assigns: below 2^48 (engine constants.MAX_COID), unique across
+        # restarts while fewer than 2^18 ids a second are assigned on average (seconds since 2024 << 18,
+        # which stays below 2^48 until 2058)
+        self._coid = max(0, int(time.time()) - 1_704_067_200) << 18
         # seq -> (sink, token, sent at, (account, client_order_id) to follow after an accept, or None)
         self._pending: dict[int, tuple[AckSink, Any, float, tuple[int, int] | None]] = {}
         self._followers: dict[tuple[int, int], AckSink] = {}  # (account, coid) -> stream that sent it
@@ -134,8 +138,8 @@ class EngineLink:
 
     # ---- commands ------------------------------------------------------------------------------
     def next_coid(self) -> int:
-        self._seq += 1
-        return self._seq
+        self._coid += 1
+        return self._coid
 
     def publish(
         self, rows: list[list[Any]], sink: AckSink, tokens: list[Any], follow: bool = False

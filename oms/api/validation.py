@@ -333,6 +333,8 @@ def submit(req: pb.SubmitOrder, rs: Resolver, new_coid: Any, path: str = "") -> 
         if not now < req.expire_time_ns < now + 366 * 86400 * 10**9:
             raise invalid(f"{path}expire_time_ns", "must be 0 or a Unix time in ns within the next year")
     coid = req.client_order_id or new_coid()
+    if coid > ec.MAX_COID:
+        raise invalid(f"{path}client_order_id", f"{coid} is too large; use 1..{ec.MAX_COID} (2^48 - 1) or 0")
     return _row(
         r.SUBMIT_ORDER,
         flags,
@@ -357,6 +359,10 @@ def _order_ref(req: Any, rs: Resolver, path: str) -> tuple[int, Resolved | None]
     acct = account(req.account, f"{path}account")
     if req.client_order_id == 0:
         raise invalid(f"{path}client_order_id", "is required (the id returned when the order was submitted)")
+    if req.client_order_id > ec.MAX_COID:
+        raise invalid(
+            f"{path}client_order_id", f"{req.client_order_id} is too large; ids are 1..{ec.MAX_COID}"
+        )
     res = rs.resolve(req.venue, req.market, req.symbol, path) if (req.venue or req.symbol) else None
     return acct, res
 

@@ -136,6 +136,25 @@ def idx_delete(s, coid, slot):
     ix[i, 1] = 0
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def wire_id(account, coid):
+    """The id a connector and the venue see for (account, coid): unique across accounts, so one
+    account can never collide with, or block, another account's order at a connector or venue."""
+    return (np.uint64(account - 1) << np.uint64(C.COID_BITS)) | np.uint64(coid)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def wire_account(wire):
+    """The account of a wire id (0 when the high bits are 0: account 1, or an id from before encoding)."""
+    hi = np.uint64(wire) >> np.uint64(C.COID_BITS)
+    return np.int64(hi + np.uint64(1)) if hi != 0 else np.int64(0)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def wire_coid(wire):
+    return np.uint64(wire) & np.uint64(C.MAX_COID)
+
+
 @njit(cache=True, _nrt=False)
 def trade_seen(s, coid, trade_id):
     """True if (coid, trade_id) was seen; otherwise remember it. trade_id 0 is never deduplicated."""
@@ -372,8 +391,11 @@ def cmd_order(s, kind, o, source):
     c.market = o.market
     c.account = o.account
     c.instrument = o.instrument
-    c.client_order_id = o.client_order_id
-    c.ref_id = o.client_order_id if kind != R.SUBMIT_ORDER else o.ref_id
+    c.client_order_id = wire_id(o.account, o.client_order_id)
+    if kind != R.SUBMIT_ORDER:
+        c.ref_id = c.client_order_id
+    else:
+        c.ref_id = wire_id(o.account, o.ref_id) if o.ref_id != 0 else np.uint64(0)
     c.price = o.new_price if kind == R.MODIFY_ORDER else o.price
     c.qty = o.new_qty if kind == R.MODIFY_ORDER else o.qty
     c.trigger_price = o.trigger_price

@@ -249,3 +249,9 @@ K_OK = 0
 K_REJECTED = 1
 K_IGNORED = 2
 K_MORE = 3  # output buffer high-water mark hit; call again to continue (cancel-all cursor)
+
+# Client order ids are unique per account. Connectors and venues see a "wire id" that is unique across
+# accounts: ((account - 1) << 48) | client_order_id, so account 1's wire id is its client order id.
+COID_BITS = 48
+MAX_COID = (1 << COID_BITS) - 1  # largest client_order_id accepted (the gateway refuses larger)
+MAX_WIRE_ACCOUNT = 1 << 16  # accounts 1..65536 fit the 16 high bits of a wire id

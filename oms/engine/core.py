@@ -37,6 +37,11 @@ class Output:
         return [R.KIND_NAMES.get(int(k), str(int(k))) for k in self.events["kind"]]
 
 
+def wire_id(account: int, coid: int) -> int:
+    """The id connectors and venues see for (account, coid) (oms.engine.book.wire_id in Python)."""
+    return ((account - 1) << C.COID_BITS) | coid
+
+
 class Engine:
     def __init__(
         self,
@@ -285,10 +290,12 @@ class Engine:
         return self.command(kind=R.SET_TRADING_STATE, param_id=state, param_scope=scope)
 
     def venue(self, kind: int, coid: int, **fields: int) -> Output:
+        """One venue event for `coid`; with `account`, addressed by the wire id a connector echoes."""
         e = self._one_ev
         e[0] = 0
         e[0]["kind"] = kind
-        e[0]["client_order_id"] = coid
+        a = fields.get("account", 0)
+        e[0]["client_order_id"] = wire_id(a, coid) if a else coid
         for k, v in fields.items():
             e[0][k] = v
         return self.run_exec(e)

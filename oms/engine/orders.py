@@ -52,7 +52,12 @@ def _reject_no_slot(s, c, reason, status):
 @njit(cache=True, _nrt=False)
 def _valid_shape(c):
     t = c.order_type
-    if c.client_order_id == 0 or c.qty <= 0 or (c.side != 1 and c.side != -1):
+    if (
+        c.client_order_id == 0
+        or c.client_order_id > C.MAX_COID
+        or c.qty <= 0
+        or (c.side != 1 and c.side != -1)
+    ):
         return False
     if t < R.ORD_LIMIT or t > R.ORD_TRAILING_STOP_MARKET or c.tif > R.TIF_GTX:
         return False

@@ -137,6 +137,10 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         bad.append(("max_leverage", s.max_leverage, "must be 0..1000 (0 = off)"))
     if s.n_accounts < 2 or s.n_instruments < 2:
         bad.append(("n_accounts/n_instruments", (s.n_accounts, s.n_instruments), "must be >= 2"))
+    if s.n_accounts > 65537:
+        bad.append(
+            ("n_accounts", s.n_accounts, "must be <= 65537 (account ids 1..65536 fit a venue wire id)")
+        )
     for a in s.accounts:
         if not 1 <= a < s.n_accounts:
             bad.append(("accounts", a, f"must be ids in 1..{s.n_accounts - 1} (raise n_accounts)"))

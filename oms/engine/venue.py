@@ -29,6 +29,10 @@ def _forward(s, ev, reason, status):
     s.meta[S.M_NEV] = n + 1
     s.meta[S.M_EVSEQ] += 1
     e = s.evq[n]
+    acct = B.wire_account(ev.client_order_id)  # back from the connector's wire id to (account, coid)
+    if acct != 0:
+        e.account = acct
+    e.client_order_id = B.wire_coid(ev.client_order_id)
     e.reason = reason
     e.status = status
     e.seq = s.meta[S.M_EVSEQ]
@@ -109,11 +113,13 @@ def on_exec(s, ev):
         K.futures_report(s, ev)
         _forward(s, ev, ev.reason, ev.status)
         return C.K_OK
-    # connectors echo the account of the command; an event without one (0) matches the id in any account
-    if ev.account != 0:
-        slot = B.idx_lookup(s, ev.account, ev.client_order_id)
-    else:
-        slot = B.idx_lookup_any(s, ev.client_order_id)
+    # connectors echo the wire id the engine sent (book.wire_id: the account in its high bits) and the
+    # command's account; an event with neither (tools, old journals) matches the id in any account
+    acct = B.wire_account(ev.client_order_id)
+    coid = B.wire_coid(ev.client_order_id)
+    if acct == 0:
+        acct = ev.account
+    slot = B.idx_lookup(s, acct, coid) if acct != 0 else B.idx_lookup_any(s, coid)
     if slot < 0 or ev.client_order_id == 0:
         s.meta[S.M_UNKNOWN] += 1
         _forward(s, ev, C.R_UNKNOWN_ORDER, C.ST_NONE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oms.engine import constants as C
+from oms.engine.core import wire_id
 from oms.shm import records as R
 from tests.unit.engine.conftest import PX, make_engine
 
@@ -133,7 +134,7 @@ def test_cancel_all_scopes(eng):
     out = eng.cancel_all(venue=2)
     assert list(out.commands["ref_id"]) == [3]
     out = eng.cancel_all(account=2)
-    assert list(out.commands["ref_id"]) == [4]
+    assert list(out.commands["ref_id"]) == [wire_id(2, 4)]  # connectors see account 2's wire id
     out = eng.cancel_all()
     assert list(out.commands["ref_id"]) == [1]
     assert out.kinds()[-1] == "CancelAll" and out.events[-1]["qty"] == 1
