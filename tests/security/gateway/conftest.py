@@ -141,8 +141,25 @@ def stop_real(real: Real) -> None:
         segment.unlink(n)
 
 
-@pytest.fixture(scope="module")
+# One stack for every security module (an engine start costs seconds on a loaded machine). Its settings
+# are the union of what the modules need: TOTP codes reusable within their 30 s step (many admin calls),
+# 3 wrong codes lock a token for 1 s (doubling), small OrderStream bounds. Tests that lock or throttle
+# use tokens of their own, so they do not disturb the fixture's tokens.
+TOTP_MAX_FAILURES = 3
+STREAM_MAX_PENDING = 64
+STREAM_MAX_BUFFERED = 512
+
+
+@pytest.fixture(scope="session")
 def real(tmp_path_factory: pytest.TempPathFactory, sec_certs: certs.CertPaths) -> Iterator[Real]:
-    rl = start_real(tmp_path_factory.mktemp("secgw"), sec_certs)
+    rl = start_real(
+        tmp_path_factory.mktemp("secgw"),
+        sec_certs,
+        totp_single_use=False,
+        totp_max_failures=TOTP_MAX_FAILURES,
+        totp_lock_s=1.0,
+        stream_max_pending=STREAM_MAX_PENDING,
+        stream_max_buffered=STREAM_MAX_BUFFERED,
+    )
     yield rl
     stop_real(rl)

@@ -9,8 +9,6 @@ Attacks, each denied by the real gateway (real engine behind it):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 import pytest
 
@@ -19,14 +17,7 @@ from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.api.gen.oms.v1 import types_pb2 as pb
 from oms.api.tokens import TokenStore
 from oms.client import Client, ClientError
-from tests.security.gateway.conftest import Real, start_real, stop_real
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, sec_certs) -> Iterator[Real]:  # type: ignore[no-untyped-def]
-    rl = start_real(tmp_path_factory.mktemp("secrbac"), sec_certs, totp_single_use=False)  # many calls/30 s
-    yield rl
-    stop_real(rl)
+from tests.security.gateway.conftest import Real
 
 
 def _risk(real: Real) -> Client:

@@ -17,27 +17,12 @@ import time
 from collections.abc import Iterator
 
 import grpc
-import pytest
 
 from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.client import Client, metadata, order_request
 from oms.testing import eventually
-from tests.security.gateway.conftest import Real, start_real, stop_real
-
-MAX_PENDING = 64
-MAX_BUFFERED = 512
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, sec_certs) -> Iterator[Real]:  # type: ignore[no-untyped-def]
-    rl = start_real(
-        tmp_path_factory.mktemp("secstream"),
-        sec_certs,
-        stream_max_pending=MAX_PENDING,
-        stream_max_buffered=MAX_BUFFERED,
-    )
-    yield rl
-    stop_real(rl)
+from tests.security.gateway.conftest import STREAM_MAX_PENDING as MAX_PENDING
+from tests.security.gateway.conftest import Real
 
 
 def _servicer(real: Real):  # type: ignore[no-untyped-def]

@@ -19,22 +19,9 @@ from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.api.tokens import TokenStore
 from oms.client import Client, ClientError
 from oms.testing import eventually
-from tests.security.gateway.conftest import Real, start_real, stop_real
-
-MAX_FAILURES = 3
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, sec_certs) -> Iterator[Real]:  # type: ignore[no-untyped-def]
-    rl = start_real(
-        tmp_path_factory.mktemp("sectotp"),
-        sec_certs,
-        totp_single_use=False,
-        totp_max_failures=MAX_FAILURES,
-        totp_lock_s=1.0,
-    )
-    yield rl
-    stop_real(rl)
+from tests.integration.gateway.conftest import close_stack, make_stack
+from tests.security.gateway.conftest import TOTP_MAX_FAILURES as MAX_FAILURES
+from tests.security.gateway.conftest import Real
 
 
 def _token(real: Real, name: str, **kw: float) -> tuple[str, str, str]:
@@ -116,9 +103,13 @@ def test_wrong_totp_codes_are_charged_to_the_tokens_rate_limit(real: Real) -> No
 
 @pytest.fixture
 def throttled(tmp_path_factory: pytest.TempPathFactory, sec_certs) -> Iterator[Real]:  # type: ignore[no-untyped-def]
-    rl = start_real(tmp_path_factory.mktemp("secpeer"), sec_certs, peer_auth_rate=0.2, peer_auth_burst=6)
-    yield rl
-    stop_real(rl)
+    # a gateway of its own (its per-peer budget is tiny); no engine needed: ListOrders answers from the
+    # gateway's own view
+    st = make_stack(
+        tmp_path_factory.mktemp("secpeer"), sec_certs, engine=False, peer_auth_rate=0.2, peer_auth_burst=6
+    )
+    yield Real(st, None, 0, Path(st.settings.tokens_file).parent)  # type: ignore[arg-type]
+    close_stack(st)
 
 
 def test_guessing_tokens_from_one_peer_is_throttled_before_scrypt(throttled: Real) -> None:
