@@ -71,6 +71,30 @@ def bbo_table(prefix: str) -> Any:
         return None
 
 
+def alert_path(cfg: Any) -> Any:
+    """The gateway's alerts (token lockouts): an ERROR log line, and the monitor room's Slack/Discord
+    webhooks when `[monitor]` configures them (delivered in the background, best effort)."""
+    try:
+        from oms.monitor.alerts import AlertSender
+        from oms.monitor.settings import SECTION as MONITOR
+
+        mon = cfg.section(MONITOR)
+        sender = AlertSender.from_urls(mon.slack_webhook_url, mon.discord_webhook_url)
+    except Exception as e:  # no [monitor] section or no webhook support: the log line still goes out
+        _log.info("gateway alerts go to the log only (%s)", type(e).__name__)
+        sender = None
+    tasks: set[asyncio.Task[None]] = set()
+
+    def alert(text: str) -> None:
+        _log.error("ALERT %s", text)
+        if sender is not None and sender.sinks:
+            t = asyncio.get_running_loop().create_task(sender.send_text(f"OMS gateway: {text}"))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+
+    return alert
+
+
 async def serve(args: argparse.Namespace) -> None:
     settings, prefix, cfg = load(args.config)
     if args.port is not None:
@@ -82,6 +106,7 @@ async def serve(args: argparse.Namespace) -> None:
     reg_path = args.instruments or str(cfg.resolve_path(f"{cfg.node.var_dir}/instruments.json"))
     registry, reload = instruments(reg_path)
     gw = Gateway(settings, registry, prefix=prefix, bbo=bbo_table(prefix), reload_instruments=reload)
+    gw.auth.alert = alert_path(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
