@@ -302,7 +302,11 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         try:  # every command costs, also the ones refused below (invalid, out of scope)
             self.auth.charge(p, min(max(n, 1), validation.MAX_BATCH + 1))
         except ApiError as e:
-            items = [*req.submit, *req.cancel, *req.modify, *req.oco, *req.bracket] if 1 <= n <= validation.MAX_BATCH else [None]
+            items = (
+                [*req.submit, *req.cancel, *req.modify, *req.oco, *req.bracket]
+                if 1 <= n <= validation.MAX_BATCH
+                else [None]
+            )
             for item in items:
                 coid = getattr(item, "client_order_id", 0)
                 sink.local(

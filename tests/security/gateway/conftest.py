@@ -7,6 +7,7 @@ EVENT records to the engine's exec ring `conn.binance.exec`, as the connector pr
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -70,6 +71,17 @@ def sec_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.CertPaths:
     return certs.init(tmp_path_factory.mktemp("seccerts"))
 
 
+def security_config() -> str:
+    """The shipped configs/oms.toml with accounts 1-3 enabled and the engine's order-rate limits off
+    (these tests send orders faster than the shipped 10/s per venue); every other limit as shipped."""
+    text = (ROOT / "configs" / "oms.toml").read_text()
+    if "\n[risk]\n" not in text:
+        text += "\n[risk]\n"
+    text = re.sub(r"(?m)^accounts = \[[^\]]*\]", "", text)
+    text = text.replace("\n[risk]\n", "\n[risk]\naccounts = [1, 2, 3]\n", 1)
+    return re.sub(r"(?m)^(order_rate(?:_per_account|_per_venue)?)\s*=\s*\d+", r"\1 = 0", text)
+
+
 def start_real(tmp: Path, dev_certs: certs.CertPaths, **overrides: Any) -> Real:
     reg = InstrumentRegistry(tmp / "instruments.json")
     (inst,) = reg.load(
@@ -91,8 +103,7 @@ def start_real(tmp: Path, dev_certs: certs.CertPaths, **overrides: Any) -> Real:
         ]
     )
     (tmp / "instruments.toml").write_text(INSTRUMENT_TOML.format(id=inst.id))
-    cfg = (ROOT / "configs" / "oms.toml").read_text() + "\n[risk]\naccounts = [1, 2, 3]\n"
-    (tmp / "oms.toml").write_text(cfg)
+    (tmp / "oms.toml").write_text(security_config())
     prefix = "s" + uuid.uuid4().hex[:10]
     table = BboTable.create(names.bbo_table(prefix), 64)
     table.write(inst.id, PX, 100_000, PX + 100, 200_000, 0, time.time_ns())  # 50000.00 / 50001.00
