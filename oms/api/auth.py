@@ -35,6 +35,7 @@ import pyotp
 from oms import log
 from oms.api import rbac
 from oms.api.audit_sink import AuditRecord, AuditSink
+from oms.api.lockout import LockoutBook
 from oms.api.ratelimit import Limiter
 from oms.api.status import ApiError, abort
 from oms.api.tokens import TokenRecord, TokenStore
@@ -53,15 +54,6 @@ class PeerInfo:
     ip: str
     port: int
     cert_subject: str = ""  # the client certificate's subject when mTLS is on
-
-
-@dataclass(slots=True)
-class Lockout:
-    """TOTP failures of one token: consecutive wrong codes, how many locks so far, locked until."""
-
-    failures: int = 0
-    locks: int = 0
-    until: float = 0.0  # time.monotonic()
 
 
 @dataclass(slots=True)
@@ -115,7 +107,7 @@ class Authenticator:
         self.alert = alert or _log_alert
         self.limiter = Limiter()
         self.peer_limiter = Limiter(max_keys=100_000)
-        self.lockouts: dict[str, Lockout] = {}
+        self.lockouts = LockoutBook(totp_max_failures, totp_lock_s)
         self._totp_last: dict[str, int] = {}
         self._ip_cache: dict[tuple[str, tuple[str, ...], str], bool] = {}
 
@@ -280,16 +272,11 @@ class Authenticator:
                     rec.id,
                 )
             self._totp_last[rec.id] = step
-        lo = self.lockouts.get(rec.id)
-        if lo is not None:
-            lo.failures = 0  # a right code ends the run of failures (the lock count stays: it only grows)
+        self.lockouts.succeeded(rec.id)  # ends the run of failures (the lock count stays: it only grows)
 
     # ---- lockout and per-peer throttling -------------------------------------------------------
     def _check_lock(self, rec: TokenRecord, method: str, where: str) -> None:
-        lo = self.lockouts.get(rec.id)
-        if lo is None:
-            return
-        left = lo.until - time.monotonic()
+        left = self.lockouts.locked_for(rec.id)
         if left > 0:
             raise self._deny(
                 grpc.StatusCode.UNAUTHENTICATED,
@@ -302,17 +289,12 @@ class Authenticator:
             )
 
     def _totp_failed(self, rec: TokenRecord, method: str, where: str) -> None:
-        lo = self.lockouts.setdefault(rec.id, Lockout())
-        lo.failures += 1
-        if lo.failures < self.totp_max_failures:
+        secs, n = self.lockouts.failed(rec.id)
+        if not secs:
             return
-        lo.failures = 0
-        lo.locks += 1
-        secs = min(self.totp_lock_s * (2 ** min(lo.locks - 1, 20)), 86400.0)
-        lo.until = time.monotonic() + secs
         msg = (
             f"token {rec.id} ({rec.name}) locked for {secs:.0f} s after {self.totp_max_failures} wrong "
-            f"TOTP codes in a row from {where} (lock #{lo.locks})"
+            f"TOTP codes in a row from {where} (lock #{n})"
         )
         self.audit.record(
             AuditRecord(
@@ -323,7 +305,7 @@ class Authenticator:
                 where,
                 msg,
                 None,
-                {"lock_s": secs, "locks": lo.locks},
+                {"lock_s": secs, "locks": n},
             )
         )
         try:
