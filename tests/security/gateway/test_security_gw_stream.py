@@ -107,6 +107,7 @@ def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(real: Rea
         assert call.code() == grpc.StatusCode.UNAVAILABLE  # the gateway closed the connection
     grown = _rss_mb() - rss0
     assert grown < 150, f"gateway process grew {grown:.0f} MB for a client that never read"
+
     def audited() -> bool:
         real.st.gw.gw.audit.flush()
         return "stream cut off: the client stopped reading" in (real.tmp / "audit.jsonl").read_text()
