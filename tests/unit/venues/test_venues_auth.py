@@ -6,9 +6,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from oms.venues.binance.auth import ed25519_signature, hmac_signature, signed_query, ws_api_params
-from oms.venues.sim.binance.accounts import Accounts
 from oms.venues.sim.binance.core import SimError
 from oms.venues.sim.binance.rest_common import verify_signature
+from oms.venues.sim.kit.accounts import Accounts
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 PAYLOAD = (

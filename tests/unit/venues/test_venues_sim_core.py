@@ -61,7 +61,11 @@ def test_price_time_priority_and_partial_fills(sim: BinanceSim) -> None:
     second = core.submit(order(core, b, -1, "60000.00", "0.3"))
     better = core.submit(order(core, b, -1, "59999.99", "0.1"))
     taker = core.submit(order(core, a, 1, "60000.00", "0.5"))
-    assert [f["price"] for f in taker.fills] == ["59999.99000000", "60000.00000000", "60000.00000000"]
+    assert [core.fmt_px(taker.spec, f.price) for f in taker.fills] == [
+        "59999.99000000",
+        "60000.00000000",
+        "60000.00000000",
+    ]
     assert better.status == "FILLED" and first.status == "FILLED"  # best price first, then time priority
     assert second.status == "PARTIALLY_FILLED" and second.executed == int(D("0.1") / D("0.00001"))
     assert taker.status == "FILLED" and taker.cum_quote == D("59999.99") * D("0.1") + D("60000") * D("0.4")

@@ -87,11 +87,11 @@ def test_spot_engine_invariants(ops: list[tuple[str, int, int, int, int]]) -> No
                 assert oo.locked == want
             for asset, (free, locked) in a.spot.items():
                 assert free >= 0 and locked >= 0, (asset, free, locked)
-    event(f"trades>0: {any(core.my_trades.get(a.uid) for a in accts)}")
+    event(f"trades>0: {any(core.fills.get(a.uid) for a in accts)}")
     fees: dict[str, Decimal] = {}
     for a in accts:
-        for t in core.my_trades.get(a.uid, []):
-            fees[t["commissionAsset"]] = fees.get(t["commissionAsset"], D(0)) + D(t["commission"])
+        for t in core.fills.get(a.uid, []):
+            fees[t.fee_asset] = fees.get(t.fee_asset, D(0)) + t.fee
     after = totals(accts)
     for asset, amount in before.items():
         assert after[asset] + fees.get(asset, D(0)) == amount, asset
@@ -137,7 +137,7 @@ def test_futures_engine_is_zero_sum(ops: list[tuple[str, int, int, int, int]]) -
         bb, ba = book.best_bid(), book.best_ask()
         assert bb is None or ba is None or bb < ba
         assert sum(a.position("BTCUSDT", 20).amt for a in accts) == 0  # every contract has two sides
-    fees = sum(D(t["commission"]) for a in accts for t in core.my_trades.get(a.uid, []))
+    fees = sum(t.fee for a in accts for t in core.fills.get(a.uid, []))
     mark = D("60000")
     pnl = sum(a.wallet["USDT"] for a in accts) + fees - start + sum(a.upnl({"BTCUSDT": mark}) for a in accts)
     assert abs(pnl) < D("1e-9"), pnl  # realized + unrealized PnL is zero-sum at any common mark

@@ -7,9 +7,9 @@ Touches nothing outside `oms/venues/sim/binance/`; binds 127.0.0.1/::1 only.
 from __future__ import annotations
 
 from oms.venues.sim.binance.config import RateLimits, SimConfig, SymbolSpec, default_config
-from oms.venues.sim.binance.faults import Faults
 from oms.venues.sim.binance.server import BinanceSim
 from oms.venues.sim.binance.thread import SimThread, point_python_binance
+from oms.venues.sim.kit.faults import Faults
 
 __all__ = [
     "BinanceSim",

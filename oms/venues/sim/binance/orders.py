@@ -1,4 +1,5 @@
-"""Binance simulator room: the simulated order and its wire renderings (REST JSON, user-stream events).
+"""Binance simulator room: Binance's reading of the kit's order (type / timeInForce → the kit's flags) and
+its wire renderings (REST JSON, history rows, user-stream events).
 
 Touches nothing outside this simulator. Field names and spellings are Binance's own (including
 `cummulativeQuoteQty`); spot renders decimals with 8 places, USD-M with the symbol's precision.
@@ -6,66 +7,46 @@ Touches nothing outside this simulator. Field names and spellings are Binance's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from oms.venues.sim.binance.config import SymbolSpec
+from oms.venues.sim.kit.orders import AlgoOrder as KitAlgoOrder
+from oms.venues.sim.kit.orders import Fill, Print
+from oms.venues.sim.kit.orders import Order as KitOrder
+from oms.venues.sim.kit.spec import SymbolSpec
 
 ZERO = Decimal(0)
 
 
+SPOT_STOP_TYPES = {"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"}
+LIMIT_TYPES = {"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"}
+
+
+def trigger_direction(order_type: str, side: int) -> int:
+    """Binance's stop / take-profit rule as the kit's direction: a BUY stop fires on a rise to the
+    stop price, a SELL stop on a fall; take-profits the other way round."""
+    rise = side > 0 if order_type.startswith("STOP") else side < 0
+    return 1 if rise else -1
+
+
 @dataclass(eq=False)
-class Order:
-    order_id: int
-    market: str  # "spot" | "usdm"
-    spec: SymbolSpec
-    account: Any  # accounts.Account
-    client_id: str
-    side: int  # +1 BUY, -1 SELL
-    type: str
-    tif: str
-    price: int  # ticks; 0 for market orders
-    qty: int  # lots
-    time: int
-    stop_price: int = 0
-    reduce_only: bool = False
-    position_side: str = "BOTH"
-    quote_order_qty: Decimal = ZERO
-    working_type: str = "CONTRACT_PRICE"
-    close_position: bool = False
-    stp_mode: str = "NONE"
-    executed: int = 0
-    cum_quote: Decimal = ZERO
-    status: str = "NEW"
-    update_time: int = 0
-    working_time: int = -1
-    is_working: bool = True
-    locked: Decimal = ZERO  # spot: balance still locked for this order
-    lock_asset: str = ""
-    orig_type: str = ""
-    algo_id: int = 0
-    fills: list[dict] = field(default_factory=list)
-    reject_reason: str = "NONE"
-    realized_pnl: Decimal = ZERO
+class Order(KitOrder):
+    """A kit order whose neutral flags follow from Binance's `type` and `timeInForce`."""
 
-    @property
-    def leaves(self) -> int:
-        return self.qty - self.executed
+    def __post_init__(self) -> None:
+        self.limit = self.type in LIMIT_TYPES
+        self.post_only = self.type == "LIMIT_MAKER" or self.tif == "GTX"
+        self.trigger_dir = trigger_direction(self.type, self.side) if self.type in SPOT_STOP_TYPES else 0
 
-    @property
-    def side_name(self) -> str:
-        return "BUY" if self.side > 0 else "SELL"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED")
+@dataclass(eq=False)
+class AlgoOrder(KitAlgoOrder):
+    """A USD-M algo (conditional) order; trigger direction and kind follow from `order_type`."""
 
-    def px(self, ticks: int) -> Decimal:
-        return self.spec.tick * ticks
-
-    def lots(self, lots: int) -> Decimal:
-        return self.spec.step * lots
+    def __post_init__(self) -> None:
+        self.trailing = self.order_type == "TRAILING_STOP_MARKET"
+        self.is_market = self.order_type.endswith("MARKET")
+        self.trigger_dir = trigger_direction(self.order_type, self.side)
 
 
 def fmt(market: str, value: Decimal, places: int | None = None) -> str:
@@ -75,14 +56,14 @@ def fmt(market: str, value: Decimal, places: int | None = None) -> str:
     return f"{value:.{places}f}"
 
 
-def avg_price(o: Order) -> Decimal:
+def avg_price(o: KitOrder) -> Decimal:
     if o.executed == 0:
         return ZERO
     return o.cum_quote / o.lots(o.executed)
 
 
 # ---------------------------------------------------------------- spot REST
-def spot_ack(o: Order) -> dict:
+def spot_ack(o: KitOrder) -> dict:
     return {
         "symbol": o.spec.symbol,
         "orderId": o.order_id,
@@ -92,7 +73,7 @@ def spot_ack(o: Order) -> dict:
     }
 
 
-def spot_result(o: Order) -> dict:
+def spot_result(o: KitOrder) -> dict:
     out = spot_ack(o)
     out.update(
         {
@@ -114,13 +95,77 @@ def spot_result(o: Order) -> dict:
     return out
 
 
-def spot_full(o: Order) -> dict:
+def spot_fill(o: KitOrder, f: Fill) -> dict:
+    return {
+        "price": fmt("spot", o.px(f.price)),
+        "qty": fmt("spot", o.lots(f.lots)),
+        "commission": fmt("spot", f.fee),
+        "commissionAsset": f.fee_asset,
+        "tradeId": f.trade_id,
+    }
+
+
+def spot_full(o: KitOrder) -> dict:
     out = spot_result(o)
-    out["fills"] = list(o.fills)
+    out["fills"] = [spot_fill(o, f) for f in o.fills]
     return out
 
 
-def spot_query(o: Order) -> dict:
+def spot_trade_row(spec: SymbolSpec, f: Fill) -> dict:
+    """One row of GET /api/v3/myTrades."""
+    return {
+        "symbol": spec.symbol,
+        "id": f.trade_id,
+        "orderId": f.order_id,
+        "orderListId": -1,
+        "price": fmt("spot", spec.tick * f.price),
+        "qty": fmt("spot", spec.step * f.lots),
+        "quoteQty": fmt("spot", f.quote),
+        "commission": fmt("spot", f.fee),
+        "commissionAsset": f.fee_asset,
+        "time": f.time,
+        "isBuyer": f.side > 0,
+        "isMaker": f.maker,
+        "isBestMatch": True,
+    }
+
+
+def futures_trade_row(spec: SymbolSpec, f: Fill) -> dict:
+    """One row of GET /fapi/v1/userTrades."""
+    return {
+        "symbol": spec.symbol,
+        "id": f.trade_id,
+        "orderId": f.order_id,
+        "side": "BUY" if f.side > 0 else "SELL",
+        "price": fmt("usdm", spec.tick * f.price, spec.price_precision),
+        "qty": fmt("usdm", spec.step * f.lots, spec.qty_precision),
+        "realizedPnl": fmt("usdm", f.realized_pnl, 8),
+        "marginAsset": spec.quote,
+        "quoteQty": fmt("usdm", f.quote, 8),
+        "commission": fmt("usdm", f.fee, 8),
+        "commissionAsset": f.fee_asset,
+        "time": f.time,
+        "positionSide": f.position_side,
+        "buyer": f.side > 0,
+        "maker": f.maker,
+    }
+
+
+def public_trade_row(market: str, spec: SymbolSpec, p: Print) -> dict:
+    """One row of GET /api/v3/trades (and /fapi/v1/trades)."""
+    places = None if market == "spot" else spec.price_precision
+    return {
+        "id": p.trade_id,
+        "price": fmt(market, spec.tick * p.price, places),
+        "qty": fmt(market, spec.step * p.lots, None if market == "spot" else spec.qty_precision),
+        "quoteQty": fmt(market, p.quote, 8),
+        "time": p.time,
+        "isBuyerMaker": p.buyer_maker,
+        "isBestMatch": True,
+    }
+
+
+def spot_query(o: KitOrder) -> dict:
     return {
         "symbol": o.spec.symbol,
         "orderId": o.order_id,
@@ -145,7 +190,7 @@ def spot_query(o: Order) -> dict:
     }
 
 
-def spot_cancel(o: Order, orig_client_id: str, new_client_id: str) -> dict:
+def spot_cancel(o: KitOrder, orig_client_id: str, new_client_id: str) -> dict:
     out = {
         "symbol": o.spec.symbol,
         "origClientOrderId": orig_client_id,
@@ -172,7 +217,7 @@ def spot_cancel(o: Order, orig_client_id: str, new_client_id: str) -> dict:
 
 
 # ---------------------------------------------------------------- futures REST
-def futures_order(o: Order) -> dict:
+def futures_order(o: KitOrder) -> dict:
     pp, qp = o.spec.price_precision, o.spec.qty_precision
     return {
         "orderId": o.order_id,
@@ -204,10 +249,10 @@ def futures_order(o: Order) -> dict:
 
 
 # ---------------------------------------------------------------- user-stream events
-def execution_report(o: Order, exec_type: str, now: int, last: dict | None, exec_id: int) -> dict:
+def execution_report(o: KitOrder, exec_type: str, now: int, last: Fill | None, exec_id: int) -> dict:
     """Spot `executionReport` for one state change (last = the fill, when exec_type is TRADE)."""
-    last_qty = last["qty"] if last else "0.00000000"
-    last_px = last["price"] if last else "0.00000000"
+    last_qty = fmt("spot", o.lots(last.lots)) if last else "0.00000000"
+    last_px = fmt("spot", o.px(last.price)) if last else "0.00000000"
     return {
         "e": "executionReport",
         "E": now,
@@ -229,25 +274,25 @@ def execution_report(o: Order, exec_type: str, now: int, last: dict | None, exec
         "l": last_qty,
         "z": fmt("spot", o.lots(o.executed)),
         "L": last_px,
-        "n": last["commission"] if last else "0",
-        "N": last["commissionAsset"] if last else None,
+        "n": fmt("spot", last.fee) if last else "0",
+        "N": last.fee_asset if last else None,
         "T": now,
-        "t": last["tradeId"] if last else -1,
+        "t": last.trade_id if last else -1,
         "v": 0,
         "I": exec_id,
         "w": o.is_open and o.is_working,
-        "m": bool(last and last.get("maker")),
+        "m": bool(last and last.maker),
         "M": False,
         "O": o.time,
         "Z": fmt("spot", o.cum_quote),
-        "Y": fmt("spot", Decimal(last_qty) * Decimal(last_px)),
+        "Y": fmt("spot", last.quote if last else ZERO),
         "Q": fmt("spot", o.quote_order_qty),
         "W": o.working_time,
         "V": o.stp_mode,
     }
 
 
-def order_trade_update(o: Order, exec_type: str, now: int, last: dict | None) -> dict:
+def order_trade_update(o: KitOrder, exec_type: str, now: int, last: Fill | None) -> dict:
     pp, qp = o.spec.price_precision, o.spec.qty_precision
     return {
         "e": "ORDER_TRADE_UPDATE",
@@ -266,22 +311,22 @@ def order_trade_update(o: Order, exec_type: str, now: int, last: dict | None) ->
             "x": exec_type,
             "X": o.status,
             "i": o.order_id,
-            "l": last["qty"] if last else "0",
+            "l": fmt("usdm", o.lots(last.lots), qp) if last else "0",
             "z": fmt("usdm", o.lots(o.executed), qp),
-            "L": last["price"] if last else "0",
+            "L": fmt("usdm", o.px(last.price), pp) if last else "0",
             "N": "USDT" if last else None,
-            "n": last["commission"] if last else "0",
+            "n": fmt("usdm", last.fee, 8) if last else "0",
             "T": now,
-            "t": last["tradeId"] if last else 0,
+            "t": last.trade_id if last else 0,
             "b": "0",
             "a": "0",
-            "m": bool(last and last.get("maker")),
+            "m": bool(last and last.maker),
             "R": o.reduce_only,
             "wt": o.working_type,
             "ot": o.orig_type or o.type,
             "ps": o.position_side,
             "cp": o.close_position,
-            "rp": last["realizedPnl"] if last else "0",
+            "rp": fmt("usdm", last.realized_pnl, 8) if last else "0",
             "pP": False,
             "si": 0,
             "ss": 0,

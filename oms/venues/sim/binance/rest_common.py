@@ -1,4 +1,5 @@
 """Binance simulator room: what every REST request goes through (params, signing, limits, filters).
+Counting rate limits is the kit's (kit/ratelimit.py); the answers here are Binance's.
 
 Touches nothing outside this simulator. Parameters come from the raw query string and/or a form body
 (the query wins); signatures are verified over the bytes exactly as received (query + body, no
@@ -18,9 +19,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from oms.venues.sim.binance.accounts import Account, Accounts, ApiKey
-from oms.venues.sim.binance.config import RateLimits, SymbolSpec
-from oms.venues.sim.binance.core import MarketCore, SimError
+from oms.venues.sim.binance.config import RateLimits
+from oms.venues.sim.kit.accounts import Account, Accounts, ApiKey
+from oms.venues.sim.kit.errors import SimError
+from oms.venues.sim.kit.matching import MarketCore
+from oms.venues.sim.kit.ratelimit import RateLimiter as KitRateLimiter
+from oms.venues.sim.kit.ratelimit import Window
+from oms.venues.sim.kit.spec import SymbolSpec
 
 NONE, USER_STREAM, SIGNED = "NONE", "USER_STREAM", "SIGNED"
 _DEC_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -173,90 +178,65 @@ def authenticate(
     verify_signature(key, raw_query, body)
 
 
-def span_of(window: str) -> int:
-    return {"10S": 10_000, "1M": 60_000, "1D": 86_400_000}[window]
+_UNIT = {"10S": "10 SECOND", "1M": "1 MINUTE", "1D": "1 DAY"}
 
 
-class RateLimiter:
-    """REQUEST_WEIGHT per IP per minute and ORDERS per account; 429 then 418 as Binance does."""
+class BinanceRateErrors:
+    """Binance's answers to the kit limiter: -1003 (429, then 418 ban) and -1015 with Retry-After."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+
+    def banned(self, ip: str, until_ms: int, retry_s: int) -> SimError:
+        return SimError(
+            -1003,
+            f"Way too many requests; IP({ip}) banned until {until_ms}. Please use the "
+            "websocket for live updates to avoid bans.",
+            418,
+            {"Retry-After": str(retry_s)},
+        )
+
+    def too_much_weight(self, ip: str, window: Window, retry_s: int) -> SimError:
+        return SimError(
+            -1003,
+            f"Too many requests; current limit of IP({ip}) is {window.limit} requests per minute. "
+            "Please use the websocket for live updates to avoid polling the API.",
+            429,
+            {"Retry-After": str(retry_s)},
+        )
+
+    def too_many_orders(self, window: Window, retry_s: int, counts: dict[str, int]) -> SimError:
+        return SimError(
+            -1015,
+            f"Too many new orders; current limit is {window.limit} orders per {_UNIT[window.name]}.",
+            429,
+            {"Retry-After": str(retry_s), **order_headers(counts)},
+        )
+
+
+def order_headers(counts: dict[str, int]) -> dict[str, str]:
+    return {f"X-MBX-ORDER-COUNT-{name}": str(n) for name, n in counts.items()}
+
+
+class RateLimiter(KitRateLimiter):
+    """REQUEST_WEIGHT per IP per minute and ORDERS per account (10 s + 1 day spot, 10 s + 1 min USD-M)."""
 
     def __init__(self, limits: RateLimits, futures: bool) -> None:
         self.limits = limits
         self.futures = futures
-        self.weight: dict[tuple[str, int], int] = {}
-        self.orders: dict[tuple[int, str, int], int] = {}
-        self.warned_until: dict[str, int] = {}
-        self.banned_until: dict[str, int] = {}
-
-    def _ban_check(self, ip: str, now: int) -> None:
-        until = self.banned_until.get(ip, 0)
-        if now < until:
-            raise SimError(
-                -1003,
-                f"Way too many requests; IP({ip}) banned until {until}. Please use the "
-                "websocket for live updates to avoid bans.",
-                418,
-                {"Retry-After": str(max(1, (until - now + 999) // 1000))},
-            )
-
-    def charge(self, ip: str, weight: int, now: int) -> int:
-        """Add a request's weight; raises 429/418. Returns the minute's used weight."""
-        self._ban_check(ip, now)
-        if now < self.warned_until.get(ip, 0):
-            until = now + self.limits.ban_seconds * 1000
-            self.banned_until[ip] = until
-            self.warned_until.pop(ip, None)
-            self._ban_check(ip, now)
-        minute = now // 60000
-        if (ip, minute) not in self.weight:  # a new minute: forget the old ones
-            self.weight = {k: v for k, v in self.weight.items() if k[1] >= minute - 1}
-        used = self.weight.get((ip, minute), 0) + weight
-        self.weight[(ip, minute)] = used
-        if used > self.limits.weight_per_minute:
-            retry = min(self.limits.retry_after_cap, max(1, ((minute + 1) * 60000 - now + 999) // 1000))
-            self.warned_until[ip] = now + retry * 1000
-            raise SimError(
-                -1003,
-                f"Too many requests; current limit of IP({ip}) is "
-                f"{self.limits.weight_per_minute} requests per minute. Please use the "
-                "websocket for live updates to avoid polling the API.",
-                429,
-                {"Retry-After": str(retry)},
-            )
-        return used
-
-    def used_weight(self, ip: str, now: int) -> int:
-        return self.weight.get((ip, now // 60000), 0)
-
-    def _windows(self) -> list[tuple[str, int, int]]:
-        if self.futures:
-            return [
-                ("10S", 10_000, self.limits.orders_per_10s),
-                ("1M", 60_000, self.limits.orders_per_minute),
-            ]
-        return [("10S", 10_000, self.limits.orders_per_10s), ("1D", 86_400_000, self.limits.orders_per_day)]
-
-    def order(self, uid: int, now: int) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for name, span, limit in self._windows():
-            k = (uid, name, now // span)
-            if k not in self.orders and len(self.orders) > 10_000:
-                self.orders = {
-                    kk: v for kk, v in self.orders.items() if kk[2] * span_of(kk[1]) >= now - 86_400_000
-                }
-            n = self.orders.get(k, 0) + 1
-            self.orders[k] = n
-            headers[f"X-MBX-ORDER-COUNT-{name}"] = str(n)
-            if n > limit:
-                unit = {"10S": "10 SECOND", "1M": "1 MINUTE", "1D": "1 DAY"}[name]
-                retry = max(1, ((now // span + 1) * span - now + 999) // 1000)
-                raise SimError(
-                    -1015,
-                    f"Too many new orders; current limit is {limit} orders per {unit}.",
-                    429,
-                    {"Retry-After": str(min(retry, self.limits.retry_after_cap)), **headers},
-                )
-        return headers
+        windows = [Window("10S", 10_000, limits.orders_per_10s)]
+        windows.append(
+            Window("1M", 60_000, limits.orders_per_minute)
+            if futures
+            else Window("1D", 86_400_000, limits.orders_per_day)
+        )
+        super().__init__(
+            Window("1M", 60_000, limits.weight_per_minute),
+            windows,
+            BinanceRateErrors(limits),
+            limits.ban_seconds,
+            limits.retry_after_cap,
+        )
 
     def exchange_info_limits(self) -> list[dict[str, Any]]:
         lim = self.limits
@@ -362,3 +342,28 @@ def check_percent_price(spec: SymbolSpec, side: int, price: Decimal, ref: Decima
             raise SimError(-4016, f"Limit price can't be higher than {hi:.{spec.price_precision}f}.")
         raise SimError(-4024, f"Limit price can't be lower than {lo:.{spec.price_precision}f}.")
     raise SimError(-1013, "Filter failure: PERCENT_PRICE_BY_SIDE")
+
+
+# ---------------------------------------------------------------- history paging parameters
+@dataclass(frozen=True)
+class History:
+    limit: int
+    from_id: int | None
+    start_time: int | None
+    end_time: int | None
+
+
+def history_params(req: Req, *, max_span_ms: int, id_name: str, default_limit: int = 500) -> History:
+    """`limit` (default 500, at most 1000), the id cursor `id_name` and the time range, checked as
+    Binance checks them: a range longer than `max_span_ms` or ending before it starts is -1127."""
+    limit = req.int_param("limit", default_limit) or default_limit
+    limit = max(1, min(limit, 1000))
+    start, end = req.int_param("startTime"), req.int_param("endTime")
+    if start is not None and end is not None:
+        if end < start:
+            raise SimError(-1127, "startTime must be before endTime.")
+        if end - start > max_span_ms:
+            hours = max_span_ms // 3_600_000
+            span = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
+            raise SimError(-1127, f"More than {span} between startTime and endTime.")
+    return History(limit, req.int_param(id_name), start, end)

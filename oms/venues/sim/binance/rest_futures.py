@@ -14,7 +14,7 @@ from typing import Any
 
 from oms.venues.sim.binance.config import SymbolSpec
 from oms.venues.sim.binance.core import AlgoOrder, SimError
-from oms.venues.sim.binance.orders import Order, fmt, futures_order
+from oms.venues.sim.binance.orders import Order, fmt, futures_order, futures_trade_row, trigger_direction
 from oms.venues.sim.binance.rest_common import (
     NONE,
     SIGNED,
@@ -22,23 +22,30 @@ from oms.venues.sim.binance.rest_common import (
     Req,
     check_notional,
     check_percent_price,
+    history_params,
     to_lots,
     to_ticks,
 )
 from oms.venues.sim.binance.rest_futures_account import (
+    account_config,
     account_v2,
+    account_v3,
     balance,
     bool_param,
     commission_rate,
     dual_get,
     dual_set,
+    income,
     leverage,
+    leverage_bracket,
     listen_key_close,
     listen_key_keep,
     listen_key_new,
     margin_type,
+    multi_assets_get,
     position_risk_v2,
     position_risk_v3,
+    symbol_config,
 )
 from oms.venues.sim.binance.rest_spot import (
     agg_trades,
@@ -50,6 +57,8 @@ from oms.venues.sim.binance.rest_spot import (
     ticker_price,
     trades,
 )
+from oms.venues.sim.kit.history import page
+from oms.venues.sim.kit.orders import triggered
 
 ZERO = Decimal(0)
 CONDITIONAL = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
@@ -339,7 +348,13 @@ def modify_order(req: Req) -> dict[str, Any]:
     ticks = to_ticks(o.spec, price, True)
     lots = to_lots(o.spec, qty, True)
     check_percent_price(o.spec, side, price, req.core.mark[o.spec.symbol], True)
-    req.core.modify(o, side, ticks, lots)
+    if not o.is_open:
+        raise SimError(-2013, "Order does not exist.")
+    if o.type != "LIMIT":
+        raise SimError(-1102, "Only LIMIT orders can be modified.")
+    if side != o.side:
+        raise SimError(-1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
+    req.core.modify(o, ticks, lots)
     return futures_order(o)
 
 
@@ -357,23 +372,72 @@ def open_orders(req: Req) -> list[dict[str, Any]]:
     return [futures_order(o) for o in req.core.open_orders(req.account, sym)]
 
 
+WEEK_MS = 7 * 86_400_000
+
+
+def _week(req: Req, start: int | None, end: int | None) -> tuple[int, int]:
+    """USD-M's default range: the 7 days ending at endTime (or now), or starting at startTime."""
+    if start is None and end is None:
+        return req.now - WEEK_MS, req.now
+    if start is None:
+        assert end is not None
+        return end - WEEK_MS, end
+    return start, end if end is not None else start + WEEK_MS
+
+
 def all_orders(req: Req) -> list[dict[str, Any]]:
+    """Orders >= orderId, else in [startTime, endTime] (at most 7 days, default the last 7), oldest first."""
     spec = req.symbol()
-    limit = min(req.int_param("limit", 500) or 500, 1000)
-    rows = [o for o in req.core.orders.values() if o.account is req.account and o.spec.symbol == spec.symbol]
-    return [futures_order(o) for o in rows[-limit:]]
+    h = history_params(req, max_span_ms=WEEK_MS, id_name="orderId")
+    start: int | None = None
+    end = h.end_time
+    if h.from_id is None:
+        start, end = _week(req, h.start_time, h.end_time)
+    rows = [
+        o
+        for o in req.core.orders.values()
+        if o.account is req.account and o.spec.symbol == spec.symbol and (start is None or o.time >= start)
+    ]
+    picked = page(
+        rows,
+        id_of=lambda o: o.order_id,
+        time_of=lambda o: o.time,
+        limit=h.limit,
+        from_id=h.from_id,
+        start_time=h.start_time,
+        end_time=end,
+    )
+    return [futures_order(o) for o in picked]
 
 
 def user_trades(req: Req) -> list[dict[str, Any]]:
+    """Trades >= fromId (not with a time range), of one orderId, or in [startTime, endTime] (at most
+    7 days; neither sent: the last 7 days), oldest first."""
     spec = req.symbol()
-    limit = min(req.int_param("limit", 500) or 500, 1000)
+    h = history_params(req, max_span_ms=WEEK_MS, id_name="fromId")
+    if h.from_id is not None and (h.start_time is not None or h.end_time is not None):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
     oid = req.int_param("orderId")
+    start, end = h.start_time, h.end_time
+    if h.from_id is None and oid is None:
+        start, end = _week(req, start, end)
     rows = [
-        t
-        for t in req.core.my_trades.get(req.account.uid, [])
-        if t["symbol"] == spec.symbol and (oid is None or t["orderId"] == oid)
+        f
+        for f in req.core.fills.get(req.account.uid, ())
+        if f.symbol == spec.symbol
+        and (oid is None or f.order_id == oid)
+        and (start is None or f.time >= start)
     ]
-    return rows[-limit:]
+    picked = page(
+        rows,
+        id_of=lambda f: f.trade_id,
+        time_of=lambda f: f.time,
+        limit=h.limit,
+        from_id=h.from_id,
+        start_time=h.start_time,
+        end_time=end,
+    )
+    return [futures_trade_row(spec, f) for f in picked]
 
 
 # ---------------------------------------------------------------- algo (conditional) orders
@@ -454,9 +518,7 @@ def new_algo(req: Req) -> dict[str, Any]:
     ref = core.last_px.get(spec.symbol) if working == "CONTRACT_PRICE" else None
     if ref is None:
         ref = int(core.mark[spec.symbol] / spec.tick)
-    from oms.venues.sim.binance.core import triggered
-
-    if not trailing and triggered(otype, side, ref, trig_ticks):
+    if not trailing and triggered(trigger_direction(otype, side), ref, trig_ticks):
         raise SimError(-2021, "Order would immediately trigger.")
     n_open = sum(
         1 for a in core.algos.values() if a.account is req.account and a.spec is spec and a.status == "NEW"
@@ -548,7 +610,12 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", F + "/v1/positionSide/dual"): (30, SIGNED, False, dual_get),
     ("POST", F + "/v1/positionSide/dual"): (1, SIGNED, False, dual_set),
     ("GET", F + "/v2/account"): (5, SIGNED, False, account_v2),
-    ("GET", F + "/v3/account"): (5, SIGNED, False, account_v2),
+    ("GET", F + "/v3/account"): (5, SIGNED, False, account_v3),
+    ("GET", F + "/v1/leverageBracket"): (1, SIGNED, False, leverage_bracket),
+    ("GET", F + "/v1/income"): (30, SIGNED, False, income),
+    ("GET", F + "/v1/accountConfig"): (5, SIGNED, False, account_config),
+    ("GET", F + "/v1/symbolConfig"): (5, SIGNED, False, symbol_config),
+    ("GET", F + "/v1/multiAssetsMargin"): (30, SIGNED, False, multi_assets_get),
     ("GET", F + "/v2/balance"): (5, SIGNED, False, balance),
     ("GET", F + "/v3/balance"): (5, SIGNED, False, balance),
     ("GET", F + "/v2/positionRisk"): (5, SIGNED, False, position_risk_v2),

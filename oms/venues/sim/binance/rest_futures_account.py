@@ -1,5 +1,6 @@
-"""Binance simulator room: USD-M account handlers (leverage, margin type, position mode, account,
-balance, positionRisk, commission, listen keys) for the endpoint table in rest_futures.py.
+"""Binance simulator room: USD-M account handlers (leverage and brackets, margin type, position mode,
+account v2/v3, account and symbol config, balance, positionRisk v2/v3, income history, commission,
+listen keys) for the endpoint table in rest_futures.py. Shapes follow Binance's USD-M docs.
 
 Touches nothing outside this simulator.
 """
@@ -11,9 +12,10 @@ from typing import Any
 
 from oms.venues.sim.binance.core import SimError
 from oms.venues.sim.binance.orders import fmt
-from oms.venues.sim.binance.rest_common import Req
+from oms.venues.sim.binance.rest_common import Req, history_params
 
 ZERO = Decimal(0)
+MAINT_RATE = Decimal("0.004")  # maintenance margin rate of the first leverage bracket
 
 
 def bool_param(req_params: dict[str, str], name: str) -> bool:
@@ -30,13 +32,13 @@ def leverage(req: Req) -> dict[str, Any]:
     lev = req.int_param("leverage")
     if lev is None:
         raise SimError(-1102, "Mandatory parameter 'leverage' was not sent, was empty/null, or malformed.")
-    if lev < 1 or lev > req.core.cfg.max_leverage:
+    if lev < 1 or lev > req.svc.cfg.max_leverage:
         raise SimError(-4028, f"Leverage {lev} is not valid")
-    req.account.position(spec.symbol, req.core.cfg.default_leverage)
+    req.account.position(spec.symbol, req.core.default_leverage)
     for p in req.account.legs(spec.symbol):
         p.leverage = lev
     # as Binance: the user data stream tells the account's listeners (ACCOUNT_CONFIG_UPDATE, "ac")
-    req.core.user_sink(
+    req.core.events.user_out(  # type: ignore[attr-defined]  # BinanceEvents.user_out: the user stream
         req.account,
         {"e": "ACCOUNT_CONFIG_UPDATE", "E": req.now, "T": req.now, "ac": {"s": spec.symbol, "l": lev}},
     )
@@ -48,7 +50,7 @@ def margin_type(req: Req) -> dict[str, Any]:
     mt = req.need("marginType").upper()
     if mt not in ("ISOLATED", "CROSSED"):
         raise SimError(-4000, "Invalid marginType.")
-    p = req.account.position(spec.symbol, req.core.cfg.default_leverage)
+    p = req.account.position(spec.symbol, req.core.default_leverage)
     new = "isolated" if mt == "ISOLATED" else "cross"
     if p.margin_type == new:
         raise SimError(-4046, "No need to change margin type.")
@@ -108,44 +110,72 @@ def _asset_rows(req: Req) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
 
 
 def _pos_rows(req: Req, v3: bool) -> list[dict[str, Any]]:
+    """positionRisk rows: v2 one per symbol (and leg), v3 only those with a position or open orders."""
     a, core = req.account, req.core
     out = []
     sides = ("LONG", "SHORT") if a.dual_side else ("BOTH",)
-    only = req.get("symbol")  # as Binance: the one symbol when given, else every symbol
-    if only:
-        req.symbol()  # an unknown symbol is -1121, as the venue answers
+    only = req.symbol().symbol if req.get("symbol") else None
     for sym, spec in core.specs.items():
-        if only and sym != only:
+        if only is not None and sym != only:
             continue
         for side in sides:
-            p = a.position(sym, core.cfg.default_leverage, side)
+            p = a.position(sym, core.default_leverage, side)
             has_open = bool(core.open_orders(a, sym))
             if v3 and not p.amt and not has_open:
                 continue
             mark = core.mark[sym]
-            row = {
+            row: dict[str, Any] = {
                 "symbol": sym,
+                "positionSide": side,
                 "positionAmt": fmt("usdm", p.amt, spec.qty_precision),
                 "entryPrice": f"{p.entry:.8f}",
                 "breakEvenPrice": f"{p.entry:.8f}",
                 "markPrice": f"{mark:.8f}",
                 "unRealizedProfit": f"{p.upnl(mark):.8f}",
                 "liquidationPrice": "0",
-                "marginType": p.margin_type,
                 "isolatedMargin": "0.00000000",
-                "isAutoAddMargin": "false",
-                "positionSide": side,
                 "notional": f"{p.amt * mark:.8f}",
                 "isolatedWallet": "0",
                 "updateTime": p.update_time,
             }
             if not v3:
                 row.update(
-                    {"leverage": str(p.leverage), "maxNotionalValue": str(int(1_000_000_000 / p.leverage))}
+                    {
+                        "marginType": p.margin_type,
+                        "isAutoAddMargin": "false",
+                        "leverage": str(p.leverage),
+                        "maxNotionalValue": str(int(1_000_000_000 / p.leverage)),
+                    }
                 )
             else:
+                im = abs(p.amt) * mark / p.leverage
+                bid = sum(
+                    (
+                        o.spec.tick * o.price * o.spec.step * o.leaves
+                        for o in core.open_orders(a, sym)
+                        if o.side > 0
+                    ),
+                    ZERO,
+                )
+                ask = sum(
+                    (
+                        o.spec.tick * o.price * o.spec.step * o.leaves
+                        for o in core.open_orders(a, sym)
+                        if o.side < 0
+                    ),
+                    ZERO,
+                )
                 row.update(
-                    {"initialMargin": f"{abs(p.amt) * mark / p.leverage:.8f}", "marginAsset": spec.quote}
+                    {
+                        "marginAsset": spec.quote,
+                        "initialMargin": f"{im:.8f}",
+                        "maintMargin": f"{abs(p.amt) * mark * MAINT_RATE:.8f}",
+                        "positionInitialMargin": f"{im:.8f}",
+                        "openOrderInitialMargin": f"{(bid + ask) / p.leverage:.8f}",
+                        "adl": 0,
+                        "bidNotional": f"{bid:.8f}",
+                        "askNotional": f"{ask:.8f}",
+                    }
                 )
             out.append(row)
     return out
@@ -247,3 +277,185 @@ def listen_key_close(req: Req) -> dict[str, Any]:
     key = req.get("listenKey") or req.svc.listen_for(req.account, req.core.market)
     req.svc.listen_close(key)
     return {}
+
+
+def account_v3(req: Req) -> dict[str, Any]:
+    """GET /fapi/v3/account: totals, assets, and positions only where there is a position or open orders."""
+    assets, t = _asset_rows(req)
+    avail = t["wallet"] + t["upnl"] - t["used"]
+    positions = [
+        {
+            "symbol": r["symbol"],
+            "positionSide": r["positionSide"],
+            "positionAmt": r["positionAmt"],
+            "unrealizedProfit": r["unRealizedProfit"],
+            "isolatedMargin": r["isolatedMargin"],
+            "notional": r["notional"],
+            "isolatedWallet": r["isolatedWallet"],
+            "initialMargin": r["initialMargin"],
+            "maintMargin": r["maintMargin"],
+            "updateTime": r["updateTime"],
+        }
+        for r in _pos_rows(req, True)
+    ]
+    return {
+        "totalInitialMargin": f"{t['used']:.8f}",
+        "totalMaintMargin": f"{t['used'] * Decimal('0.05'):.8f}",
+        "totalWalletBalance": f"{t['wallet']:.8f}",
+        "totalUnrealizedProfit": f"{t['upnl']:.8f}",
+        "totalMarginBalance": f"{t['wallet'] + t['upnl']:.8f}",
+        "totalPositionInitialMargin": f"{t['used']:.8f}",
+        "totalOpenOrderInitialMargin": "0.00000000",
+        "totalCrossWalletBalance": f"{t['wallet']:.8f}",
+        "totalCrossUnPnl": f"{t['upnl']:.8f}",
+        "availableBalance": f"{avail:.8f}",
+        "maxWithdrawAmount": f"{avail:.8f}",
+        "assets": [{k: v for k, v in a.items() if k != "marginAvailable"} for a in assets],
+        "positions": positions,
+    }
+
+
+# (initial leverage, notional floor, notional cap, maintenance margin rate): one table for every symbol
+BRACKETS = [
+    (125, 0, 50_000, "0.004"),
+    (100, 50_000, 600_000, "0.005"),
+    (75, 600_000, 3_000_000, "0.0065"),
+    (50, 3_000_000, 12_000_000, "0.01"),
+    (25, 12_000_000, 70_000_000, "0.02"),
+    (20, 70_000_000, 100_000_000, "0.025"),
+    (10, 100_000_000, 230_000_000, "0.05"),
+    (5, 230_000_000, 480_000_000, "0.1"),
+    (4, 480_000_000, 600_000_000, "0.125"),
+    (3, 600_000_000, 800_000_000, "0.15"),
+    (2, 800_000_000, 1_200_000_000, "0.25"),
+    (1, 1_200_000_000, 1_800_000_000, "0.5"),
+]
+
+
+def _brackets() -> list[dict[str, Any]]:
+    out, cum, prev = [], Decimal(0), Decimal(0)
+    for i, (lev, floor, cap, mmr) in enumerate(BRACKETS, 1):
+        rate = Decimal(mmr)
+        cum += floor * (rate - prev)  # maintenance amount: continuous across brackets
+        prev = rate
+        out.append(
+            {
+                "bracket": i,
+                "initialLeverage": lev,
+                "notionalCap": cap,
+                "notionalFloor": floor,
+                "maintMarginRatio": float(rate),
+                "cum": float(cum),
+            }
+        )
+    return out
+
+
+def leverage_bracket(req: Req) -> Any:
+    """GET /fapi/v1/leverageBracket: a list for every symbol, one object when `symbol` is sent."""
+    if req.get("symbol"):
+        return {"symbol": req.symbol().symbol, "notionalCoef": 1.0, "brackets": _brackets()}
+    return [{"symbol": s, "notionalCoef": 1.0, "brackets": _brackets()} for s in req.core.specs]
+
+
+INCOME_TYPES = (
+    "TRANSFER",
+    "WELCOME_BONUS",
+    "REALIZED_PNL",
+    "FUNDING_FEE",
+    "COMMISSION",
+    "INSURANCE_CLEAR",
+    "REFERRAL_KICKBACK",
+    "COMMISSION_REBATE",
+    "API_REBATE",
+    "CONTEST_REWARD",
+    "CROSS_COLLATERAL_TRANSFER",
+    "OPTIONS_PREMIUM_FEE",
+    "OPTIONS_SETTLE_PROFIT",
+    "INTERNAL_TRANSFER",
+    "AUTO_EXCHANGE",
+    "DELIVERED_SETTELMENT",
+    "COIN_SWAP_DEPOSIT",
+    "COIN_SWAP_WITHDRAW",
+    "POSITION_LIMIT_INCREASE_FEE",
+    "STRATEGY_UMFUTURES_TRANSFER",
+    "FEE_RETURN",
+    "BFUSD_REWARD",
+)
+
+
+def income(req: Req) -> list[dict[str, Any]]:
+    """GET /fapi/v1/income: the account's ledger (realized PnL, commissions) by symbol, incomeType, time
+    range (default the last 7 days), `page` and `limit` (default 100, at most 1000), oldest first."""
+    sym = req.symbol().symbol if req.get("symbol") else None
+    kind = req.get("incomeType")
+    if kind is not None and kind not in INCOME_TYPES:
+        raise SimError(-1100, "Illegal characters found in parameter 'incomeType'.")
+    h = history_params(req, max_span_ms=200 * 86_400_000, id_name="fromId", default_limit=100)
+    page_no = req.int_param("page", 1) or 1
+    if page_no < 1:
+        raise SimError(-1100, "Illegal characters found in parameter 'page'; legal range is '1..'.")
+    start, end = h.start_time, h.end_time
+    if start is None and end is None:
+        start = req.now - 7 * 86_400_000
+    rows = [
+        e
+        for e in req.account.ledger
+        if (sym is None or e.symbol == sym)
+        and (kind is None or e.kind == kind)
+        and (start is None or e.time >= start)
+        and (end is None or e.time <= end)
+    ]
+    if h.start_time is not None or req.get("page") is not None:
+        rows = rows[(page_no - 1) * h.limit : page_no * h.limit]
+    else:
+        rows = rows[-h.limit :]
+    return [
+        {
+            "symbol": e.symbol,
+            "incomeType": e.kind,
+            "income": f"{e.amount:.8f}",
+            "asset": e.asset,
+            "info": e.kind if e.kind == "TRANSFER" else "",
+            "time": e.time,
+            "tranId": e.tran_id,
+            "tradeId": str(e.trade_id) if e.trade_id else "",
+        }
+        for e in rows
+    ]
+
+
+def account_config(req: Req) -> dict[str, Any]:
+    return {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "dualSidePosition": req.account.dual_side,
+        "updateTime": 0,
+        "multiAssetsMargin": False,
+        "tradeGroupId": -1,
+    }
+
+
+def symbol_config(req: Req) -> list[dict[str, Any]]:
+    only = req.symbol().symbol if req.get("symbol") else None
+    out = []
+    for sym in req.core.specs:
+        if only is not None and sym != only:
+            continue
+        p = req.account.position(sym, req.core.default_leverage)
+        out.append(
+            {
+                "symbol": sym,
+                "marginType": "ISOLATED" if p.margin_type == "isolated" else "CROSSED",
+                "isAutoAddMargin": "false",
+                "leverage": p.leverage,
+                "maxNotionalValue": str(int(1_000_000_000 / p.leverage)),
+            }
+        )
+    return out
+
+
+def multi_assets_get(req: Req) -> dict[str, Any]:
+    return {"multiAssetsMargin": False}

@@ -14,7 +14,16 @@ from typing import Any
 
 from oms.venues.sim.binance.config import SymbolSpec
 from oms.venues.sim.binance.core import SimError
-from oms.venues.sim.binance.orders import Order, spot_ack, spot_cancel, spot_full, spot_query, spot_result
+from oms.venues.sim.binance.orders import (
+    Order,
+    public_trade_row,
+    spot_ack,
+    spot_cancel,
+    spot_full,
+    spot_query,
+    spot_result,
+    spot_trade_row,
+)
 from oms.venues.sim.binance.rest_common import (
     NONE,
     SIGNED,
@@ -22,9 +31,11 @@ from oms.venues.sim.binance.rest_common import (
     Req,
     check_notional,
     check_percent_price,
+    history_params,
     to_lots,
     to_ticks,
 )
+from oms.venues.sim.kit.history import page
 
 SPOT_ORDER_TYPES = [
     "LIMIT",
@@ -151,16 +162,22 @@ def depth_weight(params: dict[str, str]) -> int:
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
+def tape(req: Req, symbol: str) -> list[dict]:
+    """The symbol's public trades (the last 1000 prints), rendered, oldest first."""
+    spec = req.core.specs[symbol]
+    return [public_trade_row(req.core.market, spec, p) for p in req.core.prints[symbol]]
+
+
 def trades(req: Req) -> list[dict]:
     spec = req.symbol()
     limit = min(req.int_param("limit", 500) or 500, 1000)
-    return list(req.core.public_trades[spec.symbol])[-limit:]
+    return tape(req, spec.symbol)[-limit:]
 
 
 def agg_trades(req: Req) -> list[dict]:
     spec = req.symbol()
     limit = min(req.int_param("limit", 500) or 500, 1000)
-    rows = list(req.core.public_trades[spec.symbol])[-limit:]
+    rows = tape(req, spec.symbol)[-limit:]
     return [
         {
             "a": t["id"],
@@ -233,7 +250,7 @@ def klines(req: Req) -> list[list[Any]]:
     span = _INTERVAL_MS[interval]
     limit = min(req.int_param("limit", 500) or 500, 1500)
     bars: dict[int, list[Any]] = {}
-    for t in req.core.public_trades[spec.symbol]:
+    for t in tape(req, spec.symbol):
         start = t["time"] // span * span
         p, q = Decimal(t["price"]), Decimal(t["qty"])
         b = bars.get(start)
@@ -286,7 +303,7 @@ def ticker_24hr(req: Req) -> Any:
 
     def row(sym: str) -> dict[str, Any]:
         spec = core.specs[sym]
-        trades = list(core.public_trades[sym])
+        trades = tape(req, sym)
         last = Decimal(trades[-1]["price"]) if trades else core.ref_price(sym)
         first = Decimal(trades[0]["price"]) if trades else last
         prices = [Decimal(t["price"]) for t in trades] or [last]
@@ -324,7 +341,7 @@ def ticker_24hr(req: Req) -> Any:
 
 def avg_price(req: Req) -> dict[str, Any]:
     spec = req.symbol()
-    trades = [t for t in req.core.public_trades[spec.symbol] if t["time"] >= req.now - 300_000]
+    trades = [t for t in tape(req, spec.symbol) if t["time"] >= req.now - 300_000]
     qty = sum((Decimal(t["qty"]) for t in trades), Decimal(0))
     px = (
         sum((Decimal(t["quoteQty"]) for t in trades), Decimal(0)) / qty
@@ -500,10 +517,20 @@ def open_orders(req: Req) -> list[dict]:
 
 
 def all_orders(req: Req) -> list[dict]:
+    """Orders >= orderId, or in [startTime, endTime] (at most 24 h), else the newest; oldest first."""
     spec = req.symbol()
-    limit = min(req.int_param("limit", 500) or 500, 1000)
+    h = history_params(req, max_span_ms=SPOT_SPAN_MS, id_name="orderId")
     rows = [o for o in req.core.orders.values() if o.account is req.account and o.spec.symbol == spec.symbol]
-    return [spot_query(o) for o in rows[-limit:]]
+    picked = page(
+        rows,
+        id_of=lambda o: o.order_id,
+        time_of=lambda o: o.time,
+        limit=h.limit,
+        from_id=h.from_id,
+        start_time=h.start_time,
+        end_time=h.end_time,
+    )
+    return [spot_query(o) for o in picked]
 
 
 def cancel_replace(req: Req) -> tuple[int, dict[str, Any]]:
@@ -606,16 +633,42 @@ def account(req: Req) -> dict[str, Any]:
     }
 
 
+# myTrades: the combinations Binance documents (symbol is always there)
+_TRADE_COMBOS = {
+    frozenset(),
+    frozenset({"orderId"}),
+    frozenset({"startTime"}),
+    frozenset({"endTime"}),
+    frozenset({"fromId"}),
+    frozenset({"startTime", "endTime"}),
+    frozenset({"orderId", "fromId"}),
+}
+SPOT_SPAN_MS = 24 * 3_600_000
+
+
 def my_trades(req: Req) -> list[dict]:
+    """Trades >= fromId, of one orderId, or in [startTime, endTime] (at most 24 h), else the newest."""
     spec = req.symbol()
-    limit = min(req.int_param("limit", 500) or 500, 1000)
+    sent = frozenset(k for k in ("orderId", "startTime", "endTime", "fromId") if req.get(k) is not None)
+    if sent not in _TRADE_COMBOS:
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    h = history_params(req, max_span_ms=SPOT_SPAN_MS, id_name="fromId")
     oid = req.int_param("orderId")
     rows = [
-        t
-        for t in req.core.my_trades.get(req.account.uid, [])
-        if t["symbol"] == spec.symbol and (oid is None or t["orderId"] == oid)
+        f
+        for f in req.core.fills.get(req.account.uid, ())
+        if f.symbol == spec.symbol and (oid is None or f.order_id == oid)
     ]
-    return rows[-limit:]
+    picked = page(
+        rows,
+        id_of=lambda f: f.trade_id,
+        time_of=lambda f: f.time,
+        limit=h.limit,
+        from_id=h.from_id,
+        start_time=h.start_time,
+        end_time=h.end_time,
+    )
+    return [spot_trade_row(spec, f) for f in picked]
 
 
 def commission(req: Req) -> dict[str, Any]:

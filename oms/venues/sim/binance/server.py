@@ -1,4 +1,5 @@
-"""Binance simulator room: `BinanceSim` — the aiohttp server tying REST, WS, flow and faults together.
+"""Binance simulator room: `BinanceSim` — the kit's server skeleton (kit/server.py) with Binance's REST
+and WS routes, keys, cores and flow.
 
 Touches nothing outside this simulator; binds loopback only. Public contract (others code against it):
 `BinanceSim(seed=0, config=None)`, `await start(host="127.0.0.1", port=0)`, `await stop()`, `.url`,
@@ -8,41 +9,38 @@ Touches nothing outside this simulator; binds loopback only. Public contract (ot
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import random
-import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-from oms import log
 from oms.venues.sim.binance import rest_futures, rest_spot
-from oms.venues.sim.binance.accounts import Accounts, ApiKey
 from oms.venues.sim.binance.config import SimConfig, default_config
-from oms.venues.sim.binance.core import MarketCore, SimError
-from oms.venues.sim.binance.faults import Faults
-from oms.venues.sim.binance.flow import Flow
-from oms.venues.sim.binance.rest_common import RateLimiter, Req, authenticate, parse_params
+from oms.venues.sim.binance.core import make_core
+from oms.venues.sim.binance.rest_common import RateLimiter, Req, authenticate, order_headers, parse_params
 from oms.venues.sim.binance.ws import WsHub
+from oms.venues.sim.kit.accounts import Accounts, ApiKey
+from oms.venues.sim.kit.errors import SimError
+from oms.venues.sim.kit.faults import Faults
+from oms.venues.sim.kit.flow import Flow
+from oms.venues.sim.kit.server import SimServer
 
-_log = log.get(__name__)
 _MUTATING = {"POST", "PUT", "DELETE"}
 _5XX_BODY = {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}
 
 
-class BinanceSim:
+class BinanceSim(SimServer):
+    venue = "binance"
+
     def __init__(self, seed: int = 0, config: SimConfig | None = None, *, flow: bool | None = None) -> None:
+        super().__init__(seed)
         self.cfg = config or default_config()
         if flow is not None:
             self.cfg.flow = flow
-        self.seed = seed
-        self.rng = random.Random(seed)
-        self.faults = Faults(rng=random.Random(seed + 1))
         self.accounts = Accounts(self.cfg.spot_balances, self.cfg.futures_balances)
-        self.cores = {m: MarketCore(m, self.cfg, self.accounts, self.now) for m in ("spot", "usdm")}
+        self.cores = {m: make_core(m, self.cfg, self.accounts, self.now) for m in ("spot", "usdm")}
         self.hub = WsHub(self.cores, self.accounts, self.faults, self.now)
         self.hub.ttl_ms = self.cfg.listen_key_ttl_s * 1000
         self.hub.svc = self
@@ -56,27 +54,8 @@ class BinanceSim:
         self.faults._drop_hook = self.hub.drop_all
         self.faults._on_change.append(self._faults_changed)
         self._stale: dict[tuple[str, str, int], tuple[int, dict]] = {}
-        self._runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task] = []
-        self.host = "127.0.0.1"
-        self.port = 0
 
-    # ------------------------------------------------------------ clock, admin
-    def now(self) -> int:
-        return int(time.time() * 1000) + self.faults.clock_skew_ms
-
-    @property
-    def _hostport(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._hostport}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self._hostport}"
-
+    # ------------------------------------------------------------ keys
     def add_api_key(
         self,
         key: str,
@@ -158,9 +137,9 @@ class BinanceSim:
         ip = request.remote or "127.0.0.1"
         headers: dict[str, str] = {}
         status, out = 200, None
+        mutating = method in _MUTATING
         try:
-            if self.faults.latency_ms:
-                await asyncio.sleep(self.faults.latency_ms / 1000)
+            await self.latency()
             now = self.now()
             if entry is None:
                 known = sorted(
@@ -174,13 +153,16 @@ class BinanceSim:
                     status=404,
                 )
             weight, security, is_order, handler = entry
-            params = parse_params(raw_query, body.encode() if method in _MUTATING else b"")
+            params = parse_params(raw_query, body.encode() if mutating else b"")
             wfn = module.WEIGHT_FNS.get((method, path))
+            ban = self.faults.take_ban()
+            if ban:
+                limiter.ban(ip, now, ban)
             used = limiter.charge(ip, wfn(params) if wfn else weight, now)
             headers["X-MBX-USED-WEIGHT-1M"] = str(used)
             headers["X-MBX-USED-WEIGHT"] = str(used)
-            lose = self.faults.take_5xx()
-            if lose and not (self.faults.execute_before_5xx and method in _MUTATING):
+            lose_now, lose_after = self.lose_answer(mutating)
+            if lose_now:
                 return web.json_response(_5XX_BODY, status=self.faults.error_status, headers=headers)
             req = Req(method, path, params, self.cores[market], now, ip, self)
             authenticate(
@@ -188,14 +170,14 @@ class BinanceSim:
                 security,
                 request.headers.get("X-MBX-APIKEY"),
                 raw_query,
-                body if method in _MUTATING else "",
+                body if mutating else "",
                 self.accounts,
                 "SPOT" if market == "spot" else "FUTURES",
             )
             if is_order and req.key is not None:
-                headers.update(limiter.order(req.account.uid, now))
+                headers.update(order_headers(limiter.order(req.account.uid, now)))
             result = handler(req)
-            if lose:
+            if lose_after:
                 return web.json_response(_5XX_BODY, status=self.faults.error_status, headers=headers)
             status, out = result if isinstance(result, tuple) else (200, result)
         except SimError as e:
@@ -205,47 +187,21 @@ class BinanceSim:
             text=json.dumps(out), status=status, headers=headers, content_type="application/json"
         )
 
-    # ------------------------------------------------------------ admin
-    async def _admin(self, request: web.Request) -> web.Response:
-        what = request.match_info["what"]
-        try:
-            data = await request.json() if request.can_read_body else {}
-        except ValueError:
-            return web.json_response({"error": "body must be a JSON object"}, status=400)
-        try:
-            if what == "faults":
-                if request.method == "POST":
-                    self.faults.set(**data)
-                return web.json_response(self.faults.as_dict())
-            if what == "keys" and request.method == "POST":
-                self.add_api_key(
-                    data["key"],
-                    data.get("secret", ""),
-                    tuple(data.get("permissions", ("SPOT", "FUTURES"))),
-                    tuple(data.get("ips", ())),
-                    data.get("ed25519_public_key"),
-                )
-                return web.json_response({"ok": True})
-            if what == "revoke" and request.method == "POST":
-                self.revoke_api_key(data["key"])
-                return web.json_response({"ok": True})
-            if what == "drop_ws" and request.method == "POST":
-                return web.json_response({"dropped": self.faults.drop_ws()})
-            if what == "flow" and request.method == "POST":
-                for _ in range(int(data.get("steps", 1))):
-                    self.flow.step()
-                return web.json_response({"steps": self.flow.steps})
-            if what == "state":
-                return web.json_response(self.state())
-        except (ValueError, KeyError, TypeError) as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return web.json_response(
-            {
-                "error": f"unknown admin call {request.method} /_sim/{what}; use faults, keys, "
-                "revoke, drop_ws, flow, state"
-            },
-            status=404,
-        )
+    # ------------------------------------------------------------ admin (kit: faults, drop_ws, flow, state)
+    def admin(self, what: str, method: str, data: dict[str, Any]) -> Any:
+        if what == "keys" and method == "POST":
+            self.add_api_key(
+                data["key"],
+                data.get("secret", ""),
+                tuple(data.get("permissions", ("SPOT", "FUTURES"))),
+                tuple(data.get("ips", ())),
+                data.get("ed25519_public_key"),
+            )
+            return {"ok": True}
+        if what == "revoke" and method == "POST":
+            self.revoke_api_key(data["key"])
+            return {"ok": True}
+        return None
 
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -267,34 +223,22 @@ class BinanceSim:
             }
         return out
 
-    # ------------------------------------------------------------ lifecycle
-    def _app(self) -> web.Application:
-        app = web.Application()
+    # ------------------------------------------------------------ lifecycle (the kit's start/stop)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{tail:.*}", self._rest)
         app.router.add_route("*", "/fapi/{tail:.*}", self._rest)
-        app.router.add_route("*", "/_sim/{what}", self._admin)
         for prefix in ("/ws", "/stream", "/ws-api/v3", "/ws-fapi/v1", "/fstream/{tail:.*}"):
             app.router.add_get(prefix, self.hub.handle)
         app.router.add_get("/ws/{tail:.*}", self.hub.handle)
-        return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError(f"the simulator binds loopback only; got host {host!r}")
-        self.host = host
-        self._runner = web.AppRunner(self._app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
-        self.port = sock.getsockname()[1]
-        self._tasks = [
-            asyncio.create_task(self._every(self.cfg.depth_interval_ms, self.depth_tick)),
-            asyncio.create_task(self._every(1000, self.hub.emit_marks)),
+    def ticks(self) -> list[tuple[int, Callable[[], None]]]:
+        out: list[tuple[int, Callable[[], None]]] = [
+            (self.cfg.depth_interval_ms, self.depth_tick),
+            (1000, self.hub.emit_marks),
         ]
         if self.cfg.flow:
-            self._tasks.append(asyncio.create_task(self._every(self.cfg.flow_interval_ms, self.flow.step)))
-        _log.info("binance simulator on %s (seed %d)", self.url, self.seed)
+            out.append((self.cfg.flow_interval_ms, self.flow.step))
+        return out
 
     def depth_tick(self) -> None:
         """Emit every book's pending depth diff now (the server does this every depth_interval_ms)."""
@@ -302,32 +246,12 @@ class BinanceSim:
             for s in core.books:
                 self.hub.flush_depth(m, s)
 
-    async def _every(self, ms: int, fn: Any) -> None:
-        while True:
-            await asyncio.sleep(ms / 1000)
-            try:
-                fn()
-            except Exception:  # a bug in one tick must not stop the simulator
-                _log.exception("simulator tick %s failed", getattr(fn, "__name__", fn))
-
-    async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        self._tasks = []
+    def on_stop(self) -> None:
         self.hub.drop_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def __aenter__(self) -> BinanceSim:
         await self.start()
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def balance(self, key: str, asset: str) -> tuple[Decimal, Decimal]:
         row = self.accounts.keys[key].account.spot.get(asset)

@@ -1,4 +1,4 @@
-"""Binance simulator room: `SimThread` (the simulator on its own event loop in a thread, for sync tests
+"""Binance simulator room: `SimThread` (the kit's thread runner bound to a `BinanceSim`, for sync tests
 and tools) and `point_python_binance` (aim python-binance's URL class attributes at a simulator).
 
 Touches python-binance's class attributes only when asked, and returns a function that restores them.
@@ -6,20 +6,17 @@ Touches python-binance's class attributes only when asked, and returns a functio
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
 
 from oms.venues.sim.binance.config import SimConfig
 from oms.venues.sim.binance.server import BinanceSim
+from oms.venues.sim.kit.thread import SimThread as KitSimThread
 
-T = TypeVar("T")
 
-
-class SimThread:
+class SimThread(KitSimThread):
     """`with SimThread(seed=1) as st: st.url, st.ws_url, st.sim, st.call(fn, *args)`."""
+
+    sim: BinanceSim
 
     def __init__(
         self,
@@ -30,60 +27,11 @@ class SimThread:
         port: int = 0,
         flow: bool | None = None,
     ) -> None:
-        self.sim = BinanceSim(seed=seed, config=config, flow=flow)
-        self._host, self._port = host, port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="binance-sim", daemon=True)
-        self._ready: Future[None] = Future()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.sim.start(self._host, self._port))
-        except BaseException as e:  # report start failures to the caller
-            self._ready.set_exception(e)
-            return
-        self._ready.set_result(None)
-        self._loop.run_forever()
-        self._loop.run_until_complete(self.sim.stop())
-        self._loop.close()
-
-    def start(self) -> SimThread:
-        self._thread.start()
-        self._ready.result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` on the simulator's loop thread (thread-safe admin access) and return its result."""
-        fut: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn(*args, **kwargs))
-            except BaseException as e:
-                fut.set_exception(e)
-
-        self._loop.call_soon_threadsafe(run)
-        return fut.result(timeout=30)
-
-    @property
-    def url(self) -> str:
-        return self.sim.url
-
-    @property
-    def ws_url(self) -> str:
-        return self.sim.ws_url
+        super().__init__(BinanceSim(seed=seed, config=config, flow=flow), host=host, port=port)
 
     def __enter__(self) -> SimThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.start()
+        return self
 
 
 def point_python_binance(url: str, ws_url: str) -> Callable[[], None]:

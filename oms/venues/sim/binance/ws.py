@@ -16,21 +16,20 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from oms import log
 from oms.venues.sim.binance import rest_futures, rest_spot
-from oms.venues.sim.binance.accounts import Account, Accounts
-from oms.venues.sim.binance.core import MarketCore, SimError
-from oms.venues.sim.binance.faults import Faults
+from oms.venues.sim.binance.events import BinanceEvents
 from oms.venues.sim.binance.rest_common import Req, hmac_hex
+from oms.venues.sim.kit.accounts import Account, Accounts
+from oms.venues.sim.kit.errors import SimError
+from oms.venues.sim.kit.faults import Faults
+from oms.venues.sim.kit.matching import MarketCore
+from oms.venues.sim.kit.ws import Conn, WsHubBase
 
-_log = log.get(__name__)
-QUEUE_MAX = 10_000
 # spot WS API method -> rest_spot handler name (the WS API answers what the REST endpoint answers)
 WS_API_SIGNED: dict[str, Callable[[Req], Any]] = {
     "order.place": rest_spot.new_order,
@@ -73,52 +72,24 @@ WS_API_PUBLIC: dict[str, Callable[[Req], Any]] = {
 }
 
 
-@dataclass(eq=False)
-class Conn:
-    ws: web.WebSocketResponse
-    market: str
-    combined: bool
-    streams: set[str] = field(default_factory=set)
-    user: tuple[int, str] | None = None  # (uid, market) for a listenKey connection
-    ws_api_subs: dict[int, tuple[int, str]] = field(default_factory=dict)  # subscriptionId -> (uid, market)
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
-    closed: bool = False
-
-    def put(self, frame: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.closed = True  # the venue drops a client that cannot keep up
-
-
-class WsHub:
+class WsHub(WsHubBase):
     def __init__(
         self, cores: dict[str, MarketCore], accounts: Accounts, faults: Faults, clock: Callable[[], int]
     ) -> None:
+        super().__init__(faults, clock)
         self.cores = cores
         self.accounts = accounts
-        self.faults = faults
-        self.clock = clock
-        self.conns: set[Conn] = set()
         self.listen: dict[str, tuple[Account, str, int]] = {}  # key -> (account, market, expires ms)
         self.ttl_ms = 3_600_000
         self._next_sub = 0
         self.prev_u: dict[tuple[str, str], int] = {}
         self.svc: Any = None  # the server (snapshot, rate_limits, listen keys), set by BinanceSim
         for m, core in cores.items():
-            core.market_sink = self._market_sink(m)
-            core.user_sink = self._user_sink(m)
+            core.events = BinanceEvents(core, self._market_sink(m), self._user_sink(m))
             for s, book in core.books.items():
                 self.prev_u[(m, s)] = book.update_id
 
     # ------------------------------------------------------------ fan-out
-    def _send(self, market: str, stream: str, payload: dict[str, Any]) -> None:
-        for c in list(self.conns):
-            if c.market == market and stream in c.streams:
-                c.put({"stream": stream, "data": payload} if c.combined else payload)
-
     def _market_sink(self, market: str) -> Callable[[str, str, dict], None]:
         def sink(symbol: str, kind: str, payload: dict) -> None:
             self._send(market, f"{symbol.lower()}@{kind}", payload)
@@ -282,16 +253,6 @@ class WsHub:
                 c.closed = True
 
     # ------------------------------------------------------------ connections
-    def drop_all(self) -> int:
-        n = 0
-        for c in list(self.conns):
-            if not c.closed:
-                c.closed = True
-                n += 1
-            with contextlib.suppress(asyncio.QueueFull):
-                c.queue.put_nowait(None)
-        return n
-
     def _apply_streams(self, conn: Conn, names: list[str]) -> None:
         for n in names:
             if not n:
@@ -333,26 +294,13 @@ class WsHub:
             row = self.listen.get(n)
             if row is None or row[1] != market or row[2] < self.clock():
                 return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
-        ws = web.WebSocketResponse(heartbeat=20.0, autoping=True)
-        await ws.prepare(request)
-        conn = Conn(ws, market, combined)
-        self._apply_streams(conn, names)
-        self.conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                reply = self._control(conn, msg.data)
-                if reply is not None:
-                    conn.put(reply)
-        finally:
-            conn.closed = True
-            self.conns.discard(conn)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
-        return ws
+
+        def conn(ws: web.WebSocketResponse) -> Conn:
+            c = Conn(ws, market, combined)
+            self._apply_streams(c, names)
+            return c
+
+        return await self.serve(request, conn, self._control)
 
     def _control(self, conn: Conn, text: str) -> dict[str, Any] | None:
         try:
@@ -372,36 +320,9 @@ class WsHub:
             return {"result": sorted(conn.streams), "id": rid}
         return {"error": {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}, "id": rid}
 
-    async def _writer(self, conn: Conn) -> None:
-        while True:
-            frame = await conn.queue.get()
-            if frame is None or conn.closed:
-                await conn.ws.close()
-                return
-            if self.faults.ws_drop_rate and self.faults.rng.random() < self.faults.ws_drop_rate:
-                conn.closed = True
-                await conn.ws.close()
-                return
-            await conn.ws.send_str(json.dumps(frame))
-
     # ------------------------------------------------------------ WS API (spot)
     async def _ws_api(self, request: web.Request, market: str) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=20.0)
-        await ws.prepare(request)
-        conn = Conn(ws, market, False)
-        self.conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    conn.put(self._ws_api_call(conn, msg.data))
-        finally:
-            conn.closed = True
-            self.conns.discard(conn)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
-        return ws
+        return await self.serve(request, lambda ws: Conn(ws, market), self._ws_api_call)
 
     def _ws_api_call(self, conn: Conn, text: str) -> dict[str, Any]:
         rid: Any = None

@@ -1,6 +1,6 @@
-"""Binance simulator room: one price-time priority order book with depth-diff bookkeeping.
+"""Simulator kit room: one price-time priority order book with depth-diff bookkeeping.
 
-Touches nothing outside this simulator. Prices are int ticks and quantities int lots, so matching is
+Touches nothing outside the simulator. Prices are int ticks and quantities int lots, so matching is
 exact; `BookOrder` is any object with `price`, `leaves` and `order_id`. Every level change bumps
 `update_id`; `take_diff()` hands the changed levels since the last diff (U..u) to the depth streams, so
 a REST snapshot taken right after a `take_diff()` has `lastUpdateId` equal to an emitted `u`.

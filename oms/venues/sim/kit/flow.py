@@ -1,6 +1,6 @@
-"""Binance simulator room: synthetic order flow so books move (seeded random walk with liquidity).
+"""Simulator kit room: synthetic order flow so books move (seeded random walk with liquidity).
 
-Touches nothing outside this simulator. A market maker (an `unlimited` account) keeps `book_levels`
+Touches only the cores it is given. A market maker (an `unlimited` account) keeps `book_levels`
 levels each side around a mid that random-walks; now and then a small taker order trades, which moves
 the last price, prints aggTrades and fills whatever rests at the touch (including users' orders).
 Driven by `step()`; the server calls it every `flow_interval_ms`, tests may call it directly.
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 
-from oms.venues.sim.binance.accounts import Accounts
-from oms.venues.sim.binance.core import MarketCore, SimError
-from oms.venues.sim.binance.orders import Order
+from oms.venues.sim.kit.accounts import Accounts
+from oms.venues.sim.kit.errors import SimError
+from oms.venues.sim.kit.matching import MarketCore
+from oms.venues.sim.kit.orders import Order
 
 
 class Flow:
@@ -49,7 +50,7 @@ class Flow:
         otype: str = "LIMIT",
         tif: str = "GTC",
     ) -> Order | None:
-        o = Order(
+        o = core.new_order(
             order_id=core.new_id(),
             market=core.market,
             spec=core.specs[sym],
@@ -62,6 +63,7 @@ class Flow:
             qty=lots,
             time=core.clock(),
             orig_type=otype,
+            limit=otype == "LIMIT",
         )
         try:
             core.submit(o)

@@ -1,7 +1,7 @@
-"""Binance simulator room: fault injection switches (latency, 5xx, dropped WS, depth gaps, stale data,
-clock skew, maintenance), settable from Python (`sim.faults.set(...)`) or `POST /_sim/faults`.
+"""Simulator kit room: fault injection switches (latency, 5xx, dropped WS, depth gaps, stale data,
+clock skew, maintenance, IP ban), settable from Python (`sim.faults.set(...)`) or `POST /_sim/faults`.
 
-Touches nothing outside this simulator. Random choices use the simulator's seeded RNG, so a run with
+Touches nothing outside the simulator. Random choices use the simulator's seeded RNG, so a run with
 the same seed and the same requests sees the same faults.
 """
 
@@ -25,6 +25,7 @@ class Faults:
     clock_skew_ms: int = 0  # server clock offset (affects /time and the recvWindow check)
     maintenance: bool = False  # symbols BREAK, orders "Market is closed.", WS refused
     ws_drop_rate: float = 0.0  # probability per WS frame that the connection is dropped
+    ban_seconds: int = 0  # the next REST request bans its IP for this long (answered the venue's way)
     rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
     _on_change: list[Callable[[Faults], None]] = field(default_factory=list, repr=False)
     _drop_hook: Callable[[], int] | None = field(default=None, repr=False)
@@ -66,6 +67,7 @@ class Faults:
             clock_skew_ms=0,
             maintenance=False,
             ws_drop_rate=0.0,
+            ban_seconds=0,
         )
 
     def drop_ws(self) -> int:
@@ -77,6 +79,11 @@ class Faults:
             self.error_5xx -= 1
             return True
         return self.error_5xx_rate > 0 and self.rng.random() < self.error_5xx_rate
+
+    def take_ban(self) -> int:
+        """Seconds of ban to impose on the next request (once), or 0."""
+        n, self.ban_seconds = self.ban_seconds, 0
+        return n
 
     def take_depth_gap(self) -> bool:
         if self.depth_gap > 0:

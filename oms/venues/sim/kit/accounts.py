@@ -1,16 +1,35 @@
-"""Binance simulator room: accounts, API keys, spot balances and USD-M wallet/positions.
+"""Simulator kit room: accounts, API keys, spot balances, the derivatives wallet, positions and the
+account ledger (realized PnL, commissions: what income-history endpoints page through).
 
-Touches nothing outside this simulator. Balances are Decimals; an `unlimited` account (the synthetic
-market maker) is never short of anything. Futures positions are one-way (`BOTH`), cross margin is what
-the margin check uses; `marginType` is kept per symbol and reported.
+Touches nothing outside the simulator. Balances are Decimals; an `unlimited` account (the synthetic
+market maker) is never short of anything. Positions are one-way (`BOTH`) or hedge legs (`LONG` /
+`SHORT`); cross margin is what the margin check uses; the margin type is kept per symbol and reported.
+Permissions are the venue's own words (the venue's server checks them).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 ZERO = Decimal(0)
+LEDGER_ROWS = 100_000  # ledger entries kept per account (oldest forgotten first)
+_tran_ids = itertools.count(9_000_000_001)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One change of a wallet balance: kind is REALIZED_PNL, COMMISSION, FUNDING_FEE or TRANSFER."""
+
+    tran_id: int
+    kind: str
+    asset: str
+    amount: Decimal
+    symbol: str
+    time: int
+    trade_id: int = 0
 
 
 @dataclass
@@ -56,6 +75,12 @@ class Account:
     unlimited: bool = False
     dual_side: bool = False
     update_time: int = 0
+    ledger: deque[LedgerEntry] = field(default_factory=lambda: deque(maxlen=LEDGER_ROWS))
+
+    def book(self, kind: str, asset: str, amount: Decimal, symbol: str, time: int, trade_id: int = 0) -> None:
+        """Record a wallet change in the ledger (the caller has already changed the balance)."""
+        if not self.unlimited:
+            self.ledger.append(LedgerEntry(next(_tran_ids), kind, asset, amount, symbol, time, trade_id))
 
     # ------------------------------------------------------------ spot
     def free(self, asset: str) -> Decimal:
