@@ -347,18 +347,36 @@ def check_percent_price(spec: SymbolSpec, side: int, price: Decimal, ref: Decima
 # ---------------------------------------------------------------- history paging parameters
 @dataclass(frozen=True)
 class History:
+    """What a history request asked for: page size, id cursor, the times as sent, and the window
+    [lo, hi] rows must fall in (one bound sent: the other is the longest range the venue allows)."""
+
     limit: int
     from_id: int | None
     start_time: int | None
     end_time: int | None
+    lo: int | None
+    hi: int | None
+
+    def within(self, t: int) -> bool:
+        return (self.lo is None or t >= self.lo) and (self.hi is None or t <= self.hi)
 
 
-def history_params(req: Req, *, max_span_ms: int, id_name: str, default_limit: int = 500) -> History:
+def history_params(
+    req: Req,
+    *,
+    max_span_ms: int,
+    id_name: str,
+    default_limit: int = 500,
+    default_window_ms: int | None = None,
+) -> History:
     """`limit` (default 500, at most 1000), the id cursor `id_name` and the time range, checked as
-    Binance checks them: a range longer than `max_span_ms` or ending before it starts is -1127."""
+    Binance checks them: a range longer than `max_span_ms` or ending before it starts is -1127. With no
+    time and no cursor, `default_window_ms` (USD-M: the last 7 days) bounds what is returned."""
     limit = req.int_param("limit", default_limit) or default_limit
     limit = max(1, min(limit, 1000))
     start, end = req.int_param("startTime"), req.int_param("endTime")
+    cursor = req.int_param(id_name)
+    lo, hi = start, end
     if start is not None and end is not None:
         if end < start:
             raise SimError(-1127, "startTime must be before endTime.")
@@ -366,4 +384,10 @@ def history_params(req: Req, *, max_span_ms: int, id_name: str, default_limit: i
             hours = max_span_ms // 3_600_000
             span = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
             raise SimError(-1127, f"More than {span} between startTime and endTime.")
-    return History(limit, req.int_param(id_name), start, end)
+    elif start is not None:
+        hi = start + max_span_ms
+    elif end is not None:
+        lo = end - max_span_ms
+    elif cursor is None and default_window_ms is not None:
+        lo = req.now - default_window_ms
+    return History(limit, cursor, start, end, lo, hi)

@@ -375,28 +375,14 @@ def open_orders(req: Req) -> list[dict[str, Any]]:
 WEEK_MS = 7 * 86_400_000
 
 
-def _week(req: Req, start: int | None, end: int | None) -> tuple[int, int]:
-    """USD-M's default range: the 7 days ending at endTime (or now), or starting at startTime."""
-    if start is None and end is None:
-        return req.now - WEEK_MS, req.now
-    if start is None:
-        assert end is not None
-        return end - WEEK_MS, end
-    return start, end if end is not None else start + WEEK_MS
-
-
 def all_orders(req: Req) -> list[dict[str, Any]]:
     """Orders >= orderId, else in [startTime, endTime] (at most 7 days, default the last 7), oldest first."""
     spec = req.symbol()
-    h = history_params(req, max_span_ms=WEEK_MS, id_name="orderId")
-    start: int | None = None
-    end = h.end_time
-    if h.from_id is None:
-        start, end = _week(req, h.start_time, h.end_time)
+    h = history_params(req, max_span_ms=WEEK_MS, id_name="orderId", default_window_ms=WEEK_MS)
     rows = [
         o
         for o in req.core.orders.values()
-        if o.account is req.account and o.spec.symbol == spec.symbol and (start is None or o.time >= start)
+        if o.account is req.account and o.spec.symbol == spec.symbol and h.within(o.time)
     ]
     picked = page(
         rows,
@@ -405,7 +391,6 @@ def all_orders(req: Req) -> list[dict[str, Any]]:
         limit=h.limit,
         from_id=h.from_id,
         start_time=h.start_time,
-        end_time=end,
     )
     return [futures_order(o) for o in picked]
 
@@ -414,19 +399,14 @@ def user_trades(req: Req) -> list[dict[str, Any]]:
     """Trades >= fromId (not with a time range), of one orderId, or in [startTime, endTime] (at most
     7 days; neither sent: the last 7 days), oldest first."""
     spec = req.symbol()
-    h = history_params(req, max_span_ms=WEEK_MS, id_name="fromId")
+    h = history_params(req, max_span_ms=WEEK_MS, id_name="fromId", default_window_ms=WEEK_MS)
     if h.from_id is not None and (h.start_time is not None or h.end_time is not None):
         raise SimError(-1128, "Combination of optional parameters invalid.")
     oid = req.int_param("orderId")
-    start, end = h.start_time, h.end_time
-    if h.from_id is None and oid is None:
-        start, end = _week(req, start, end)
     rows = [
         f
         for f in req.core.fills.get(req.account.uid, ())
-        if f.symbol == spec.symbol
-        and (oid is None or f.order_id == oid)
-        and (start is None or f.time >= start)
+        if f.symbol == spec.symbol and (oid is None or f.order_id == oid) and h.within(f.time)
     ]
     picked = page(
         rows,
@@ -435,7 +415,6 @@ def user_trades(req: Req) -> list[dict[str, Any]]:
         limit=h.limit,
         from_id=h.from_id,
         start_time=h.start_time,
-        end_time=end,
     )
     return [futures_trade_row(spec, f) for f in picked]
 

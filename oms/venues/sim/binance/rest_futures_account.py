@@ -391,20 +391,20 @@ def income(req: Req) -> list[dict[str, Any]]:
     kind = req.get("incomeType")
     if kind is not None and kind not in INCOME_TYPES:
         raise SimError(-1100, "Illegal characters found in parameter 'incomeType'.")
-    h = history_params(req, max_span_ms=200 * 86_400_000, id_name="fromId", default_limit=100)
+    h = history_params(
+        req,
+        max_span_ms=200 * 86_400_000,
+        id_name="fromId",
+        default_limit=100,
+        default_window_ms=7 * 86_400_000,
+    )
     page_no = req.int_param("page", 1) or 1
     if page_no < 1:
         raise SimError(-1100, "Illegal characters found in parameter 'page'; legal range is '1..'.")
-    start, end = h.start_time, h.end_time
-    if start is None and end is None:
-        start = req.now - 7 * 86_400_000
     rows = [
         e
         for e in req.account.ledger
-        if (sym is None or e.symbol == sym)
-        and (kind is None or e.kind == kind)
-        and (start is None or e.time >= start)
-        and (end is None or e.time <= end)
+        if (sym is None or e.symbol == sym) and (kind is None or e.kind == kind) and h.within(e.time)
     ]
     if h.start_time is not None or req.get("page") is not None:
         rows = rows[(page_no - 1) * h.limit : page_no * h.limit]

@@ -520,7 +520,11 @@ def all_orders(req: Req) -> list[dict]:
     """Orders >= orderId, or in [startTime, endTime] (at most 24 h), else the newest; oldest first."""
     spec = req.symbol()
     h = history_params(req, max_span_ms=SPOT_SPAN_MS, id_name="orderId")
-    rows = [o for o in req.core.orders.values() if o.account is req.account and o.spec.symbol == spec.symbol]
+    rows = [
+        o
+        for o in req.core.orders.values()
+        if o.account is req.account and o.spec.symbol == spec.symbol and h.within(o.time)
+    ]
     picked = page(
         rows,
         id_of=lambda o: o.order_id,
@@ -528,7 +532,6 @@ def all_orders(req: Req) -> list[dict]:
         limit=h.limit,
         from_id=h.from_id,
         start_time=h.start_time,
-        end_time=h.end_time,
     )
     return [spot_query(o) for o in picked]
 
@@ -657,7 +660,7 @@ def my_trades(req: Req) -> list[dict]:
     rows = [
         f
         for f in req.core.fills.get(req.account.uid, ())
-        if f.symbol == spec.symbol and (oid is None or f.order_id == oid)
+        if f.symbol == spec.symbol and (oid is None or f.order_id == oid) and h.within(f.time)
     ]
     picked = page(
         rows,
@@ -666,7 +669,6 @@ def my_trades(req: Req) -> list[dict]:
         limit=h.limit,
         from_id=h.from_id,
         start_time=h.start_time,
-        end_time=h.end_time,
     )
     return [spot_trade_row(spec, f) for f in picked]
 
