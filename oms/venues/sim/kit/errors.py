@@ -23,13 +23,14 @@ class SimError(Exception):
 
 # Reasons the kit's matching core rejects for; a venue's table maps each to (code, message).
 # A reason missing from a table means "the venue does not reject for this" where that is optional
-# (`fok_unfillable`: without it an unfillable FOK expires instead of being rejected).
+# (`fok_unfillable`: without it an unfillable FOK expires; `post_only_would_take`: without it the
+# order is accepted and at once canceled, as Bybit does).
 REASONS = (
     "market_closed",  # the symbol is not trading (maintenance, halted)
     "duplicate_client_id",  # an open order already has this client id
     "max_open_orders",  # the symbol's open-order cap
     "trigger_immediately",  # a stop / take-profit would fire at once
-    "post_only_would_take",  # a post-only order would cross
+    "post_only_would_take",  # (optional) a post-only order would cross: reject rather than accept+cancel
     "fok_unfillable",  # (optional) FOK cannot fill whole: reject rather than expire
     "insufficient_balance",  # spot: cannot lock what the order needs
     "reduce_only_rejected",  # reduce-only would open or grow a position
@@ -46,7 +47,7 @@ ErrorTable = Mapping[str, tuple[int, str]]
 
 def check_table(name: str, table: ErrorTable) -> None:
     """Raise ValueError naming the reasons a venue's table lacks (all but the optional ones)."""
-    optional = {"fok_unfillable"}
+    optional = {"fok_unfillable", "post_only_would_take"}
     missing = [r for r in REASONS if r not in table and r not in optional]
     unknown = [r for r in table if r not in REASONS]
     if missing or unknown:

@@ -77,8 +77,10 @@ class MarketCore:
         default_leverage: int = 20,
         first_id: int = 1_000_000,
         fixed_places: int | None = None,
+        reject_status: int = 400,
     ) -> None:
         check_table(market, errors)
+        self.reject_status = reject_status  # HTTP status of a reject (Bybit answers business errors 200)
         self.market = market
         self.derivatives = derivatives
         self.errors = errors
@@ -109,7 +111,7 @@ class MarketCore:
     # ------------------------------------------------------------ helpers
     def reject(self, reason: str) -> SimError:
         code, msg = self.errors[reason]
-        return SimError(code, msg)
+        return SimError(code, msg, self.reject_status)
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -201,7 +203,7 @@ class MarketCore:
         if self.status[sym] != "TRADING":
             raise self.reject("market_closed")
         key = (o.account.uid, sym, o.client_id)
-        existing = self.by_client.get(key)
+        existing = self.by_client.get(key) if o.client_id else None  # "" = no client id given
         if existing is not None and existing.is_open:
             raise self.reject("duplicate_client_id")
         if len(self.open_ids.get((o.account.uid, sym), ())) >= o.spec.max_num_orders:
@@ -211,9 +213,11 @@ class MarketCore:
             last = self.last_px.get(sym)
             if last is not None and triggered(o.trigger_dir, last, o.stop_price):
                 raise self.reject("trigger_immediately")
+        would_take = False
         if o.post_only:
             best = book.best_ask() if o.side > 0 else book.best_bid()
-            if best is not None and (o.price >= best if o.side > 0 else o.price <= best):
+            would_take = best is not None and (o.price >= best if o.side > 0 else o.price <= best)
+            if would_take and "post_only_would_take" in self.errors:
                 raise self.reject("post_only_would_take")
         limit_px = o.price if o.limit else None
         if (
@@ -227,8 +231,14 @@ class MarketCore:
         else:
             settlement.spot_lock(self, o, book)
         self.orders[o.order_id] = o
-        self.by_client[key] = o
+        if o.client_id:
+            self.by_client[key] = o
         o.update_time = o.time
+        if would_take:  # the venue accepts it, then cancels it rather than let it take
+            self._track_open(o)
+            self._emit_order(o, "NEW")
+            self._finish(o, "CANCELED")
+            return o
         if o.trigger_dir:
             o.is_working = False
             self._track_open(o)

@@ -1,0 +1,21 @@
+"""Bybit simulator room: a loopback Bybit v5 (REST `/v5/...` for `category=spot|linear`) built on the
+simulator kit, that pybit cannot tell from the venue in what it uses. See docs/simulators.md.
+
+Touches nothing outside `oms/venues/sim/bybit/`; binds 127.0.0.1/::1 only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oms.venues.sim.bybit.config import BybitConfig, default_config
+from oms.venues.sim.bybit.server import BybitSim
+from oms.venues.sim.kit.thread import SimThread
+
+__all__ = ["BybitConfig", "BybitSim", "SimThread", "default_config", "point_pybit"]
+
+
+def point_pybit(session: Any, url: str) -> Any:
+    """Aim a pybit `HTTP` session at the simulator (its base URL is an instance attribute)."""
+    session.endpoint = url.rstrip("/")
+    return session
