@@ -36,6 +36,9 @@ class BybitConfig:
     batch_max: dict[str, int] = field(default_factory=lambda: {"spot": 10, "linear": 20})
     flow: bool = True
     flow_interval_ms: int = 100
+    book_interval_ms: int = (
+        20  # order-book deltas are pushed at most this often (Bybit: 20 ms for depth 1/50)
+    )
     book_levels: int = 20
     max_open_orders: int = 500
 

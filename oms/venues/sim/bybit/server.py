@@ -1,4 +1,4 @@
-"""Bybit simulator room: `BybitSim` — the kit's server skeleton with Bybit v5's REST wire: the
+"""Bybit simulator room: `BybitSim` — the kit's server skeleton with Bybit v5's REST and WS (ws.py) wire: the
 `X-BAPI-*` signature (HMAC-SHA256 hex of timestamp + apiKey + recvWindow + query | raw JSON body),
 the `{retCode, retMsg, result, retExtInfo, time}` envelope with business errors as HTTP 200, per-UID
 per-endpoint limits (`X-Bapi-Limit*` headers, 10006) and the per-IP limit (HTTP 403 and a ban).
@@ -21,6 +21,7 @@ from aiohttp import web
 from oms.venues.sim.bybit import rest
 from oms.venues.sim.bybit.config import CATEGORIES, BybitConfig, default_config
 from oms.venues.sim.bybit.rules import LINEAR_ERRORS, SPOT_ERRORS, Order
+from oms.venues.sim.bybit.ws import BybitHub
 from oms.venues.sim.kit.accounts import Accounts, ApiKey
 from oms.venues.sim.kit.errors import SimError
 from oms.venues.sim.kit.flow import Flow
@@ -83,6 +84,8 @@ class BybitSim(SimServer):
             rest.READ: RateLimiter(Window("1S", 1000, cfg.read_per_s), [], _UidLimitErrors(), 0, 1),
         }
         self.ip_limit = RateLimiter(Window("5S", 5000, cfg.ip_per_5s), [], _IpLimitErrors(), cfg.ip_ban_s, 5)
+        self.hub = BybitHub(self.cores, self.accounts, self.faults, self.now, self._wallet_row)
+        self.faults._drop_hook = self.hub.drop_all
         self.flow = Flow(list(self.cores.values()), self.accounts, self.rng, cfg.book_levels)
         for core in self.cores.values():
             core.update_marks()
@@ -107,6 +110,13 @@ class BybitSim(SimServer):
         for core in self.cores.values():
             for s, spec in core.specs.items():
                 core.status[s] = "BREAK" if f.maintenance else spec.status
+        if f.maintenance:
+            self.hub.drop_all()
+
+    def _wallet_row(self, account: Any) -> dict[str, Any]:
+        key = next(k for k in self.accounts.keys.values() if k.account is account)
+        req = rest.Req({"accountType": "UNIFIED"}, self.now(), self, key, self.cores)
+        return rest.wallet_balance(req)["list"][0]
 
     # ------------------------------------------------------------ REST
     def _authenticate(self, request: web.Request, payload: str, now: int, ip: str) -> ApiKey:
@@ -235,10 +245,18 @@ class BybitSim(SimServer):
         return out
 
     def routes(self, app: web.Application) -> None:
+        app.router.add_get("/v5/public/{category}", self.hub.handle)
+        app.router.add_get("/v5/private", self.hub.handle)
         app.router.add_route("*", "/v5/{tail:.*}", self._rest)
 
     def ticks(self) -> list[tuple[int, Callable[[], None]]]:
-        return [(self.cfg.flow_interval_ms, self.flow.step)] if self.cfg.flow else []
+        out = [(self.cfg.book_interval_ms, self.hub.flush_books)]
+        if self.cfg.flow:
+            out.append((self.cfg.flow_interval_ms, self.flow.step))
+        return out
+
+    def on_stop(self) -> None:
+        self.hub.drop_all()
 
     async def __aenter__(self) -> BybitSim:
         await self.start()
