@@ -286,3 +286,59 @@ def test_rate_limit_10006_with_headers() -> None:
         assert e.value.resp_headers["X-Bapi-Limit-Status"] == "0"
         assert int(e.value.resp_headers["X-Bapi-Limit-Reset-Timestamp"]) > 0
         assert seen and all(limit == 3 for limit, _ in seen) and seen[0][1] >= seen[-1][1]
+
+
+def test_batch_amend_cancel_and_spot_amend_relocks(http: HTTP) -> None:
+    bid, _ = best(http, "linear", "ETHUSDT")
+    reqs = [
+        {
+            "symbol": "ETHUSDT",
+            "side": "Buy",
+            "orderType": "Limit",
+            "qty": "0.1",
+            "price": str(bid - 40 - i),
+            "orderLinkId": f"ab{i}",
+        }
+        for i in range(2)
+    ]
+    http.place_batch_order(category="linear", request=reqs)
+    a = http.amend_batch_order(
+        category="linear",
+        request=[
+            {"symbol": "ETHUSDT", "orderLinkId": "ab0", "qty": "0.2"},
+            {"symbol": "ETHUSDT", "orderLinkId": "nope", "qty": "0.2"},
+        ],
+    )
+    assert [x["code"] for x in a["retExtInfo"]["list"]] == [0, 110001]
+    row = http.get_open_orders(category="linear", symbol="ETHUSDT", orderLinkId="ab0")["result"]["list"][0]
+    assert row["qty"] == "0.20"
+    c = http.cancel_batch_order(
+        category="linear",
+        request=[
+            {"symbol": "ETHUSDT", "orderLinkId": "ab0"},
+            {"symbol": "ETHUSDT", "orderLinkId": "ab1"},
+            {"symbol": "ETHUSDT", "orderLinkId": "ab0"},
+        ],
+    )
+    assert [x["code"] for x in c["retExtInfo"]["list"]] == [0, 0, 110001]
+    sbid, _ = best(http, "spot", "BTCUSDT")
+    px = (sbid * D("0.9")).quantize(D("0.01"))
+    http.place_order(
+        category="spot",
+        symbol="BTCUSDT",
+        side="Buy",
+        orderType="Limit",
+        qty="0.01",
+        price=str(px),
+        orderLinkId="sa1",
+    )
+
+    def usdt_locked() -> D:
+        coins = http.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]["coin"]
+        return next(D(x["locked"]) for x in coins if x["coin"] == "USDT")
+
+    assert usdt_locked() == px * D("0.01")
+    http.amend_order(category="spot", symbol="BTCUSDT", orderLinkId="sa1", qty="0.02", price=str(px - 100))
+    assert usdt_locked() == (px - 100) * D("0.02")  # the lock follows the amended order
+    http.cancel_order(category="spot", symbol="BTCUSDT", orderLinkId="sa1")
+    assert usdt_locked() == 0

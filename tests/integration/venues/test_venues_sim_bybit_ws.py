@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from pybit.exceptions import InvalidRequestError
 from pybit.unified_trading import HTTP, WebSocket
 
 from oms.testing import eventually
@@ -153,3 +154,39 @@ def test_private_login_is_checked(st: SimThread) -> None:
     late = _raw_auth(url, [KEY, old, sig])
     assert (late["success"], late["ret_msg"], late["req_id"]) == (False, "Request expired", "a1")
     assert _raw_auth(url, ["nobody", expires, good])["ret_msg"] == "Invalid apikey"
+
+
+def test_disconnect_cancel_after_the_private_socket_drops(st: SimThread) -> None:
+    http = point_pybit(HTTP(api_key=KEY, api_secret=SECRET), st.url)
+    with pytest.raises(InvalidRequestError) as e:
+        http.set_dcp(product="DERIVATIVES", timeWindow=1)
+    assert (e.value.status_code, e.value.message) == (10001, "params error: timeWindow must be 3..300 seconds")
+    http.set_dcp(product="DERIVATIVES", timeWindow=3)
+    info = http.query_dcp_info()["result"]["dcpInfos"]
+    assert {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "3"} in info
+    bid = D(http.get_orderbook(category="linear", symbol="BTCUSDT")["result"]["b"][0][0])
+    http.place_order(
+        category="linear",
+        symbol="BTCUSDT",
+        side="Buy",
+        orderType="Limit",
+        qty="0.01",
+        price=str(bid - 500),
+        orderLinkId="dcp-1",
+    )
+    ws = WebSocket(
+        channel_type="private", testnet=False, api_key=KEY, api_secret=SECRET, restart_on_error=False
+    )
+    eventually(lambda: ws.auth, timeout=5)
+    ws.exit()  # the connector died: no private socket any more
+    fired = st.call(lambda: st.sim.hub.dcp_fired)
+
+    def cancelled() -> bool:
+        rows = http.get_open_orders(category="linear", symbol="BTCUSDT", orderLinkId="dcp-1")["result"][
+            "list"
+        ]
+        return rows[0]["orderStatus"] == "Cancelled"
+
+    assert not cancelled()  # not before the window
+    eventually(cancelled, timeout=8)
+    assert st.call(lambda: st.sim.hub.dcp_fired) > fired

@@ -308,6 +308,70 @@ def create_batch(req: Req) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"list": out}, {"list": ext}
 
 
+def _batch(req: Req, one: Callable[[Req], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """amend-batch / cancel-batch: each item on its own, results and codes per item."""
+    core = req.core()
+    items = req.need("request")
+    cap = req.svc.cfg.batch_max[core.market]
+    if not isinstance(items, list) or not items:
+        raise param_error("request must be a non-empty list")
+    if len(items) > cap:
+        raise SimError(10001, f"params error: batch size must not exceed {cap}", 200)
+    out, ext = [], []
+    for item in items:
+        item = item if isinstance(item, dict) else {}
+        sub = Req({**item, "category": core.market}, req.now, req.svc, req.key, req.cores)
+        try:
+            r = one(sub)
+            out.append({"category": core.market, "symbol": item.get("symbol", ""), **r})
+            ext.append({"code": 0, "msg": "OK"})
+        except SimError as e:
+            out.append(
+                {
+                    "category": core.market,
+                    "symbol": item.get("symbol", ""),
+                    "orderId": str(item.get("orderId", "")),
+                    "orderLinkId": str(item.get("orderLinkId", "")),
+                }
+            )
+            ext.append({"code": e.code, "msg": e.msg})
+    return {"list": out}, {"list": ext}
+
+
+def amend_batch(req: Req) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _batch(req, amend)
+
+
+def cancel_batch(req: Req) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _batch(req, cancel)
+
+
+DCP_PRODUCTS = ("OPTIONS", "DERIVATIVES", "SPOT")
+
+
+def dcp_set(req: Req) -> dict[str, Any]:
+    """Disconnect-cancel: when the account's private WebSocket is gone for `timeWindow` seconds (3..300),
+    its open orders of `product` are cancelled."""
+    product = str(req.get("product") or "OPTIONS")
+    if product not in DCP_PRODUCTS:
+        raise param_error(f"product must be one of {', '.join(DCP_PRODUCTS)}")
+    try:
+        window = int(req.need("timeWindow"))
+    except (TypeError, ValueError):
+        raise param_error("timeWindow must be an integer") from None
+    if not 3 <= window <= 300:
+        raise param_error("timeWindow must be 3..300 seconds")
+    req.svc.hub.dcp.setdefault(req.account.uid, {})[product] = window
+    return {}
+
+
+def dcp_info(req: Req) -> dict[str, Any]:
+    rows = req.svc.hub.dcp.get(req.account.uid, {})
+    return {
+        "dcpInfos": [{"product": p, "dcpStatus": "ON", "timeWindow": str(w)} for p, w in sorted(rows.items())]
+    }
+
+
 def _find(req: Req, core: MarketCore, open_only: bool = True) -> Order:
     spec = req.symbol(core)
     oid, link = req.get("orderId"), req.get("orderLinkId")
@@ -479,6 +543,10 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, str, Handler]] = {
     ("POST", "/v5/order/cancel"): (PRIVATE, TRADE, cancel),
     ("POST", "/v5/order/cancel-all"): (PRIVATE, TRADE, cancel_all),
     ("POST", "/v5/order/create-batch"): (PRIVATE, TRADE, create_batch),
+    ("POST", "/v5/order/amend-batch"): (PRIVATE, TRADE, amend_batch),
+    ("POST", "/v5/order/cancel-batch"): (PRIVATE, TRADE, cancel_batch),
+    ("POST", "/v5/order/disconnected-cancel-all"): (PRIVATE, TRADE, dcp_set),
+    ("GET", "/v5/account/query-dcp-info"): (PRIVATE, READ, dcp_info),
     ("GET", "/v5/order/realtime"): (PRIVATE, READ, realtime),
     ("GET", "/v5/order/history"): (PRIVATE, READ, history),
     ("GET", "/v5/execution/list"): (PRIVATE, READ, executions),

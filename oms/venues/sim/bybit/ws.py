@@ -8,6 +8,7 @@ Touches nothing outside this simulator.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -45,6 +46,8 @@ class BybitHub(WsHubBase):
         self.shown: dict[str, dict[tuple[int, int], int]] = {}  # orderbook topic -> levels last pushed
         self.update_id: dict[str, int] = {}
         self.seq = itertools.count(1)
+        self.dcp: dict[int, dict[str, int]] = {}  # account uid -> {product: seconds} (disconnect-cancel)
+        self.dcp_fired = 0
         for cat, core in cores.items():
             core.events = BybitEvents(self, cat)
 
@@ -192,6 +195,8 @@ class BybitHub(WsHubBase):
                 continue
             self.shown[key] = now_levels
             self.update_id[key] += 1
+            if self.faults.take_depth_gap():  # the delta is lost: the client sees `u` jump
+                continue
             spec = self.cores[cat].specs[symbol]
             now = self.clock()
             data = {
@@ -202,6 +207,28 @@ class BybitHub(WsHubBase):
                 "seq": next(self.seq),
             }
             self._send(cat, topic, {"topic": topic, "type": "delta", "ts": now, "data": data, "cts": now})
+
+    # ------------------------------------------------------------ disconnect-cancel (DCP)
+    def on_close(self, conn: Conn) -> None:
+        if conn.user is None or not self.dcp.get(conn.user[0]):
+            return
+        uid = conn.user[0]
+        loop = asyncio.get_running_loop()
+        for product, seconds in self.dcp[uid].items():
+            loop.call_later(seconds, self._dcp_fire, uid, product)
+
+    def _dcp_fire(self, uid: int, product: str) -> None:
+        """The window passed: with no private connection back, cancel the product's open orders."""
+        if any(c.user == (uid, "private") and not c.closed for c in self.conns):
+            return
+        account = self.accounts.accounts.get(uid)
+        cat = {"SPOT": "spot", "DERIVATIVES": "linear"}.get(product)
+        if account is None or cat is None or cat not in self.cores:
+            return
+        core = self.cores[cat]
+        for o in core.open_orders(account):
+            core.cancel(o)
+        self.dcp_fired += 1
 
     # ------------------------------------------------------------ private pushes
     def push_private(self, account: Account, topic: str, data: list[dict[str, Any]]) -> None:

@@ -414,6 +414,15 @@ class MarketCore:
             raise self.reject("modify_qty_too_small")
         if o.price == new_price and o.qty == new_qty:
             raise self.reject("modify_unchanged")
+        if not self.derivatives:  # spot: re-lock what the amended order can spend
+            spec = o.spec
+            left = new_qty - o.executed
+            need = spec.tick * new_price * spec.step * left if o.side > 0 else spec.step * left
+            if need > o.locked and not o.account.lock(o.lock_asset, need - o.locked):
+                raise self.reject("insufficient_balance")
+            if need < o.locked:
+                o.account.unlock(o.lock_asset, o.locked - need)
+            o.locked = need
         book = self.books[o.spec.symbol]
         book.remove(o)
         o.price, o.qty = new_price, new_qty

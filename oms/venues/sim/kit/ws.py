@@ -93,7 +93,11 @@ class WsHubBase:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
+            self.on_close(c)
         return ws
+
+    def on_close(self, conn: Conn) -> None:
+        """A connection ended (the venue may act on it, e.g. Bybit's disconnect-cancel)."""
 
     async def _writer(self, conn: Conn) -> None:
         while True:
