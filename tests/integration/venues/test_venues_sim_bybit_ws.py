@@ -160,7 +160,10 @@ def test_disconnect_cancel_after_the_private_socket_drops(st: SimThread) -> None
     http = point_pybit(HTTP(api_key=KEY, api_secret=SECRET), st.url)
     with pytest.raises(InvalidRequestError) as e:
         http.set_dcp(product="DERIVATIVES", timeWindow=1)
-    assert (e.value.status_code, e.value.message) == (10001, "params error: timeWindow must be 3..300 seconds")
+    assert (e.value.status_code, e.value.message) == (
+        10001,
+        "params error: timeWindow must be 3..300 seconds",
+    )
     http.set_dcp(product="DERIVATIVES", timeWindow=3)
     info = http.query_dcp_info()["result"]["dcpInfos"]
     assert {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "3"} in info
