@@ -308,3 +308,23 @@ def test_history_endpoints_refuse_bad_signatures(hc: tuple[SimThread, Client]) -
         assert (e.value.code, e.value.status_code) == (-2015, 401)
     finally:
         stranger.close_connection()
+
+
+def test_order_count_and_liquidations(hc: tuple[SimThread, Client]) -> None:
+    _, c = hc
+    bid = D(c.get_order_book(symbol="ETHUSDT", limit=5)["bids"][0][0])
+    rows = {r["interval"]: r for r in c.get_current_order_count()}
+    c.create_order(
+        symbol="ETHUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.01",
+        price=str((bid * D("0.9")).quantize(D("0.01"))),
+    )
+    after = {r["interval"]: r for r in c.get_current_order_count()}
+    assert set(after) == {"SECOND", "DAY"} and after["DAY"]["count"] == rows["DAY"]["count"] + 1
+    assert after["SECOND"]["limit"] == 100 and after["SECOND"]["intervalNum"] == 10
+    fut = {r["interval"]: r for r in c.futures_v1_get_rate_limit_order()}
+    assert set(fut) == {"SECOND", "MINUTE"} and fut["MINUTE"]["limit"] == 1200
+    assert c.futures_liquidation_orders() == []

@@ -221,6 +221,24 @@ def order_headers(counts: dict[str, int]) -> dict[str, str]:
 class RateLimiter(KitRateLimiter):
     """REQUEST_WEIGHT per IP per minute and ORDERS per account (10 s + 1 day spot, 10 s + 1 min USD-M)."""
 
+    def order_count_rows(self, uid: int, now: int) -> list[dict[str, Any]]:
+        """GET .../rateLimit/order: the account's new-order count in each ORDERS window now."""
+        names = {"10S": ("SECOND", 10), "1M": ("MINUTE", 1), "1D": ("DAY", 1)}
+        rows = []
+        for w in self.order_windows:
+            interval, num = names[w.name]
+            n = self.orders.get((uid, w.name, now // w.span_ms), 0)
+            rows.append(
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": interval,
+                    "intervalNum": num,
+                    "limit": w.limit,
+                    "count": n,
+                }
+            )
+        return rows
+
     def __init__(self, limits: RateLimits, futures: bool) -> None:
         self.limits = limits
         self.futures = futures

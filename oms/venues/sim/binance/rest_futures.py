@@ -53,6 +53,7 @@ from oms.venues.sim.binance.rest_spot import (
     depth,
     depth_weight,
     klines,
+    order_count,
     ticker_24hr,
     ticker_price,
     trades,
@@ -595,6 +596,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", F + "/v1/accountConfig"): (5, SIGNED, False, account_config),
     ("GET", F + "/v1/symbolConfig"): (5, SIGNED, False, symbol_config),
     ("GET", F + "/v1/multiAssetsMargin"): (30, SIGNED, False, multi_assets_get),
+    ("GET", F + "/v1/rateLimit/order"): (1, SIGNED, False, order_count),
+    ("GET", F + "/v1/forceOrders"): (20, SIGNED, False, lambda r: []),  # no liquidations are simulated
     ("GET", F + "/v2/balance"): (5, SIGNED, False, balance),
     ("GET", F + "/v3/balance"): (5, SIGNED, False, balance),
     ("GET", F + "/v2/positionRisk"): (5, SIGNED, False, position_risk_v2),

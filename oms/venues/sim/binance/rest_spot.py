@@ -699,6 +699,10 @@ def commission(req: Req) -> dict[str, Any]:
     }
 
 
+def order_count(req: Req) -> list[dict[str, Any]]:
+    return req.svc.limiters[req.core.market].order_count_rows(req.account.uid, req.now)
+
+
 def listen_key_new(req: Req) -> dict[str, Any]:
     return {"listenKey": req.svc.listen_new(req.account, req.core.market)}
 
@@ -739,6 +743,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[int, str, bool, Handler]] = {
     ("GET", "/api/v3/account"): (20, SIGNED, False, account),
     ("GET", "/api/v3/myTrades"): (20, SIGNED, False, my_trades),
     ("GET", "/api/v3/account/commission"): (20, SIGNED, False, commission),
+    ("GET", "/api/v3/rateLimit/order"): (40, SIGNED, False, order_count),
     ("POST", "/api/v3/userDataStream"): (2, USER_STREAM, False, listen_key_new),
     ("PUT", "/api/v3/userDataStream"): (2, USER_STREAM, False, listen_key_keep),
     ("DELETE", "/api/v3/userDataStream"): (2, USER_STREAM, False, listen_key_close),
