@@ -342,3 +342,48 @@ def test_batch_amend_cancel_and_spot_amend_relocks(http: HTTP) -> None:
     assert usdt_locked() == (px - 100) * D("0.02")  # the lock follows the amended order
     http.cancel_order(category="spot", symbol="BTCUSDT", orderLinkId="sa1")
     assert usdt_locked() == 0
+
+
+def test_position_take_profit_and_stop_loss(st: SimThread, http: HTTP) -> None:
+    st.call(st.sim.add_api_key, "tpsl-key", SECRET)
+    me, other = session(st, key="tpsl-key"), session(st, key=KEY)
+    bid, ask = best(me, "linear", "ETHUSDT")
+    with pytest.raises(InvalidRequestError) as e:  # a Buy's stop-loss must sit below where it opens
+        me.place_order(
+            category="linear",
+            symbol="ETHUSDT",
+            side="Buy",
+            orderType="Market",
+            qty="0.1",
+            stopLoss=str(ask + 5),
+        )
+    assert e.value.status_code == 10001 and e.value.message.startswith("StopLoss:")
+    with pytest.raises(InvalidRequestError) as e:
+        me.set_trading_stop(category="linear", symbol="ETHUSDT", takeProfit=str(ask + 50))
+    assert (e.value.status_code, e.value.message) == (10001, "can not set tp/sl/ts for zero position")
+    me.place_order(
+        category="linear",
+        symbol="ETHUSDT",
+        side="Buy",
+        orderType="Market",
+        qty="0.1",
+        takeProfit=str(ask + 50),
+        stopLoss=str(bid - D("0.5")),
+    )
+    pos = me.get_positions(category="linear", symbol="ETHUSDT")["result"]["list"][0]
+    assert (pos["size"], D(pos["takeProfit"]), D(pos["stopLoss"])) == ("0.10", ask + 50, bid - D("0.5"))
+    me.set_trading_stop(
+        category="linear", symbol="ETHUSDT", takeProfit=str(ask + 60), tpslMode="Full", positionIdx=0
+    )
+    pos = me.get_positions(category="linear", symbol="ETHUSDT")["result"]["list"][0]
+    assert (D(pos["takeProfit"]), D(pos["stopLoss"])) == (ask + 60, bid - D("0.5"))  # SL untouched
+    other.place_order(category="linear", symbol="ETHUSDT", side="Sell", orderType="Market", qty="8")  # sweeps
+    pos = me.get_positions(category="linear", symbol="ETHUSDT")["result"]["list"][0]
+    assert (pos["size"], pos["takeProfit"], pos["stopLoss"]) == ("0.00", "0", "0")  # closed: TP gone too
+    closes = [
+        o
+        for o in me.get_order_history(category="linear", symbol="ETHUSDT")["result"]["list"]
+        if o["stopOrderType"] == "StopLoss"
+    ]
+    assert len(closes) == 1 and closes[0]["orderStatus"] == "Filled" and closes[0]["side"] == "Sell"
+    assert closes[0]["reduceOnly"] is True and closes[0]["qty"] == "0.10"

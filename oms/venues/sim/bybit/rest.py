@@ -238,6 +238,7 @@ def build_order(req: Req, core: MarketCore, item: dict[str, Any]) -> Order:
             raise SimError(
                 110093, f"expect Falling, but trigger_price[{stop * spec.tick}] >= current[{cur}]", 200
             )
+    tp, sl = _tpsl_ticks(sub, core, spec, side, price_ticks)
     o = Order(
         order_id=core.new_id(),
         market=core.market,
@@ -255,9 +256,41 @@ def build_order(req: Req, core: MarketCore, item: dict[str, Any]) -> Order:
         quote_order_qty=quote_qty,
         close_position=sub.get("closeOnTrigger") in (True, "true"),
         stp_mode="NONE",
+        take_profit=tp,
+        stop_loss=sl,
     )
     o.trigger_dir = trigger_dir
     return o
+
+
+def _tpsl_ticks(sub: Req, core: MarketCore, spec: SymbolSpec, side: int, price: int) -> tuple[int, int]:
+    """takeProfit / stopLoss of an opening linear order: a Buy's TP above and SL below its price."""
+    tp_d, sl_d = sub.dec("takeProfit"), sub.dec("stopLoss")
+    if not tp_d and not sl_d:
+        return 0, 0
+    if core.market != "linear":
+        raise param_error("takeProfit / stopLoss are served for linear orders only")
+    base = price or int(core.ref_price(spec.symbol) / spec.tick)
+    tp = to_ticks(spec, tp_d) if tp_d else 0
+    sl = to_ticks(spec, sl_d) if sl_d else 0
+    name = "Buy" if side > 0 else "Sell"
+    if tp and (tp <= base if side > 0 else tp >= base):
+        word = "higher" if side > 0 else "lower"
+        raise SimError(
+            10001,
+            f"TakeProfit:{tp_d} set for {name} position should be {word} than base_price:"
+            f"{rules.px(spec, base)}??LastPrice",
+            200,
+        )
+    if sl and (sl >= base if side > 0 else sl <= base):
+        word = "lower" if side > 0 else "higher"
+        raise SimError(
+            10001,
+            f"StopLoss:{sl_d} set for {name} position should be {word} than base_price:"
+            f"{rules.px(spec, base)}??LastPrice",
+            200,
+        )
+    return tp, sl
 
 
 def _submit(req: Req, core: MarketCore, item: dict[str, Any]) -> Order:
@@ -472,10 +505,37 @@ def positions(req: Req) -> dict[str, Any]:
             if s.quote == req.get("settleCoin") and a.position(s.symbol, core.default_leverage).amt
         ]
     rows = [
-        position_row(s, a.position(s.symbol, core.default_leverage), core.mark[s.symbol], req.now)
+        position_row(
+            s,
+            a.position(s.symbol, core.default_leverage),
+            core.mark[s.symbol],
+            req.now,
+            *req.svc.tpsl.prices(a, s.symbol),
+        )
         for s in specs
     ]
     return {"category": "linear", "list": rows, "nextPageCursor": ""}
+
+
+def trading_stop(req: Req) -> dict[str, Any]:
+    """POST /v5/position/trading-stop (tpslMode Full): set, replace or ("0") remove the position's TP / SL."""
+    core = req.core()
+    if core.market != "linear":
+        raise param_error("category only support linear, inverse")
+    spec = req.symbol(core)
+    if (req.get("tpslMode") or "Full") != "Full":
+        raise param_error("only tpslMode Full is simulated")
+    pos = req.account.position(spec.symbol, core.default_leverage)
+    if not pos.amt:
+        raise SimError(10001, "can not set tp/sl/ts for zero position", 200)
+    side = 1 if pos.amt > 0 else -1
+    tp_d, sl_d = req.dec("takeProfit"), req.dec("stopLoss")
+    last = core.last_px.get(spec.symbol) or int(core.ref_price(spec.symbol) / spec.tick)
+    item = {k: v for k, v in (("takeProfit", tp_d), ("stopLoss", sl_d)) if v}
+    tp, sl = _tpsl_ticks(Req(item, req.now, req.svc, req.key, req.cores), core, spec, side, last)
+    req.svc.tpsl.set(req.account, spec.symbol, None if tp_d is None else tp, None if sl_d is None else sl)
+    core.emit_balances(req.account, {spec.quote}, {spec.symbol})  # a position push carries the new TP / SL
+    return {}
 
 
 def set_leverage(req: Req) -> dict[str, Any]:
@@ -552,5 +612,6 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, str, Handler]] = {
     ("GET", "/v5/execution/list"): (PRIVATE, READ, executions),
     ("GET", "/v5/position/list"): (PRIVATE, READ, positions),
     ("POST", "/v5/position/set-leverage"): (PRIVATE, TRADE, set_leverage),
+    ("POST", "/v5/position/trading-stop"): (PRIVATE, TRADE, trading_stop),
     ("GET", "/v5/account/wallet-balance"): (PRIVATE, READ, wallet_balance),
 }

@@ -56,7 +56,12 @@ class Order(KitOrder):
     """`type` is Bybit's orderType (Limit / Market), `tif` GTC / IOC / FOK / PostOnly; a conditional
     order carries `stop_price` and Bybit's triggerDirection in `trigger_dir` (+1 rise, -1 fall)."""
 
+    take_profit: int = 0  # ticks; set on the position when this order fills (tpslMode Full)
+    stop_loss: int = 0
+
     def __post_init__(self) -> None:
+        if self.type in ("LIMIT", "MARKET"):  # built by the kit (a fired TP/SL): Bybit's spelling
+            self.type = self.type.capitalize()
         self.limit = self.type == "Limit"
         self.post_only = self.tif == "PostOnly"
 
@@ -107,11 +112,13 @@ def order_row(o: KitOrder) -> dict[str, Any]:
         "cumExecFee": dec(fee, 8),
         "timeInForce": o.tif,
         "orderType": o.type,
-        "stopOrderType": "Stop" if o.trigger_dir else "",
+        "stopOrderType": "Stop"
+        if o.trigger_dir
+        else {"TAKE_PROFIT": "TakeProfit", "STOP_LOSS": "StopLoss"}.get(o.orig_type, ""),
         "orderIv": "",
         "triggerPrice": px(spec, o.stop_price) if o.stop_price else "0.00",
-        "takeProfit": "0.00",
-        "stopLoss": "0.00",
+        "takeProfit": px(spec, o.take_profit) if getattr(o, "take_profit", 0) else "0.00",
+        "stopLoss": px(spec, o.stop_loss) if getattr(o, "stop_loss", 0) else "0.00",
         "tpTriggerBy": "",
         "slTriggerBy": "",
         "triggerDirection": {1: 1, -1: 2}.get(o.trigger_dir, 0),
@@ -165,7 +172,9 @@ def execution_row(spec: SymbolSpec, f: Fill, link_id: str, category: str) -> dic
     }
 
 
-def position_row(spec: SymbolSpec, p: Position, mark: Decimal, now: int) -> dict[str, Any]:
+def position_row(
+    spec: SymbolSpec, p: Position, mark: Decimal, now: int, tp: int = 0, sl: int = 0
+) -> dict[str, Any]:
     size = abs(p.amt)
     value = size * p.entry
     im = size * mark / p.leverage
@@ -189,8 +198,8 @@ def position_row(spec: SymbolSpec, p: Position, mark: Decimal, now: int) -> dict
         "positionMM": dec(size * mark * Decimal("0.005"), 8),
         "positionBalance": dec(im, 8),
         "tpslMode": "Full",
-        "takeProfit": "0",
-        "stopLoss": "0",
+        "takeProfit": px(spec, tp) if tp else "0",
+        "stopLoss": px(spec, sl) if sl else "0",
         "trailingStop": "0",
         "sessionAvgPrice": "",
         "unrealisedPnl": dec(p.upnl(mark), 8),

@@ -21,6 +21,7 @@ from aiohttp import web
 from oms.venues.sim.bybit import rest
 from oms.venues.sim.bybit.config import CATEGORIES, BybitConfig, default_config
 from oms.venues.sim.bybit.rules import LINEAR_ERRORS, SPOT_ERRORS, Order
+from oms.venues.sim.bybit.tpsl import PositionTpsl
 from oms.venues.sim.bybit.ws import BybitHub
 from oms.venues.sim.kit.accounts import Accounts, ApiKey
 from oms.venues.sim.kit.errors import SimError
@@ -84,7 +85,9 @@ class BybitSim(SimServer):
             rest.READ: RateLimiter(Window("1S", 1000, cfg.read_per_s), [], _UidLimitErrors(), 0, 1),
         }
         self.ip_limit = RateLimiter(Window("5S", 5000, cfg.ip_per_5s), [], _IpLimitErrors(), cfg.ip_ban_s, 5)
+        self.tpsl = PositionTpsl(self.cores["linear"])
         self.hub = BybitHub(self.cores, self.accounts, self.faults, self.now, self._wallet_row)
+        self.hub.tpsl = self.tpsl
         self.faults._drop_hook = self.hub.drop_all
         self.flow = Flow(list(self.cores.values()), self.accounts, self.rng, cfg.book_levels)
         for core in self.cores.values():

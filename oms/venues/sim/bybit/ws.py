@@ -48,6 +48,7 @@ class BybitHub(WsHubBase):
         self.seq = itertools.count(1)
         self.dcp: dict[int, dict[str, int]] = {}  # account uid -> {product: seconds} (disconnect-cancel)
         self.dcp_fired = 0
+        self.tpsl: Any = None  # the server's PositionTpsl (linear)
         for cat, core in cores.items():
             core.events = BybitEvents(self, cat)
 
@@ -248,6 +249,11 @@ class BybitEvents:
         self.core = hub.cores[category]
 
     def order(self, o: Order, exec_type: str, fill: Fill | None) -> None:
+        tp, sl = getattr(o, "take_profit", 0), getattr(o, "stop_loss", 0)
+        if fill is not None and (tp or sl) and self.category == "linear" and self.hub.tpsl is not None:
+            self.hub.tpsl.set(
+                o.account, o.spec.symbol, tp or None, sl or None
+            )  # the fill opened the position
         self.hub.push_private(o.account, "order", [{"category": self.category, **rules.order_row(o)}])
         if fill is not None:
             row = rules.execution_row(o.spec, fill, o.client_id, self.category)
@@ -270,12 +276,12 @@ class BybitEvents:
             rows = []
             for s in sorted(symbols):
                 p = account.position(s, core.default_leverage)
-                rows.append(
-                    {
-                        "category": "linear",
-                        **rules.position_row(core.specs[s], p, core.mark[s], self.hub.clock()),
-                    }
-                )
+                tp, sl = 0, 0
+                if self.hub.tpsl is not None:
+                    self.hub.tpsl.position_changed(account, s)
+                    tp, sl = self.hub.tpsl.prices(account, s)
+                row = rules.position_row(core.specs[s], p, core.mark[s], self.hub.clock(), tp, sl)
+                rows.append({"category": "linear", **row})
             self.hub.push_private(account, "position", rows)
 
     def bbo(self, symbol: str, bid: tuple[int, int], ask: tuple[int, int], update_id: int) -> None:
