@@ -193,3 +193,54 @@ def test_disconnect_cancel_after_the_private_socket_drops(st: SimThread) -> None
     assert not cancelled()  # not before the window
     eventually(cancelled, timeout=8)
     assert st.call(lambda: st.sim.hub.dcp_fired) > fired
+
+
+def test_faults_drop_user_stream_mid_fill_and_5xx_after_placing(st: SimThread) -> None:
+    import websocket
+
+    http = point_pybit(HTTP(api_key=KEY, api_secret=SECRET, max_retries=1), st.url)
+    c = websocket.create_connection(st.ws_url + "/v5/private", timeout=5)
+    try:
+        expires = int(time.time() * 1000) + 5000
+        sig = hmac.new(SECRET.encode(), f"GET/realtime{expires}".encode(), hashlib.sha256).hexdigest()
+        c.send(json.dumps({"op": "auth", "args": [KEY, expires, sig]}))
+        assert json.loads(c.recv())["success"] is True
+        c.send(json.dumps({"op": "subscribe", "args": ["execution"]}))
+        assert json.loads(c.recv())["success"] is True
+        st.call(st.sim.faults.set, drop_user_ws_after=2)
+        r = http.place_order(category="linear", symbol="ETHUSDT", side="Sell", orderType="Market", qty="3")
+        got = []
+        with pytest.raises(
+            (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException)
+        ):
+            while True:
+                frame = c.recv()
+                if not frame:
+                    raise websocket.WebSocketConnectionClosedException("closed")
+                got.append(json.loads(frame))
+        assert len(got) == 2 and all(m["topic"] == "execution" for m in got)  # then the socket died
+        order = http.get_open_orders(category="linear", symbol="ETHUSDT", orderId=r["result"]["orderId"])
+        fills = http.get_executions(category="linear", symbol="ETHUSDT", limit=100)["result"]["list"]
+        assert order["result"]["list"][0]["orderStatus"] == "Filled"
+        assert len([f for f in fills if f["orderId"] == r["result"]["orderId"]]) > 2  # more fills than pushed
+    finally:
+        c.close()
+    from pybit.exceptions import FailedRequestError
+
+    st.call(st.sim.faults.set, error_5xx=1, execute_before_5xx=True)
+    with pytest.raises(FailedRequestError) as e:  # the answer is lost, the order is not
+        http.place_order(
+            category="linear",
+            symbol="BTCUSDT",
+            side="Buy",
+            orderType="Limit",
+            qty="0.01",
+            price="50000",
+            orderLinkId="lost-answer",
+        )
+    assert e.value.status_code == 503
+    row = http.get_open_orders(category="linear", symbol="BTCUSDT", orderLinkId="lost-answer")["result"][
+        "list"
+    ][0]
+    assert row["orderStatus"] == "New"
+    st.call(st.sim.faults.set, execute_before_5xx=False)

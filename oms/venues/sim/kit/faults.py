@@ -1,5 +1,6 @@
 """Simulator kit room: fault injection switches (latency, 5xx, dropped WS, depth gaps, stale data,
-clock skew, maintenance, IP ban), settable from Python (`sim.faults.set(...)`) or `POST /_sim/faults`.
+clock skew, maintenance, IP ban, private stream dropped mid-fill), settable from Python
+(`sim.faults.set(...)`) or `POST /_sim/faults`.
 
 Touches nothing outside the simulator. Random choices use the simulator's seeded RNG, so a run with
 the same seed and the same requests sees the same faults.
@@ -26,6 +27,7 @@ class Faults:
     maintenance: bool = False  # symbols BREAK, orders "Market is closed.", WS refused
     ws_drop_rate: float = 0.0  # probability per WS frame that the connection is dropped
     ban_seconds: int = 0  # the next REST request bans its IP for this long (answered the venue's way)
+    drop_user_ws_after: int = 0  # after this many more private (user-data) frames, private sockets drop
     rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
     _on_change: list[Callable[[Faults], None]] = field(default_factory=list, repr=False)
     _drop_hook: Callable[[], int] | None = field(default=None, repr=False)
@@ -68,6 +70,7 @@ class Faults:
             maintenance=False,
             ws_drop_rate=0.0,
             ban_seconds=0,
+            drop_user_ws_after=0,
         )
 
     def drop_ws(self) -> int:
@@ -79,6 +82,14 @@ class Faults:
             self.error_5xx -= 1
             return True
         return self.error_5xx_rate > 0 and self.rng.random() < self.error_5xx_rate
+
+    def take_user_frame(self) -> bool:
+        """Count one private frame sent; True when it was the last before the private sockets drop
+        (`drop_user_ws_after`: drop the user stream in the middle of a fill sequence)."""
+        if self.drop_user_ws_after <= 0:
+            return False
+        self.drop_user_ws_after -= 1
+        return self.drop_user_ws_after == 0
 
     def take_ban(self) -> int:
         """Seconds of ban to impose on the next request (once), or 0."""

@@ -110,3 +110,16 @@ class WsHubBase:
                 await conn.ws.close()
                 return
             await conn.ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+            if (conn.user is not None or conn.ws_api_subs) and self.faults.take_user_frame():
+                self.drop_private()  # the `drop_user_ws_after` fault: the user stream dies mid-fill
+
+    def drop_private(self) -> int:
+        """Close every private (user-data) connection now; returns how many."""
+        n = 0
+        for c in list(self.conns):
+            if (c.user is not None or c.ws_api_subs) and not c.closed:
+                c.closed = True
+                n += 1
+                with contextlib.suppress(asyncio.QueueFull):
+                    c.queue.put_nowait(None)
+        return n
