@@ -50,7 +50,7 @@ class Flow:
         otype: str = "LIMIT",
         tif: str = "GTC",
     ) -> Order | None:
-        o = Order(
+        o = core.new_order(
             order_id=core.new_id(),
             market=core.market,
             spec=core.specs[sym],
