@@ -2,9 +2,13 @@
 SubmitOrder, in the same run, over real TLS 1.3 on loopback, through the real shm rings.
 
 Touches a temporary directory (certs, token file, audit file), loopback ports and two shm rings of a
-unique prefix; everything is stopped and removed at the end. Three processes: the gateway (TLS front +
-grpc.aio), the FAKE engine (oms/api/fake_engine.py: answers each command on the event ring; the engine
-room's process is not used here) and this client (grpc.aio). A 2-core machine runs all three.
+unique prefix; everything is stopped and removed at the end. Processes: the gateway (TLS front +
+grpc.aio), the engine room's REAL process (python -m oms.procs.engine, risk limits that need market data
+off, started by the gateway tests' launcher tests/integration/gateway/engine_proc.py), a ring sink
+standing in for the connector (this file with --sink: drains the engine's connector and bridge rings so
+they never fill; no venue, so an accepted order is acked OrderSubmitted), the bare echo PEER (this file
+with --echo-peer: grpc.aio generic bytes handler behind the same TLS 1.3 front, no auth, no protobuf
+work) and this client (grpc.aio). A 2-core machine runs them all.
 
 Phases (warm-up of --warmup s excluded from every figure, stated in the output):
  1. throughput, closed loop: the stream keeps --window orders in flight in frames of --batch orders;
@@ -13,6 +17,8 @@ Phases (warm-up of --warmup s excluded from every figure, stated in the output):
     each order's scheduled send time): the stream at --rate orders/s (frames of --batch every
     batch/rate s), and both stream and unary at --peer-rate (a rate unary can sustain), so the peer
     comparison is at the same load. HDR histograms (µs): p50, p99, p99.9, max.
+ 3. the floor: the bare echo peer, unary, closed loop (one call at a time) and open loop at --peer-rate
+    with the same request bytes; printed with the ratio gateway-unary / echo at p50 and p99.
 Usage: .venv/bin/python bench/gateway.py [--seconds 4] [--rate 50000] [--json]   (CI=true: shorter)
 """
 
@@ -35,6 +41,18 @@ from hdrh.histogram import HdrHistogram
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+ECHO_METHOD = "/bench.Echo/Echo"
+
+
+def ok_kinds() -> tuple[int, ...]:
+    from oms.api.gen.oms.v1 import types_pb2 as pb
+
+    return (pb.EVENT_KIND_ORDER_ACCEPTED, pb.EVENT_KIND_ORDER_SUBMITTED)
+
+
+OK_KINDS: tuple[int, ...] = ()
 
 
 class Lat:
@@ -124,7 +142,7 @@ async def unary_closed(
             if now >= stop:
                 return
             ack = await stub.SubmitOrder(order(pb, i), metadata=md)
-            if ack.kind != pb.EVENT_KIND_ORDER_ACCEPTED:
+            if ack.kind not in OK_KINDS:
                 errors += 1
             if time.perf_counter() >= t_measure:
                 counts[w] += 1
@@ -196,7 +214,7 @@ async def unary_open(
     async def one(i: int, t: float) -> None:
         nonlocal errors
         ack = await stub.SubmitOrder(order(pb, i), metadata=md)
-        if ack.kind != pb.EVENT_KIND_ORDER_ACCEPTED:
+        if ack.kind not in OK_KINDS:
             errors += 1
         if i >= measure_from:
             lat.add((time.perf_counter() - t) * 1e6)
@@ -216,8 +234,117 @@ async def unary_open(
     }
 
 
+async def echo_closed(ch: Any, payload: bytes, seconds: float, warmup: float) -> dict[str, float]:
+    """The bare echo, one call at a time: the floor of a grpc.aio unary round trip over this TLS."""
+    call = ch.unary_unary(ECHO_METHOD)
+    lat = Lat()
+    t_measure = time.perf_counter() + warmup
+    stop = t_measure + seconds
+    while (t := time.perf_counter()) < stop:
+        await call(payload)
+        if t >= t_measure:
+            lat.add((time.perf_counter() - t) * 1e6)
+    return {"achieved_per_s": lat.h.get_total_count() / seconds, "errors": 0, **lat.row()}
+
+
+async def echo_open(ch: Any, payload: bytes, seconds: float, warmup: float, rate: float) -> dict[str, float]:
+    """The bare echo at a constant offered rate, latency from each call's scheduled time."""
+    call = ch.unary_unary(ECHO_METHOD)
+    period = 1.0 / rate
+    n = int((warmup + seconds) * rate)
+    measure_from = int(warmup * rate)
+    lat = Lat()
+    start = time.perf_counter() + 0.05
+    tasks = []
+
+    async def one(i: int, t: float) -> None:
+        await call(payload)
+        if i >= measure_from:
+            lat.add((time.perf_counter() - t) * 1e6)
+
+    for i in range(n):
+        t = start + i * period
+        delay = t - time.perf_counter()
+        if delay > 0.0005:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i, t)))
+    await asyncio.gather(*tasks)
+    return {
+        "offered_per_s": rate,
+        "achieved_per_s": lat.h.get_total_count() / seconds,
+        "errors": 0,
+        **lat.row(),
+    }
+
+
+def echo_peer(cert: str, key: str) -> int:
+    """The peer: grpc.aio, one generic unary bytes handler that returns its request (no auth, no
+    protobuf), behind the gateway's own TLS 1.3 front (oms/api/tls_front.py)."""
+    import grpc
+
+    from oms.api.tls_front import TlsFiles, TlsFront
+
+    async def run() -> None:
+        async def echo(req: bytes, ctx: Any) -> bytes:
+            return req
+
+        handler = grpc.method_handlers_generic_handler(
+            "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+        )
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((handler,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        front = TlsFront("127.0.0.1", 0, ("127.0.0.1", port), TlsFiles(Path(cert), Path(key)))
+        await front.start()
+        print(f"echo ready port={front.port}", flush=True)
+        await server.wait_for_termination()
+
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # nothing to flush; no loop-closed noise
+    asyncio.run(run())
+    return 0
+
+
+def sink(prefix: str) -> int:
+    """Stand-in for the connector: drain the engine's connector ring and its bridge event ring (both
+    blocking for the engine when full) until SIGTERM; prints how many records it took."""
+    import signal
+
+    import numpy as np
+
+    from oms.shm import names
+    from oms.shm import records as r
+    from oms.shm.ring import open_ring
+    from oms.shm.wait import Backoff, BackoffConfig
+
+    stop = False
+
+    def _term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _term)
+    cmd = open_ring(names.engine_commands_to_venue("binance", prefix), r.COMMAND, 1 << 16, producer=False)
+    ev = open_ring(names.engine_events_to_bridge(prefix), r.EVENT, 1 << 16, producer=False)
+    cbuf, ebuf = np.zeros(4096, r.COMMAND), np.zeros(4096, r.EVENT)
+    wait = Backoff(BackoffConfig(spin=100, yields=20, sleep_min_us=50, sleep_max_us=500, pure_spin=False))
+    print("sink ready", flush=True)
+    n = 0
+    while not stop:
+        k = cmd.consume(cbuf) + ev.consume(ebuf)
+        n += k
+        if k:
+            wait.reset()
+        else:
+            wait.idle()
+    print(f"sink took {n} records", flush=True)
+    return 0
+
+
 class Cpu:
-    """CPU seconds used by the gateway, the fake engine and this client during a phase (psutil)."""
+    """CPU seconds used by the gateway, the engine and this client during a phase (psutil)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         import psutil
@@ -242,7 +369,7 @@ async def phase(cpu: Cpu, coro: Any, key: str) -> dict[str, Any]:
 
 
 async def client_main(
-    port: int, token: str, ca: Path, a: argparse.Namespace, pids: dict[str, int]
+    port: int, echo_port: int, token: str, ca: Path, a: argparse.Namespace, pids: dict[str, int]
 ) -> dict[str, Any]:
     from oms.api.gen.oms.v1 import gateway_pb2 as gw
     from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
@@ -268,6 +395,14 @@ async def client_main(
         )
         for key, coro in run:
             out[key] = await phase(cpu, coro, key)
+    payload = order(pb, 1).SerializeToString()  # the same bytes a SubmitOrder carries
+    async with aio_channel(f"127.0.0.1:{echo_port}", ca) as ch:
+        await ch.unary_unary(ECHO_METHOD)(payload)  # connection + TLS handshake outside timing
+        out["echo_closed_loop"] = await echo_closed(ch, payload, a.seconds, a.warmup)
+        out["echo_latency_peer_rate"] = await echo_open(ch, payload, a.seconds, a.warmup, a.peer_rate)
+    e, u = out["echo_latency_peer_rate"], out["unary_latency_peer_rate"]
+    out["ratio_unary_vs_echo_p50"] = u["p50_us"] / e["p50_us"] if e["p50_us"] else None
+    out["ratio_unary_vs_echo_p99"] = u["p99_us"] / e["p99_us"] if e["p99_us"] else None
     st, un = out["stream_throughput"]["orders_per_s"], out["unary_throughput"]["orders_per_s"]
     out["stream_orders_per_s"], out["unary_orders_per_s"] = round(st), round(un)
     out["stream_p99_us_at_rate"] = out["stream_latency"]["p99_us"]
@@ -275,6 +410,19 @@ async def client_main(
     sp, up = out["stream_latency_peer_rate"]["p99_us"], out["unary_latency_peer_rate"]["p99_us"]
     out["ratio_unary_vs_stream_p99_at_peer_rate"] = up / sp if sp else None
     return out
+
+
+class _Proc(subprocess.Popen[bytes]):
+    ready: bytes = b""
+
+
+def _child(args: list[str], marker: bytes) -> _Proc:
+    p = _Proc([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE)
+    assert p.stdout is not None
+    p.ready = p.stdout.readline().strip()
+    if marker not in p.ready:
+        raise SystemExit(f"{args[1]} did not start: {p.ready!r}")
+    return p
 
 
 def main() -> int:
@@ -289,8 +437,25 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=50, help="orders per stream frame")
     ap.add_argument("--window", type=int, default=2000, help="stream orders in flight (throughput phase)")
     ap.add_argument("--concurrency", type=int, default=64, help="unary calls in flight (throughput phase)")
+    ap.add_argument(
+        "--engine-orders",
+        type=int,
+        default=1 << 21,
+        help="engine order_capacity (no venue: orders stay open)",
+    )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sink", metavar="PREFIX", help=argparse.SUPPRESS)  # child: the ring sink
+    ap.add_argument("--echo-peer", nargs=2, metavar=("CERT", "KEY"), help=argparse.SUPPRESS)  # child
     a = ap.parse_args()
+    if a.sink:
+        return sink(a.sink)
+    if a.echo_peer:
+        return echo_peer(*a.echo_peer)
+    global OK_KINDS
+    OK_KINDS = ok_kinds()
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.gateway.engine_proc import start_real_engine, unlink_engine_rings
+
     if not (a.seconds > 0 and a.rate > 0 and a.peer_rate > 0 and 1 <= a.batch <= 256 and a.window >= a.batch):
         ap.error("need seconds > 0, rates > 0, 1 <= batch <= 256, window >= batch")
 
@@ -303,7 +468,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below on SIGTERM too
     tmp = Path(tempfile.mkdtemp(prefix="omsbench-gw-"))
     prefix = "b" + uuid.uuid4().hex[:10]
-    gw_proc = eng = None
+    gw_proc = eng = snk = echo = None
     try:
         paths = certs.init(tmp / "certs")
         _, token = TokenStore(tmp / "tokens.json").add("bench", ["trader"], [1], rate=1e9, burst=10**9)
@@ -326,23 +491,20 @@ def main() -> int:
         if "gateway ready" not in line:
             raise SystemExit(f"gateway did not start: {line!r}")
         port = int(line.rsplit("=", 1)[1])
-        eng = subprocess.Popen(
-            [sys.executable, "-m", "oms.api.fake_engine", "--prefix", prefix],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        assert eng.stdout is not None and b"ready" in eng.stdout.readline()
+        eng = start_real_engine(prefix, tmp / "engine", orders=a.engine_orders)
+        snk = _child([__file__, "--sink", prefix], b"sink ready")
+        echo = _child([__file__, "--echo-peer", str(paths.server_cert), str(paths.server_key)], b"echo ready")
+        echo_port = int(echo.ready.rsplit(b"=", 1)[1])
         pids = {"gateway": gw_proc.pid, "engine": eng.pid}
-        res = asyncio.run(client_main(port, token, paths.ca_cert, a, pids))
+        res = asyncio.run(client_main(port, echo_port, token, paths.ca_cert, a, pids))
     finally:
-        if eng is not None:
-            eng.terminate()
-            eng.wait(10)
-        if gw_proc is not None:
-            gw_proc.terminate()
-            gw_proc.wait(10)
+        for p in (echo, snk, eng, gw_proc):
+            if p is not None:
+                p.terminate()
+                p.wait(10)
         for name in (names.gateway_commands(prefix), names.engine_events_to_gateway(prefix)):
             segment.unlink(name)
+        unlink_engine_rings(prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     res["config"] = {
         "seconds": a.seconds,
@@ -354,7 +516,8 @@ def main() -> int:
         "window": a.window,
         "concurrency": a.concurrency,
         "cpus": os.cpu_count(),
-        "engine": "fake (oms/api/fake_engine.py)",
+        "engine": "real (python -m oms.procs.engine), connector ring drained by a sink",
+        "engine_orders": a.engine_orders,
         "tls": "TLS 1.3 via the gateway's front",
     }
     if a.json:
@@ -362,7 +525,7 @@ def main() -> int:
         return 0
     c = res["config"]
     print(
-        f"gateway bench: TLS 1.3 loopback, fake engine on shm rings, {c['cpus']} CPUs, "
+        f"gateway bench: TLS 1.3 loopback, real engine on shm rings, {c['cpus']} CPUs, "
         f"{a.seconds:g} s measured per phase after {a.warmup:g} s warm-up (excluded)"
     )
     print(
@@ -388,8 +551,17 @@ def main() -> int:
             f"{label:44} {r['achieved_per_s']:>10,.0f} {r['p50_us']:>8} {r['p99_us']:>8} {r['p999_us']:>9} "
             f"{r['max_us']:>8} {r['errors']:>4}"
         )
+    for key, label in (
+        ("echo_closed_loop", "PEER bare echo, closed loop (1 in flight)"),
+        ("echo_latency_peer_rate", f"PEER bare echo, open loop {a.peer_rate:,.0f}/s"),
+    ):
+        r = res[key]
+        print(
+            f"{label:44} {r['achieved_per_s']:>10,.0f} {r['p50_us']:>8} {r['p99_us']:>8} {r['p999_us']:>9} "
+            f"{r['max_us']:>8} {r['errors']:>4}"
+        )
     print(
-        "CPU µs per order gateway/fake engine/client (incl. warm-up): "
+        "CPU µs per order gateway/engine/client (incl. warm-up): "
         + "; ".join(
             f"{k}: {res[k]['cpu_us_per_order_gateway']:.0f}/{res[k]['cpu_us_per_order_engine']:.0f}/"
             f"{res[k]['cpu_us_per_order_client']:.0f}"
@@ -401,6 +573,10 @@ def main() -> int:
     print(
         f"ratio stream/unary throughput: {res['ratio_stream_vs_unary_throughput']:.2f}x; "
         f"unary/stream p99 at {a.peer_rate:,.0f}/s: {res['ratio_unary_vs_stream_p99_at_peer_rate']:.2f}x"
+    )
+    print(
+        f"gateway unary / bare echo at {a.peer_rate:,.0f}/s: p50 {res['ratio_unary_vs_echo_p50']:.2f}x, "
+        f"p99 {res['ratio_unary_vs_echo_p99']:.2f}x (targets: <= 1.3x, <= 2x)"
     )
     return 0
 

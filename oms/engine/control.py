@@ -78,8 +78,10 @@ def cancel_all_step(s):
 
 @njit(cache=True, _nrt=False)
 def change_state(s, a, new_state, cause, ref_seq):
+    """An operator's command (ref_seq != 0) is always answered, also when the state is already the asked
+    one (price = status = that state): the gateway waits for an answer to every command it relays."""
     old = s.acct[a].state
-    if old == new_state:
+    if old == new_state and ref_seq == 0:
         return
     s.acct[a].state = new_state
     n = B.ev_blank(s, R.TRADING_STATE_CHANGED, cause, ref_seq)

@@ -1,8 +1,10 @@
 """Gateway integration fixtures: a real gateway (TLS 1.3 front + grpc.aio) on a free loopback port, a
-real token file with one token per role, and the in-repo FAKE engine process on real shm rings.
+real token file with one token per role, and the engine room's REAL process on real shm rings
+(engine_proc.py: no connector behind it, so an accepted order is OrderSubmitted).
 
-The fake engine (oms/api/fake_engine.py) stands in for the engine room's process; the rings, TLS, gRPC,
-tokens, TOTP and audit file are all real.
+`make_stack(engine="fake")` / the `fake_stack` fixture start the test-only FAKE engine
+(fake_engine.py) instead: only for tests of gateway paths that need an engine answer the real engine
+gives only with a venue connector and simulator behind it (OrderAccepted, fills, cancels at once).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from oms.api.settings import Settings
 from oms.api.tokens import TokenStore
 from oms.client import channel_options, credentials
 from oms.shm import names, segment
+from tests.integration.gateway.engine_proc import start_real_engine, unlink_engine_rings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,6 +42,7 @@ class Stack:
     prefix: str
     settings: Settings
     engine: subprocess.Popen[bytes] | None = None
+    real_engine: bool = False
     channels: list[grpc.Channel] = field(default_factory=list)
 
     @property
@@ -59,8 +63,11 @@ def dev_certs(tmp_path_factory: pytest.TempPathFactory) -> certs.CertPaths:
 
 
 def start_engine(prefix: str) -> subprocess.Popen[bytes]:
+    """The test-only FAKE engine (see fake_engine.py for when a test may use it)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oms.api.fake_engine", "--prefix", prefix], cwd=ROOT, stdout=subprocess.PIPE
+        [sys.executable, str(Path(__file__).with_name("fake_engine.py")), "--prefix", prefix],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # blocks until the engine has attached its rings
@@ -78,7 +85,7 @@ def make_stack(
     tmp: Path,
     dev_certs: certs.CertPaths,
     *,
-    engine: bool = True,
+    engine: bool | str = True,
     registry: Any = None,
     bbo: Any = None,
     prefix: str | None = None,
@@ -119,8 +126,11 @@ def make_stack(
     )  # type: ignore[arg-type]
     gw = GatewayThread(Gateway(settings, registry or demo_registry(), prefix=prefix, bbo=bbo)).start()
     st = Stack(gw, dev_certs, toks, totp, ids, prefix, settings)
-    if engine:
+    if engine == "fake":
         st.engine = start_engine(prefix)
+    elif engine:
+        st.engine = start_real_engine(prefix, tmp / "engine")
+        st.real_engine = True
     return st
 
 
@@ -131,10 +141,20 @@ def close_stack(st: Stack) -> None:
     stop_engine(st.engine)
     for name in (names.gateway_commands(st.prefix), names.engine_events_to_gateway(st.prefix)):
         segment.unlink(name)
+    if st.real_engine:
+        unlink_engine_rings(st.prefix)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, dev_certs: certs.CertPaths) -> Iterator[Stack]:
     st = make_stack(tmp_path_factory.mktemp("gw"), dev_certs)
+    yield st
+    close_stack(st)
+
+
+@pytest.fixture(scope="module")
+def fake_stack(tmp_path_factory: pytest.TempPathFactory, dev_certs: certs.CertPaths) -> Iterator[Stack]:
+    """The gateway with the test-only FAKE engine (immediate OrderAccepted/fills/cancels, no venue)."""
+    st = make_stack(tmp_path_factory.mktemp("gwfake"), dev_certs, engine="fake")
     yield st
     close_stack(st)

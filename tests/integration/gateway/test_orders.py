@@ -23,7 +23,9 @@ def client(st: Stack, who: str = "trader") -> Client:
     return Client(st.target, token=st.tokens[who], ca=st.certs.ca_cert, totp_secret=st.totp.get(who))
 
 
-def test_submit_list_get_cancel_modify(stack: Stack) -> None:
+def test_submit_list_get_cancel_modify(fake_stack: Stack) -> None:
+    # FAKE engine: cancel/modify answers come from a venue: the fake engine gives them without one
+    stack = fake_stack
     with client(stack) as c:
         ack = c.submit(
             account=1, venue="binance", symbol="BTC/USDT", side="buy", quantity="0.002", price="50000.5"
@@ -50,7 +52,9 @@ def test_submit_list_get_cancel_modify(stack: Stack) -> None:
         assert c.list_orders(1, open_only=True) == []
 
 
-def test_fills_move_positions_and_balances(stack: Stack) -> None:
+def test_fills_move_positions_and_balances(fake_stack: Stack) -> None:
+    # FAKE engine: fills come from a venue: the fake engine fills IOC orders itself
+    stack = fake_stack
     with client(stack, "trader2") as c:
         for side, px in (("buy", "100"), ("buy", "200"), ("sell", "300")):
             ack = c.submit(
@@ -83,7 +87,7 @@ def test_batch_and_validation_errors_name_the_field(stack: Stack) -> None:
     code, msg, resp = status_of(
         g.SubmitBatch, pb.SubmitBatch(orders=[limit_order(), limit_order(price="50001")]), tok
     )
-    assert code == OK and [a.kind for a in resp.acks] == [pb.EVENT_KIND_ORDER_ACCEPTED] * 2
+    assert code == OK and [a.kind for a in resp.acks] == [pb.EVENT_KIND_ORDER_SUBMITTED] * 2
     cases = [
         (limit_order(price="50000.001"), "price", "tick size 0.01"),
         (limit_order(quantity="0"), "quantity", "positive"),
@@ -125,7 +129,7 @@ def test_order_stream_acks_and_errors_in_band(stack: Stack) -> None:
     for resp in g.OrderStream(iter(reqs), metadata=md(stack.tokens["trader"]), timeout=20):
         acks.extend(resp.acks)
     ok = [a for a in acks if not a.error]
-    assert len(ok) == 100 and all(a.kind == pb.EVENT_KIND_ORDER_ACCEPTED for a in ok)
+    assert len(ok) == 100 and all(a.kind == pb.EVENT_KIND_ORDER_SUBMITTED for a in ok)
     assert sorted({a.request_id for a in ok}) == list(range(1, 51))
     bad = {a.request_id: a for a in acks if a.error}
     assert bad[99].error.startswith("submit[0].price:") and bad[99].error_code == INVALID.value[0]
@@ -166,7 +170,7 @@ def test_stream_events_follow(stack: Stack) -> None:
 
         eventually(submitted, timeout=6)
     t.join(10)
-    assert got and got[0].kind == pb.EVENT_KIND_ORDER_ACCEPTED and got[0].symbol == "ETH/USDT"
+    assert got and got[0].kind == pb.EVENT_KIND_ORDER_SUBMITTED and got[0].symbol == "ETH/USDT"
     assert got[0].account == 1 and got[0].price == "3000"
 
 
@@ -186,7 +190,7 @@ def test_admin_kill_switch_halts_trading(stack: Stack) -> None:
         r = t.submit(
             account=1, venue="binance", symbol="BTC/USDT", side="buy", quantity="0.001", price="50000"
         )
-        assert r.kind == pb.EVENT_KIND_ORDER_ACCEPTED
+        assert r.kind == pb.EVENT_KIND_ORDER_SUBMITTED
 
 
 @pytest.fixture
@@ -202,7 +206,9 @@ def test_engine_down_is_unavailable_not_internal(engineless: Stack) -> None:
     assert ei.value.status == grpc.StatusCode.UNAVAILABLE and "engine is not running" in ei.value.details
 
 
-def test_order_stream_delivers_later_events_of_its_orders(stack: Stack) -> None:
+def test_order_stream_delivers_later_events_of_its_orders(fake_stack: Stack) -> None:
+    # FAKE engine: later events (fills) come from a venue: the fake engine makes them
+    stack = fake_stack
     """Orders in, acks *and events* out: an IOC order's fill comes back on the stream that sent it."""
     g, _ = stubs(stack.channel())
     seen_fill = threading.Event()

@@ -151,3 +151,12 @@ def test_kill_switch_end_to_end(e):
     assert buy(e, 6, 1, side=-1) == C.R_TRADING_HALTED
     e.set_trading_state(C.TS_ACTIVE, 1)  # operator reset, audited
     assert buy(e, 7, 1, side=-1) == C.R_NONE
+
+
+def test_set_trading_state_to_the_current_state_is_answered(e):
+    """The gateway waits for an answer to every command: asking for the state an account already has
+    gets a TradingStateChanged (same state) instead of silence (which timed out as OutcomeUnknown)."""
+    out = e.set_trading_state(C.TS_ACTIVE, 1)
+    changed = [ev for ev in out.events if ev["kind"] == R.TRADING_STATE_CHANGED]
+    assert len(changed) == 1 and changed[0]["status"] == C.TS_ACTIVE and changed[0]["account"] == 1
+    assert e.trading_state(1) == "ACTIVE"

@@ -1,8 +1,11 @@
-"""Gateway room (oms/api): a FAKE engine for the gateway's tests and benchmark — not the engine.
+"""Gateway tests (test double, never shipped): a FAKE engine for the few gateway tests that need one.
 
 Touches the two gateway rings of a prefix: consumes `names.gateway_commands(prefix)` and produces
-`names.engine_events_to_gateway(prefix)`. It exists so the gateway can be exercised through real rings
-before/without the engine room's process; it keeps just enough state to answer like one:
+`names.engine_events_to_gateway(prefix)`. The benchmark and most gateway tests run the engine
+room's REAL process (tests/integration/gateway/engine_proc.py); this double remains only for tests that
+need answers the real engine cannot give without a venue connector and simulator behind it (an
+OrderAccepted/OrderFilled/OrderCanceled straight away), so the gateway's event paths can be checked in
+isolation. It keeps just enough state to answer like an engine:
 - SubmitOrder -> OrderAccepted (status Accepted), or OrderRejected (qty/price <= 0, trading halted,
   duplicate client_order_id); a LIMIT IOC/FOK order also gets an OrderFilled at its price (full fill),
   so positions and events can be observed.
@@ -10,7 +13,7 @@ before/without the engine room's process; it keeps just enough state to answer l
 - ModifyOrder -> OrderModified, or ModifyRejected.  CancelAll -> one OrderCanceled per open order of the
   account (the last flagged FLAG_LAST_IN_BATCH), or a single OrderCanceled with client_order_id 0 when
   none was open.  SetTradingState / SetRiskLimit -> TradingStateChanged / RiskLimitChanged.
-No risk checks beyond those, no venue. Run: `python -m oms.api.fake_engine --prefix P`.
+No risk checks beyond those, no venue. Run: `python tests/integration/gateway/fake_engine.py --prefix P`.
 """
 
 from __future__ import annotations
