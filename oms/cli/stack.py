@@ -364,6 +364,8 @@ def _program_env(
     ):
         if name in endpoints and key in endpoints[name]:
             env[var] = str(endpoints[name][key])
+    if endpoints.get("nats", {}).get("monitor_port"):  # the monitor reads /varz and /jsz (loopback only)
+        env["OMS_NATS_MONITOR_URL"] = f"http://127.0.0.1:{endpoints['nats']['monitor_port']}"
     for s in sims:  # every program talks to the local simulator, never to the real venue
         base = f"127.0.0.1:{s.env['OMS_SIM_PORT']}"
         env["OMS_SIM_BINANCE_URL"] = f"http://{base}"

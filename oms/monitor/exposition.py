@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from oms.monitor.state import MonitorState
+from oms.monitor.state import ORDER_FILLED_NAME, MonitorState
 
 QUANTILE_GAUGES = (("p50", "p50"), ("p99", "p99"), ("p99.9", "p999"), ("max", "max"))
 
@@ -31,6 +31,9 @@ class StateCollector:
         yield from self._latency(s, now)
         yield from self._rings(s)
         yield from self._venues(s, now)
+        yield from self._rates(s, now)
+        if s.system is not None:
+            yield from self._system(s)
         frames = CounterMetricFamily(
             "oms_monitor_frames", "Stats frames received per program", labels=["program"]
         )
@@ -79,6 +82,93 @@ class StateCollector:
             rpnl.add_metric([p.exchange, p.symbol], p.realized_pnl)
             upnl.add_metric([p.exchange, p.symbol], p.unrealized_pnl)
         yield from (pos, rpnl, upnl)
+
+    def _rates(self, s: MonitorState, now: float) -> Iterator[Metric]:
+        per = s.event_rates(now)
+        for name, event, doc in (
+            ("oms_orders_per_second", "order_submitted", "Orders submitted per second (last ~10 s)"),
+            ("oms_fills_per_second", ORDER_FILLED_NAME, "Fills per second (last ~10 s)"),
+            ("oms_rejects_per_second", "order_rejected", "Orders rejected per second (last ~10 s)"),
+        ):
+            g = GaugeMetricFamily(name, doc, labels=["exchange"])
+            for x in s.exchanges():
+                g.add_metric([x], per.get(f"{x}/{event}", 0.0))
+            yield g
+        by_reason = CounterMetricFamily(
+            "oms_order_rejects_by_reason",
+            "Orders rejected, by exchange and reason name",
+            labels=["exchange", "reason"],
+        )
+        for (x, reason), n in sorted(s.reject_reasons.items()):
+            by_reason.add_metric([x, reason], n)
+        yield by_reason
+
+    def _system(self, s: MonitorState) -> Iterator[Metric]:
+        sysm = s.system
+        assert sysm is not None
+        core = GaugeMetricFamily(
+            "oms_cpu_core_utilization_ratio",
+            "CPU use per logical core over the last poll (0-1)",
+            labels=["core"],
+        )
+        for i, c in enumerate(sysm.cores):
+            core.add_metric([str(i)], c)
+        yield core
+        cpu = CounterMetricFamily(
+            "oms_program_cpu_seconds", "CPU seconds (user+system) per program", labels=["program"]
+        )
+        ratio = GaugeMetricFamily(
+            "oms_program_cpu_utilization_ratio",
+            "CPU use per program over the last poll (1 = one core)",
+            labels=["program"],
+        )
+        rss = GaugeMetricFamily(
+            "oms_program_resident_memory_bytes", "Resident memory (RSS) per program", labels=["program"]
+        )
+        for name, p in sorted(sysm.programs.items()):
+            cpu.add_metric([name], p.cpu_seconds)
+            ratio.add_metric([name], p.cpu_ratio)
+            rss.add_metric([name], p.rss_bytes)
+        yield from (cpu, ratio, rss)
+        if not sysm.nats_url:
+            return
+        n = sysm.nats
+        yield GaugeMetricFamily(
+            "oms_nats_up", "1 if nats-server's monitoring endpoint answered", value=1 if n.up else 0
+        )
+        msgs = CounterMetricFamily(
+            "oms_nats_messages", "Messages through nats-server (/varz)", labels=["direction"]
+        )
+        byts = CounterMetricFamily(
+            "oms_nats_bytes", "Bytes through nats-server (/varz)", labels=["direction"]
+        )
+        mps = GaugeMetricFamily(
+            "oms_nats_messages_per_second", "NATS messages per second", labels=["direction"]
+        )
+        bps = GaugeMetricFamily("oms_nats_bytes_per_second", "NATS bytes per second", labels=["direction"])
+        for d in ("in", "out"):
+            msgs.add_metric([d], getattr(n, f"{d}_msgs"))
+            byts.add_metric([d], getattr(n, f"{d}_bytes"))
+            mps.add_metric([d], n.rates.get(f"{d}_msgs", 0.0))
+            bps.add_metric([d], n.rates.get(f"{d}_bytes", 0.0))
+        yield from (msgs, byts, mps, bps)
+        js = {
+            k: GaugeMetricFamily(
+                f"oms_jetstream_stream_{k}", f"JetStream stream state: {doc} (/jsz)", labels=["stream"]
+            )
+            for k, doc in (
+                ("messages", "messages stored"),
+                ("bytes", "bytes stored"),
+                ("consumers", "consumers"),
+                ("last_sequence", "last sequence"),
+            )
+        }
+        for name, st in sorted(n.js_streams.items()):
+            js["messages"].add_metric([name], st.messages)
+            js["bytes"].add_metric([name], st.bytes)
+            js["consumers"].add_metric([name], st.consumers)
+            js["last_sequence"].add_metric([name], st.last_seq)
+        yield from js.values()
 
     def _latency(self, s: MonitorState, now: float) -> Iterator[Metric]:
         hist = HistogramMetricFamily(

@@ -1,13 +1,15 @@
 """Monitor room: the monitor's HTTP face and background loops (aiohttp), wired by oms/procs/monitor.py.
 
 Touches: its listen socket (loopback by default), the NATS subject `<stats_subject>.>` when a NATS URL
-is given, /dev/shm rings through `RingWatcher` (read-only), and the alert webhooks.
+is given, /dev/shm rings through `RingWatcher` (read-only), the alert webhooks, and through
+`SystemSampler` /proc (psutil) and nats-server's loopback monitoring port (/varz, /jsz).
 
 | route                 | answer                                                               |
 |-----------------------|----------------------------------------------------------------------|
 | GET  /metrics         | Prometheus text format 0.0.4                                         |
 | GET  /health          | JSON; 200 ok/degraded, 503 when every exchange is down              |
-| GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown exchange (lists known)  |
+| GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown (lists known); `binance`|
+|                       | = worst of binance_spot and binance_usdm, each under `markets`       |
 | GET  /api/summary     | JSON for `oms top`                                                   |
 | POST /ingest          | msgpack StatsFrame → 204, or 400 naming the bad field                |
 
@@ -36,6 +38,7 @@ from oms.monitor.probe import Target, run_probes
 from oms.monitor.rings import RingWatcher
 from oms.monitor.settings import Settings
 from oms.monitor.state import MonitorState
+from oms.monitor.system import SystemSampler
 
 _log = log.get(__name__)
 
@@ -51,6 +54,7 @@ class MonitorServer:
     nats_url: str = ""
     probe_targets: list[Target] = field(default_factory=list)
     conn_stats_glob: str = ""  # absolute glob of connector stats snapshots (oms/monitor/connstats.py)
+    system: SystemSampler | None = None  # CPU per core/program, RSS, NATS /varz + /jsz (system.py)
     state: MonitorState = field(init=False)
     alerts: AlertSender = field(init=False)
     port: int = 0
@@ -63,6 +67,7 @@ class MonitorServer:
     def __post_init__(self) -> None:
         s = self.settings
         self.state = MonitorState(s)
+        self.state.system = self.system
         self.alerts = AlertSender.from_urls(s.slack_webhook_url, s.discord_webhook_url, s.alert_timeout_s)
         self.registry = registry_for(self.state)
 
@@ -161,6 +166,8 @@ class MonitorServer:
         s = self.settings
         if self.conn_stats_glob:
             self._tasks.append(asyncio.create_task(self._conn_stats_loop()))
+        if self.system is not None:
+            self._tasks.append(asyncio.create_task(self._system_loop()))
         if self.probe_targets and s.probe_interval_s > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -181,6 +188,12 @@ class MonitorServer:
         assert self.rings is not None
         while True:
             self.state.set_rings(await asyncio.to_thread(self.rings.poll))
+            await asyncio.sleep(self.settings.ring_poll_s)
+
+    async def _system_loop(self) -> None:
+        assert self.system is not None
+        while True:
+            await asyncio.to_thread(self.system.poll)
             await asyncio.sleep(self.settings.ring_poll_s)
 
     async def _conn_stats_loop(self) -> None:

@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     probe_slow_s: float = 0.5  # a probe slower than this marks the venue degraded
     probe_remote: bool = False  # False: only loopback venue URLs (simulators) are probed
     conn_stats_glob: str = "var/run/conn-*.stats.json"  # connectors' stats snapshots (oms/conn); "" = off
+    nats_monitor_url: str = ""  # nats-server's monitoring port (loopback http://127.0.0.1:PORT); "" = off
+    supervisor_socket: str = "var/run/supervisor.sock"  # supervisord's socket: the pids to sample; "" = off
     anomaly_window_s: float = 1.0  # one anomaly observation per window per (exchange, metric)
     anomaly_alpha: float = 0.1  # EWMA smoothing of the baseline
     anomaly_k: float = 6.0  # spike when value > baseline + k * MAD
@@ -48,6 +50,18 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         url = getattr(s, key)
         if url and not url.startswith(("http://", "https://")):
             problems.append((key, "<redacted>", "must be an http(s):// webhook URL or empty"))
+    if s.nats_monitor_url:
+        from urllib.parse import urlsplit
+
+        u = urlsplit(s.nats_monitor_url)
+        if u.scheme != "http" or u.hostname not in ("127.0.0.1", "::1", "localhost") or not u.port:
+            problems.append(
+                (
+                    "nats_monitor_url",
+                    s.nats_monitor_url,
+                    "must be http://127.0.0.1:PORT (nats-server's monitoring port is loopback only) or empty",
+                )
+            )
     if s.probe_interval_s < 0:
         problems.append(("probe_interval_s", s.probe_interval_s, "must be >= 0 (0 turns probes off)"))
     for key in (

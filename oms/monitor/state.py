@@ -19,6 +19,7 @@ from oms.monitor.frames import PositionReport, StatsFrame, VenueReport, events_o
 from oms.monitor.latency import LatencySeries
 from oms.monitor.rings import RingStatus
 from oms.monitor.settings import Settings
+from oms.monitor.system import Rates, SystemSampler
 from oms.shm.records import KIND_NAMES, ORDER_FILLED, ORDER_REJECTED, ORDER_SUBMITTED, TRADING_STATE_CHANGED
 
 _SEVERITY = {"up": 0, "degraded": 1, "down": 2}
@@ -44,6 +45,7 @@ class MonitorState:
     settings: Settings
     started: float = field(default_factory=time.monotonic)
     event_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (exchange, event) -> n
+    reject_reasons: dict[tuple[str, str], int] = field(default_factory=dict)  # (exchange, reason) -> n
     latency: dict[tuple[str, str], LatencySeries] = field(default_factory=dict)  # (stage, exchange)
     venues: dict[tuple[str, str], VenueView] = field(default_factory=dict)  # (program, exchange)
     ring_drops: dict[tuple[str, str], int] = field(default_factory=dict)  # (program, ring) -> cum.
@@ -57,6 +59,8 @@ class MonitorState:
     pending_alerts: list[str] = field(default_factory=list)  # producers' alerts not yet sent (texts)
     recent_alerts: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     detectors: dict[tuple[str, str], Detector] = field(default_factory=dict)
+    system: SystemSampler | None = None  # CPU/RSS/NATS figures (oms/monitor/system.py), when sampled
+    rates: Rates = field(default_factory=Rates)  # orders/s, fills/s per exchange, from the counters
     _window_orders: dict[str, list[int]] = field(default_factory=dict)  # exchange -> [submitted, rejected]
     _order_rate: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
 
@@ -93,6 +97,9 @@ class MonitorState:
         uniq, counts = np.unique(keys, axis=0, return_counts=True)
         if (ev["kind"] == TRADING_STATE_CHANGED).any():
             self._risk_events(ev)
+        rej = ev[ev["kind"] == ORDER_REJECTED]
+        if len(rej):
+            self._reject_reasons(rej)
         for (venue, market, kind), n in zip(uniq.tolist(), counts.tolist(), strict=True):
             exch = exchange_label(venue, market)
             name = snake(KIND_NAMES.get(kind, f"Kind{kind}"))
@@ -118,6 +125,20 @@ class MonitorState:
             self.risk_state = states[0]
         elif states:
             self.risk_state = ", ".join(f"acct {a}: {n}" for a, n in sorted(self.risk_by_account.items()))
+
+    def _reject_reasons(self, rej: np.ndarray) -> None:
+        """OrderRejected events by exchange and reason NAME (oms.engine.constants.REASON_NAMES)."""
+        try:
+            from oms.engine.constants import REASON_NAMES
+        except ImportError:  # engine room absent: the number, named as such
+            REASON_NAMES = {}
+        for rec in rej:
+            code = int(rec["reason"])
+            key = (
+                exchange_label(int(rec["venue"]), int(rec["market"])),
+                REASON_NAMES.get(code, f"code_{code}"),
+            )
+            self.reject_reasons[key] = self.reject_reasons.get(key, 0) + 1
 
     def set_rings(self, rings: list[RingStatus]) -> None:
         self.rings = rings
@@ -183,12 +204,33 @@ class MonitorState:
         return (503 if status == "down" else 200), body
 
     def exchange_health(self, exchange: str, now: float | None = None) -> tuple[int, dict[str, object]]:
+        """One market (`binance_spot`) or a whole exchange (`binance`: the worst of its markets, each
+        market's own answer under `markets`)."""
         known = self.exchanges()
+        markets = [x for x in known if x.startswith(f"{exchange}_")]
+        if exchange not in known and markets:
+            per = {m: self.exchange_health(m, now)[1] for m in markets}
+            worst = max((str(b["state"]) for b in per.values()), key=lambda s: _SEVERITY[s])
+            reasons = [f"{m}: {b['reason']}" for m, b in per.items() if b.get("reason")]
+            body: dict[str, object] = {
+                "exchange": exchange,
+                "state": worst,
+                "reason": "; ".join(reasons),
+                "markets": per,
+            }
+            return (503 if worst == "down" else 200), body
         if exchange not in known:
-            return 404, {"error": f"unknown exchange {exchange!r}", "known": known}
+            exch = sorted({x.split("_", 1)[0] for x in known})
+            return 404, {"error": f"unknown exchange {exchange!r}", "known": [*exch, *known]}
         st = self.venue_state(exchange, now)
         body = {"exchange": exchange, **st, **self.venue_totals(exchange)}
         return (503 if st["state"] == "down" else 200), body
+
+    def event_rates(self, now: float | None = None) -> dict[str, float]:
+        """'<exchange>/<event>' -> events/s over the last ~10 s (orders submitted, fills, rejects)."""
+        keys = ("order_submitted", ORDER_FILLED_NAME, "order_rejected")
+        counts = {f"{x}/{e}": self.count(x, e) for x in self.exchanges() for e in keys}
+        return self.rates.update(counts, now)
 
     def orders_per_s(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
@@ -261,6 +303,8 @@ class MonitorState:
             "frames": dict(self.frames),
             "alerts": sum(self.alerts.values()),
             "recent_alerts": list(self.recent_alerts),
+            "rejects_by_reason": {f"{x}/{why}": n for (x, why), n in sorted(self.reject_reasons.items())},
+            "system": self.system.summary() if self.system is not None else None,
         }
 
 

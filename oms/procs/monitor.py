@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 import msgspec
 
@@ -25,19 +26,22 @@ from oms.monitor.probe import targets
 from oms.monitor.rings import RingWatcher, stack_rings
 from oms.monitor.server import MonitorServer
 from oms.monitor.settings import SECTION, Settings, validate
+from oms.monitor.system import SystemSampler, supervisor_pids
 
 _log = log.get(__name__)
 
 
-def load_settings(config: str | None) -> tuple[Settings, dict[str, str], str]:
-    """`[monitor]`, {exchange: rest_url} of the enabled exchanges, and the absolute stats glob."""
+def load_settings(config: str | None) -> tuple[Settings, dict[str, str], str, str]:
+    """`[monitor]`, {exchange: rest_url} of the enabled exchanges, the absolute stats glob and the
+    absolute supervisord socket path."""
     from oms.config import load
 
     cfg = load(config)
     exchanges = {name: x.rest_url for name, x in cfg.enabled_exchanges().items()}
     settings = cfg.section(SECTION)
     stats_glob = str(cfg.resolve_path(settings.conn_stats_glob)) if settings.conn_stats_glob else ""
-    return settings, exchanges, stats_glob
+    sock = str(cfg.resolve_path(settings.supervisor_socket)) if settings.supervisor_socket else ""
+    return settings, exchanges, stats_glob, sock
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,13 +51,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nats-url", default=os.environ.get("OMS_NATS_URL", ""), help="NATS for stats frames")
     p.add_argument("--prefix", default=os.environ.get("OMS_SHM_PREFIX", "oms"), help="shm ring prefix")
     p.add_argument("--venues", default="binance", help="comma-separated venues whose rings to watch")
+    p.add_argument(
+        "--nats-monitor-url",
+        default=os.environ.get("OMS_NATS_MONITOR_URL"),
+        help="nats-server monitoring port, http://127.0.0.1:PORT (overrides [monitor].nats_monitor_url)",
+    )
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings, exchanges, stats_glob = load_settings(args.config)
+    settings, exchanges, stats_glob, sock = load_settings(args.config)
     if args.port is not None:
         settings = msgspec.structs.replace(settings, port=args.port)
+    if args.nats_monitor_url is not None:
+        settings = msgspec.structs.replace(settings, nats_monitor_url=args.nats_monitor_url)
     problems = validate(settings)
     if problems:
         raise ConfigError("; ".join(f"[monitor].{k} = {v!r} {why}" for k, v, why in problems))
@@ -64,7 +75,9 @@ async def serve(args: argparse.Namespace) -> None:
     for note in skipped:
         _log.info("venue probe skipped: %s", note)
     rings = RingWatcher(stack_rings(args.prefix, venues))
-    server = MonitorServer(settings, rings, args.nats_url, probe_targets, stats_glob)
+    pids = supervisor_pids(Path(sock)) if sock else None
+    system = SystemSampler(pids, settings.nats_monitor_url)
+    server = MonitorServer(settings, rings, args.nats_url, probe_targets, stats_glob, system)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
