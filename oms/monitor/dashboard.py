@@ -1,7 +1,8 @@
 """Monitor room: `oms top`, a rich live terminal dashboard over the monitor's /api/summary.
 
 Touches only HTTP GETs to the monitor (loopback). Shows venue health, orders/s, counts, latencies
-p50/p99/p99.9/max per stage and exchange, ring depths, positions and PnL, risk state and alerts.
+p50/p99/p99.9/max per stage and exchange, CPU per core and per program (with RSS and NATS rates), ring
+depths, positions and PnL, risk state and alerts.
 Values that nobody reports are shown as "not reported", never as zeros.
 """
 
@@ -103,10 +104,32 @@ def render(summary: dict[str, Any]) -> Group:
         else:
             rings.add_row(r["name"], "-", "-", Text(r.get("note", "absent"), "dim"), "-")
     problems = health.get("problems") or []
-    parts: list[Any] = [head, venues, lat, pos, rings]
+    parts: list[Any] = [head, venues, lat, _cpu(summary.get("system")), pos, rings]
     if problems:
         parts.append(Panel("\n".join(problems), title="problems", style="yellow"))
     return Group(*parts)
+
+
+def _cpu(system: dict[str, Any] | None) -> Any:
+    """CPU per core, and per program CPU (1.0 = one core) and RSS, from the monitor's SystemSampler."""
+    if not system:
+        return Text("cpu: not reported (the monitor samples it when started by oms up)", style="dim")
+    cores = "  ".join(f"core {i} {c * 100:3.0f}%" for i, c in enumerate(system.get("cpu_per_core", [])))
+    t = Table(title=f"cpu   {cores}", expand=True)
+    for col in ("program", "pid", "cpu (cores)", "rss MB"):
+        t.add_column(col, justify="left" if col == "program" else "right")
+    for name, p in system.get("programs", {}).items():
+        t.add_row(name, str(p["pid"]), f"{p['cpu']:.2f}", f"{p['rss_mb']:,.1f}")
+    if not system.get("programs"):
+        t.add_row("no supervised programs found", "", "", "")
+    nats = system.get("nats") or {}
+    if nats.get("up"):
+        r = nats.get("rates", {})
+        t.caption = (
+            f"NATS in {r.get('in_msgs', 0):,.0f} msg/s {r.get('in_bytes', 0) / 1e3:,.1f} kB/s, "
+            f"out {r.get('out_msgs', 0):,.0f} msg/s {r.get('out_bytes', 0) / 1e3:,.1f} kB/s"
+        )
+    return t
 
 
 def run_top(url: str, once: bool = False, interval: float = 1.0, console: Console | None = None) -> int:

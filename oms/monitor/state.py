@@ -149,8 +149,11 @@ class MonitorState:
 
     def exchanges(self) -> list[str]:
         seen = {x for (_, x) in self.venues} | {x for (x, _) in self.event_counts}
-        seen |= {x for (_, x) in self.latency}
-        return sorted(set(self.settings.exchanges) | seen)
+        markets = set(self.settings.exchanges) | seen
+        # a latency labelled with the venue alone (the connector's venue_ack: "binance") is the venue of
+        # its markets, not another exchange that never reports (and would make /health down)
+        lat = {x for (_, x) in self.latency if not any(m.startswith(f"{x}_") for m in markets)}
+        return sorted(markets | lat)
 
     def venue_state(self, exchange: str, now: float | None = None) -> dict[str, object]:
         """Worst state any program reports for the exchange; stale or missing reports count as down."""

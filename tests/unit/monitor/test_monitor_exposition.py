@@ -112,20 +112,42 @@ def test_empty_state_still_renders_valid_text() -> None:
         assert res.returncode == 0, res.stderr.decode()
 
 
-def test_grafana_dashboard_uses_only_exported_metrics() -> None:
+@pytest.mark.parametrize("name", ["oms.json", "oms-exchange.json"])
+def test_grafana_dashboard_uses_only_exported_metrics(name: str) -> None:
     import json
+    import os
     import re
+    import subprocess
+    import sys
     from pathlib import Path
 
-    dash = json.loads((Path(__file__).resolve().parents[3] / "configs/grafana/oms.json").read_text())
-    text = render(registry_for(_full_state())).decode()
+    from oms.monitor.system import SystemSampler
+
+    root = Path(__file__).resolve().parents[3]
+    dash = json.loads((root / "configs/grafana" / name).read_text())
+    st = _full_state()
+    st.system = SystemSampler(lambda: {"test": os.getpid()}, "http://127.0.0.1:1")  # nats families too
+    text = render(registry_for(st)).decode()
     exported = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE")}
     series = set(exported)
-    for name in exported:  # counters expose <name>_total, histograms <name>_bucket/_sum/_count
-        series |= {name + "_total", name + "_bucket", name + "_sum", name + "_count"}
+    for m in exported:  # counters expose <name>_total, histograms <name>_bucket/_sum/_count
+        series |= {m + "_total", m + "_bucket", m + "_sum", m + "_count"}
     used = set()
     for panel in dash["panels"]:
         for t in panel["targets"]:
             used |= set(re.findall(r"\boms_[a-z0-9_]+", t["expr"]))
     assert used and used <= series, used - series
     assert {p["id"] for p in dash["panels"]} == set(range(1, len(dash["panels"]) + 1))
+    gen = subprocess.run(  # the checked-in file is what the generator writes
+        [
+            sys.executable,
+            "-c",
+            f"import json,runpy; m=runpy.run_path('scripts/grafana_dashboards.py'); "
+            f"print(json.dumps(m[{'stack' if name == 'oms.json' else 'exchange'!r}](), indent=2))",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(gen.stdout) == dash, "run .venv/bin/python scripts/grafana_dashboards.py"

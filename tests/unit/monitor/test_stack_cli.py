@@ -114,3 +114,24 @@ def test_top_renders_a_summary_and_says_what_is_not_reported() -> None:
     assert "health OK" in text and "binance_spot" in text and "10/1200" in text
     assert "venue_rtt/binance_spot" in text and re.search(r"\b250\.\d\b", text)  # µs, HDR 3 digits
     assert "not reported (engine sends positions)" in text and "risk not reported" in text
+    assert "cpu: not reported" in text
+
+
+def test_top_shows_cpu_per_core_and_program() -> None:
+    import io
+    import os
+
+    from rich.console import Console
+
+    from oms.monitor.dashboard import render as render_top
+    from oms.monitor.settings import Settings
+    from oms.monitor.state import MonitorState
+    from oms.monitor.system import SystemSampler
+
+    st = MonitorState(Settings())
+    st.system = SystemSampler(lambda: {"engine": os.getpid()})
+    st.system.poll()
+    out = io.StringIO()
+    Console(file=out, width=140).print(render_top(json.loads(json.dumps(st.summary()))))
+    text = out.getvalue()
+    assert "core 0" in text and "engine" in text and str(os.getpid()) in text
