@@ -75,6 +75,8 @@ async def serve(args: argparse.Namespace) -> None:
     for note in skipped:
         _log.info("venue probe skipped: %s", note)
     rings = RingWatcher(stack_rings(args.prefix, venues))
+    if sock and os.environ.get("OMS_RUN_DIR"):  # under `oms up`: the stack's own supervisord socket
+        sock = str(Path(os.environ["OMS_RUN_DIR"]) / "supervisor.sock")
     pids = supervisor_pids(Path(sock)) if sock else None
     system = SystemSampler(pids, settings.nats_monitor_url)
     server = MonitorServer(settings, rings, args.nats_url, probe_targets, stats_glob, system)
