@@ -80,7 +80,10 @@ async def test_cpu_rss_nats_jetstream_rejects_and_exchange_health(monitor_nats: 
             assert all(0.0 <= v[k] <= 1.0 for k in cores)
             for prog in ("monitor", "nats"):
                 assert v[("oms_program_resident_memory_bytes", (("program", prog),))] > 1_000_000
-                assert v[("oms_program_cpu_seconds_total", (("program", prog),))] > 0
+                assert (
+                    v[("oms_program_cpu_seconds_total", (("program", prog),))] >= 0
+                )  # ticks: idle nats may be 0
+            assert v[("oms_program_cpu_seconds_total", (("program", "monitor"),))] > 0.1  # this test process
             assert v[("oms_nats_up", ())] == 1
             assert v[("oms_jetstream_stream_messages", (("stream", "LATTEST"),))] == 25
             assert v[("oms_jetstream_stream_bytes", (("stream", "LATTEST"),))] > 2500
