@@ -251,7 +251,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             s.start()
             started.append(s)
         srv_p.ensure_database("oms")
-        dsn = f"host=127.0.0.1 port={srv_p.port} user=postgres dbname=oms"
+        dsn = srv_p.dsn_for("oms")
         migrate(dsn)
         ours = await run_path(
             "batched", args.events, args.frame, 64, srv_n.url, dsn, srv_r.url, args.redis, tmp, args.writers

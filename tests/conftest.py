@@ -59,7 +59,9 @@ def _isolate_oms_logging() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    srv = NatsServer(tmp_path_factory.mktemp("nats"))
+    # authentication on as in production; JetStream fsyncs on its 2-minute timer instead of every
+    # write (tests choose speed explicitly; the stack's default is "always")
+    srv = NatsServer(tmp_path_factory.mktemp("nats"), sync_interval="2m")
     srv.start()
     yield srv
     srv.stop()
@@ -67,7 +69,8 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    srv = PostgresServer(tmp_path_factory.mktemp("postgres"), keep_data=False)
+    # scram-sha-256 with a generated password (srv.dsn names its passfile); fsync off: a throwaway server
+    srv = PostgresServer(tmp_path_factory.mktemp("postgres"), keep_data=False, fsync=False)
     srv.start()
     yield srv
     srv.stop()

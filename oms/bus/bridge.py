@@ -173,12 +173,15 @@ async def connect_nats(url: str, name: str, *, timeout_s: float = 5.0) -> nats.N
     async def on_reconnect() -> None:
         _log.info("%s: reconnected to NATS %s", name, url)
 
+    from oms.credentials import nats_options
+
     try:
         return await asyncio.wait_for(
             nats.connect(
                 [
                     u.strip() for u in url.split(",") if u.strip()
                 ],  # one URL or a cluster's comma-separated list
+                **nats_options(url),  # this program's own user from its 0600 credential file
                 name=name,
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,

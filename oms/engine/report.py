@@ -89,7 +89,11 @@ class EngineReporter:
     async def _run(self) -> None:
         import nats
 
-        nc = await nats.connect(self.nats_url.split(","), max_reconnect_attempts=-1, connect_timeout=2)
+        from oms.credentials import nats_options
+
+        nc = await nats.connect(
+            self.nats_url.split(","), max_reconnect_attempts=-1, connect_timeout=2, **nats_options(self.nats_url)
+        )
         try:
             while not self._stop.is_set():
                 positions, state = snapshot(self.engine)

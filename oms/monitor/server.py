@@ -154,8 +154,13 @@ class MonitorServer:
         if self.nats_url:
             import nats
 
+            from oms.credentials import nats_options
+
             self._nc = await nats.connect(
-                self.nats_url.split(","), name="oms-monitor", max_reconnect_attempts=-1
+                self.nats_url.split(","),
+                name="oms-monitor",
+                max_reconnect_attempts=-1,
+                **nats_options(self.nats_url),
             )
             await self._nc.subscribe(f"{self.settings.stats_subject}.>", cb=self._on_nats)  # type: ignore[attr-defined]
             for subj in self.settings.event_subjects:

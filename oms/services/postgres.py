@@ -8,8 +8,16 @@ same pid, foreground, owned by us). Every directory above the cluster must be tr
 when the data dir is not (e.g. under pytest's 0700 tmp root or /root), the cluster is relocated to
 /tmp/oms-pg-<hash> with a symlink `<data_dir>/pgdata` pointing at it, and a relocated cluster is removed
 at stop unless keep_data=True. initdb runs once per binary/user into the cache; each server starts from
-a `cp -a` of that template (~0.3 s instead of ~1 s). fsync is off by default (tests, local runs).
+a `cp -a` of that template (~0.3 s instead of ~1 s). fsync and synchronous_commit are on by default
+(durable); a throwaway run (tests) opts out explicitly with fsync=False.
 Stop is SIGINT (fast shutdown); the postmaster takes its backends down with it.
+
+Authentication: every cluster gets its own generated superuser password (`<data_dir>/auth/`, 0600 in
+a 0700 directory), set in single-user mode before the first spawn, and pg_hba.conf allows only
+`scram-sha-256` (no `trust`): a connection without the password is refused. `dsn` names a libpq
+passfile (`passfile=...`), never the password itself, so it is safe on argv and in logs. The cached
+directories under /tmp are used only when they are ours and not writable by others (else a fresh
+mkdtemp is used): a predictable path another user created first is never trusted.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any
 import psycopg
 
 from oms import log
+from oms.credentials import write_private
 from oms.services.base import Service, ServiceError, pid_alive
 from oms.services.ports import HOST
 
@@ -40,7 +49,8 @@ _SOCK_MAX = 100  # unix socket paths must fit in 107 bytes; leave room for "/.s.
 FALLBACK_USER = "oms-pg"
 
 
-OWNER_MARK = "oms-owner.txt"  # in a relocated cluster: the data dir it belongs to
+OWNER_MARK = "oms-owner.txt"
+AUTH_MARK = "oms-auth-scram"  # in the cluster: its password was set and pg_hba.conf allows scram only  # in a relocated cluster: the data dir it belongs to
 
 
 def gc_relocated() -> list[Path]:
@@ -68,6 +78,32 @@ def gc_relocated() -> list[Path]:
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)
     return removed
+
+
+def trusted_dir(path: Path) -> bool:
+    """A directory (not a symlink) owned by us or root, writable by nobody else: safe to reuse."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid in (os.geteuid(), 0)
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _own_tmp_dir(name: str, mode: int = 0o755) -> Path:
+    """/tmp/<name> when it is ours (created now or earlier by us), else a fresh mkdtemp()."""
+    p = Path(tempfile.gettempdir()) / name
+    with contextlib.suppress(FileExistsError):
+        p.mkdir(mode=mode)
+    if trusted_dir(p):
+        return p
+    _log.warning("%s exists but is not ours (or is writable by others); using a private temp dir", p)
+    d = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    os.chmod(d, mode)
+    return d
 
 
 def embedded_bin_dir() -> Path | None:
@@ -164,6 +200,8 @@ def _staged_bin_dir(bin_dir: Path, pw: pwd.struct_passwd | None) -> Path:
     except OSError:
         return bin_dir
     dst = Path(tempfile.gettempdir()) / f"oms-pgbin-{hashlib.sha1(stamp.encode()).hexdigest()[:12]}"
+    if dst.exists() and not trusted_dir(dst):  # someone else made it first: never run their binaries
+        dst = Path(tempfile.mkdtemp(prefix="oms-pgbin-")) / "i"
     staged_bin = dst / package.name / install.name / bin_dir.name
     if not (staged_bin / "postgres").is_file():
         tmp = Path(tempfile.mkdtemp(prefix="oms-pgbin-", dir=tempfile.gettempdir()))
@@ -191,7 +229,7 @@ class PostgresServer(Service):
         data_dir: str | Path,
         port: int = 0,
         *,
-        fsync: bool = False,
+        fsync: bool = True,
         database: str = "postgres",
         keep_data: bool | None = None,
         extra_conf: dict[str, str] | None = None,
@@ -216,20 +254,77 @@ class PostgresServer(Service):
         if self.relocated:
             h = hashlib.sha1(str(self.data_dir).encode()).hexdigest()[:12]
             self.cluster = Path(tempfile.gettempdir()) / f"oms-pg-{h}"
+            if self.cluster.exists() and not self._cluster_ours():
+                parent = Path(tempfile.mkdtemp(prefix="oms-pg-x"))
+                os.chmod(parent, 0o711)  # the server's user must traverse it
+                self.cluster = parent / "data"
         else:
             self.cluster = self.data_dir / "pgdata"
+        self.auth_dir = self.data_dir / "auth"
+        self.password = self._password()
+
+    def _cluster_ours(self) -> bool:
+        """A relocated cluster left in /tmp must be owned by the server's user and private to it."""
+        try:
+            st = self.cluster.lstat()
+        except FileNotFoundError:
+            return True
+        uid = self.user.pw_uid if self.user else os.geteuid()
+        return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077
+
+    def _password(self) -> str:
+        """The superuser's password, generated at first start and kept 0600 under <data_dir>/auth/."""
+        import secrets
+
+        path = self.auth_dir / "postgres.password"
+        if path.exists():
+            from oms.credentials import check_private
+
+            check_private(path, "PostgreSQL password file")
+            return path.read_text().strip()
+        self.auth_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pw = secrets.token_urlsafe(24)
+        write_private(path, pw + "\n")
+        return pw
+
+    @property
+    def passfile(self) -> Path:
+        return self.auth_dir / "postgres.pgpass"
 
     # --- connection strings ----------------------------------------------------------------------
     @property
     def dsn(self) -> str:
-        return f"host={HOST} port={self.port} user=postgres dbname={self.database}"
+        """libpq conninfo of the superuser; the password stays in a 0600 passfile."""
+        return self.dsn_for(self.database)
+
+    def dsn_for(self, database: str, user: str = "postgres", passfile: str | Path | None = None) -> str:
+        pf = passfile or self.passfile
+        return f"host={HOST} port={self.port} user={user} dbname={database} passfile={pf}"
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@{HOST}:{self.port}/{self.database}"
+        return f"postgresql://postgres@{HOST}:{self.port}/{self.database}?passfile={self.passfile}"
 
     def connect(self, **kw: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(self.dsn, **kw)
+
+    def write_passfile(self, path: Path, user: str, password: str) -> Path:
+        """A libpq passfile (0600) for `user` on this server (any database)."""
+        lines = "".join(f"{h}:{self.port}:*:{user}:{password}\n" for h in (HOST, "localhost"))
+        return write_private(path, lines)
+
+    def create_login_role(self, role: str, password: str, database: str | None = None) -> None:
+        """A LOGIN role without superuser/createdb/createrole; its password (re)set to `password`."""
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn_for(database or "postgres"), autocommit=True) as c:
+            exists = c.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            c.execute(
+                sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
 
     # --- set-up --------------------------------------------------------------------------------
     def _user(self) -> dict[str, Any]:
@@ -245,8 +340,7 @@ class PostgresServer(Service):
         """An initdb'd cluster for these binaries and this user, built once and cached."""
         uid = self.user.pw_uid if self.user else os.geteuid()
         key = hashlib.sha1(f"{self.bin_dir}|{uid}".encode()).hexdigest()[:12]
-        root = Path(tempfile.gettempdir()) / f"oms-pg-cache-{os.geteuid()}"
-        root.mkdir(mode=0o755, exist_ok=True)
+        root = _own_tmp_dir(f"oms-pg-cache-{os.geteuid()}")
         final = root / key
         if (final / "data" / "PG_VERSION").is_file():
             return final / "data"
@@ -288,12 +382,16 @@ class PostgresServer(Service):
                 shutil.rmtree(self.cluster)
             subprocess.run(["cp", "-a", str(tpl), str(self.cluster)], check=True)
             os.chmod(self.cluster, 0o700)
+            self._set_auth()
+        elif not (self.cluster / AUTH_MARK).is_file():  # a cluster from before authentication
+            self._set_auth()
         else:  # a cluster from an earlier run: drop a stale lock left by a killed server
             pidfile = self.cluster / "postmaster.pid"
             with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
                 old = int(pidfile.read_text().split()[0])
                 if not pid_alive(old):
                     pidfile.unlink()
+        self.write_passfile(self.passfile, "postgres", self.password)
         if self.relocated:
             (self.cluster / OWNER_MARK).write_text(str(self.data_dir))
             link = self.data_dir / "pgdata"
@@ -302,6 +400,37 @@ class PostgresServer(Service):
                     link.unlink()
                 link.symlink_to(self.cluster)
             gc_relocated()
+
+    def _set_auth(self) -> None:
+        """Set this cluster's own superuser password (single-user mode: no listener is open meanwhile)
+        and allow only scram-sha-256 logins. Runs before the first spawn of a new cluster."""
+        r = subprocess.run(
+            [str(self.bin_dir / "postgres"), "--single", "-D", str(self.cluster), "postgres"],
+            input=f"ALTER ROLE postgres PASSWORD '{self.password}';\n",
+            capture_output=True,
+            text=True,
+            cwd=str(self.cluster),
+            env=self._env(),
+            **self._user(),
+        )
+        if r.returncode != 0:
+            raise ServiceError(f"setting the PostgreSQL password failed ({r.returncode}): {r.stderr[-800:]}")
+        hba = self.cluster / "pg_hba.conf"
+        text = (
+            "# written by oms/services/postgres.py: passwords only (scram-sha-256), never trust\n"
+            "local all all scram-sha-256\n"
+            f"host all all {HOST}/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n"
+        )
+        hba.unlink(missing_ok=True)
+        fd = os.open(hba, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self._chown(hba)
+        mark = self.cluster / AUTH_MARK
+        fd = os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        self._chown(mark)
 
     def _socket_dir(self) -> str:
         return str(self.cluster) if len(str(self.cluster)) < _SOCK_MAX - 16 else ""
@@ -316,8 +445,9 @@ class PostgresServer(Service):
             "listen_addresses": HOST,
             "unix_socket_directories": self._socket_dir(),
             "fsync": "on" if self.fsync else "off",
-            "synchronous_commit": "on" if self.fsync else "off",
+            "synchronous_commit": "on",  # a commit returns only once its WAL is flushed
             "full_page_writes": "on" if self.fsync else "off",
+            "password_encryption": "scram-sha-256",
             "shared_buffers": "64MB",
             "max_connections": "100",
             "logging_collector": "off",
@@ -335,7 +465,9 @@ class PostgresServer(Service):
     def healthy(self) -> bool:
         try:
             with psycopg.connect(
-                f"host={HOST} port={self.port} user=postgres dbname=postgres", connect_timeout=1
+                f"host={HOST} port={self.port} user=postgres dbname=postgres",
+                password=self.password,
+                connect_timeout=1,
             ) as c:
                 return c.execute("select 1").fetchone() == (1,)
         except psycopg.Error:
@@ -347,9 +479,7 @@ class PostgresServer(Service):
             self.ensure_database(self.database)
 
     def ensure_database(self, name: str) -> None:
-        with psycopg.connect(
-            f"host={HOST} port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as c:
+        with psycopg.connect(self.dsn_for("postgres"), autocommit=True) as c:
             if c.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is None:
                 c.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(name)))
 
@@ -364,6 +494,7 @@ class PostgresServer(Service):
     def info(self) -> dict[str, Any]:
         return {
             **super().info(),
+            "passfile": str(self.passfile),
             "dsn": self.dsn,
             "url": self.url,
             "cluster": str(self.cluster),
@@ -373,5 +504,6 @@ class PostgresServer(Service):
     @classmethod
     def from_info(cls, d: dict[str, Any]) -> PostgresServer:
         s = cls(d["data_dir"], d["port"], database=d.get("database", "postgres"), keep_data=True)
+        s.fsync = bool(d.get("fsync", True))
         s.pid = d.get("pid")
         return s

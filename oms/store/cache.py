@@ -104,7 +104,10 @@ class HotCache:
         ttl_balance_s: int = 300,
         ttl_position_s: int = 0,
     ) -> None:
-        self.r = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        from oms.credentials import redis_options
+
+        # this program's own ACL user from its 0600 credential file, unless the URL names one
+        self.r = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, **redis_options(url))
         self.p = prefix
         self.ttl_closed_order_s = ttl_closed_order_s
         self.ttl_bbo_s = ttl_bbo_s

@@ -51,7 +51,7 @@ def make_events(start: int, n: int, *, instrument: int = 7, venue: int = 1, mark
 def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     name = f"bus_{uuid.uuid4().hex[:10]}"
     postgres_server.ensure_database(name)
-    dsn = f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname={name}"
+    dsn = postgres_server.dsn_for(name)
     migrate(dsn)
     yield dsn
     with psycopg.connect(postgres_server.dsn, autocommit=True) as c:
@@ -103,7 +103,7 @@ def pg_count(dsn: str, sql: str = "SELECT count(*), count(DISTINCT (source, seq)
 def nats_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """A JetStream server of this test's own (file store): the stream names ORDERS_BINANCE... are
     global, so sharing the session server with other rooms' tests could mix their streams with ours."""
-    srv = NatsServer(tmp_path_factory.mktemp("nats_bus"))
+    srv = NatsServer(tmp_path_factory.mktemp("nats_bus"), sync_interval="2m")
     srv.start()
     yield srv
     srv.stop()

@@ -122,8 +122,8 @@ class _Unjson:
 async def test_audit_over_nats_lands_once(
     nats_js: NatsServer, pg_dsn: str, redis_server: RedisServer, prefix: str, tmp_path
 ) -> None:
-    bus = bus_settings(nats_js.url, tmp_path)
-    rec = Recorder(bus, store_settings(pg_dsn, redis_server.url, prefix), streams=["AUDIT"])
+    bus = bus_settings(nats_js.admin_url, tmp_path)
+    rec = Recorder(bus, store_settings(pg_dsn, redis_server.admin_url, prefix), streams=["AUDIT"])
     nc = await connect_nats(bus.nats_url, "test-audit")
     js = nc.jetstream()
     await ensure_streams(js, bus)

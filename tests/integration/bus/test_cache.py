@@ -9,7 +9,7 @@ from tests.integration.bus.conftest import make_events
 
 
 def test_orders_and_positions_survive_redelivery(redis_server: RedisServer, prefix: str) -> None:
-    c = HotCache(redis_server.url, prefix=prefix, ttl_closed_order_s=60)
+    c = HotCache(redis_server.admin_url, prefix=prefix, ttl_closed_order_s=60)
     ev = make_events(0, 8)  # orders 1_000_000 (buy) and 1_000_001 (sell): 3 accepted + 1 fill each
     c.apply_events(ev[:2])
     assert c.open_orders(3) == {1_000_000}
@@ -32,7 +32,7 @@ def test_orders_and_positions_survive_redelivery(redis_server: RedisServer, pref
 
 
 def test_bbo_last_wins_with_ttl(redis_server: RedisServer, prefix: str) -> None:
-    c = HotCache(redis_server.url, prefix=prefix, ttl_bbo_s=5)
+    c = HotCache(redis_server.admin_url, prefix=prefix, ttl_bbo_s=5)
     md = R.new(R.MARKET, 3)
     md["kind"] = [R.MD_BBO, R.MD_BBO, R.MD_TRADE]
     md["instrument"] = 7
@@ -53,7 +53,7 @@ def test_bbo_last_wins_with_ttl(redis_server: RedisServer, prefix: str) -> None:
 
 
 def test_balances_with_ttl(redis_server: RedisServer, prefix: str) -> None:
-    c = HotCache(redis_server.url, prefix=prefix, ttl_balance_s=30)
+    c = HotCache(redis_server.admin_url, prefix=prefix, ttl_balance_s=30)
     c.put_balance(3, 1, "USDT", "1000.5", "20", 123)
     assert c.balance(3, 1, "USDT") == {"free": "1000.5", "locked": "20", "ts_ns": "123"}
     assert 0 < c.r.ttl(f"{prefix}:bal:3:1:USDT") <= 30

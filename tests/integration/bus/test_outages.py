@@ -78,15 +78,17 @@ async def _teardown(nc: nats.NATS, bridge, btask, rec) -> None:
 async def test_postgres_down_30s_under_load(
     nats_js: NatsServer, redis_server: RedisServer, prefix: str, tmp_path
 ) -> None:
-    pg = PostgresServer(tmp_path / "pg", port=free_port(), keep_data=True)
+    pg = PostgresServer(tmp_path / "pg", port=free_port(), keep_data=True, fsync=False)
     pg.start()
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 16)
     try:
         pg.ensure_database("oms")
-        dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname=oms"
+        dsn = pg.dsn_for("oms")
         migrate(dsn)
-        bus = bus_settings(nats_js.url, tmp_path)
-        nc, bridge, btask, rec = await _pipeline(ring, bus, store_settings(dsn, redis_server.url, prefix))
+        bus = bus_settings(nats_js.admin_url, tmp_path)
+        nc, bridge, btask, rec = await _pipeline(
+            ring, bus, store_settings(dsn, redis_server.admin_url, prefix)
+        )
         prod = Producer(ring, RATE * 36)
         ptask = asyncio.get_running_loop().create_task(prod.run())
         await eventually_async(lambda: pg_count(dsn)[0] > 0, 10)
@@ -115,8 +117,10 @@ async def test_nats_restart_under_load(pg_dsn: str, redis_server: RedisServer, p
     srv.start()
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 16)
     try:
-        bus = bus_settings(srv.url, tmp_path)
-        nc, bridge, btask, rec = await _pipeline(ring, bus, store_settings(pg_dsn, redis_server.url, prefix))
+        bus = bus_settings(srv.admin_url, tmp_path)
+        nc, bridge, btask, rec = await _pipeline(
+            ring, bus, store_settings(pg_dsn, redis_server.admin_url, prefix)
+        )
         total = RATE * (6 if CI else 10)
         prod = Producer(ring, total)
         ptask = asyncio.get_running_loop().create_task(prod.run())
@@ -150,8 +154,8 @@ async def test_recorder_sigkill_resumes_from_durable(
     nats_js: NatsServer, pg_dsn: str, redis_server: RedisServer, prefix: str, tmp_path
 ) -> None:
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 16)
-    bus = bus_settings(nats_js.url, tmp_path, frame_records=256, fetch_batch=4)
-    store = store_settings(pg_dsn, redis_server.url, prefix)
+    bus = bus_settings(nats_js.admin_url, tmp_path, frame_records=256, fetch_batch=4)
+    store = store_settings(pg_dsn, redis_server.admin_url, prefix)
     first = second = None
     try:
         nc, bridge = await open_bridge(ring, bus)
@@ -210,9 +214,15 @@ async def test_spool_full_stops_reading_the_ring_and_loses_nothing(
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 15)
     try:
         bus = bus_settings(
-            srv.url, tmp_path, frame_records=256, spool_max_bytes=256 * 1024, spool_segment_bytes=64 * 1024
+            srv.admin_url,
+            tmp_path,
+            frame_records=256,
+            spool_max_bytes=256 * 1024,
+            spool_segment_bytes=64 * 1024,
         )
-        nc, bridge, btask, rec = await _pipeline(ring, bus, store_settings(pg_dsn, redis_server.url, prefix))
+        nc, bridge, btask, rec = await _pipeline(
+            ring, bus, store_settings(pg_dsn, redis_server.admin_url, prefix)
+        )
         srv.stop()
         await eventually_async(lambda: not nc.is_connected, 10)
         total = 20_000  # 2.5 MB of records: ten times the spool

@@ -31,8 +31,8 @@ async def start_bridge(ring: Ring, bus: BusSettings) -> tuple[nats.NATS, EventBr
 async def test_ring_to_postgres_exactly_once(
     nats_js: NatsServer, pg_dsn: str, redis_server: RedisServer, prefix: str, tmp_path
 ) -> None:
-    bus = bus_settings(nats_js.url, tmp_path)
-    store = store_settings(pg_dsn, redis_server.url, prefix)
+    bus = bus_settings(nats_js.admin_url, tmp_path)
+    store = store_settings(pg_dsn, redis_server.admin_url, prefix)
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 16)
     rec = Recorder(bus, store)
     try:
@@ -50,7 +50,7 @@ async def test_ring_to_postgres_exactly_once(
         assert pg_count(pg_dsn, "SELECT count(*), count(*) FROM fills") == (n_fills, n_fills)
         # orders: latest state per order; every order ended filled
         assert pg_count(pg_dsn, "SELECT count(*), sum((leaves_qty = 0)::int) FROM orders") == (N // 4, N // 4)
-        cache = HotCache(redis_server.url, prefix=prefix)
+        cache = HotCache(redis_server.admin_url, prefix=prefix)
         buys = int(((ev["kind"] == R.ORDER_FILLED) & (ev["side"] == R.SIDE_BUY)).sum())
         await eventually_async(lambda: cache.position(3, 7) == (buys - (n_fills - buys)) * 10, 10)
         await eventually_async(lambda: cache.open_orders(3) == set(), 10)

@@ -30,8 +30,8 @@ _reply = msgspec.json.Decoder(Reply)
 
 
 async def test_streams_are_created_then_left_alone_then_updated(nats_js: NatsServer, tmp_path) -> None:
-    bus = bus_settings(nats_js.url, tmp_path)
-    nc = await connect_nats(nats_js.url, "t")
+    bus = bus_settings(nats_js.admin_url, tmp_path)
+    nc = await connect_nats(nats_js.admin_url, "t")
     js = nc.jetstream()
     try:
         first = await ensure_streams(js, bus)
@@ -55,9 +55,9 @@ async def test_default_settings_fit_a_default_local_server(nats_js: NatsServer) 
     """The shipped [bus] defaults must start on the local nats-server (1 GB JetStream file store)."""
     from oms.bus.settings import Settings
 
-    nc = await connect_nats(nats_js.url, "t")
+    nc = await connect_nats(nats_js.admin_url, "t")
     try:
-        res = await ensure_streams(nc.jetstream(), Settings(nats_url=nats_js.url))
+        res = await ensure_streams(nc.jetstream(), Settings(nats_url=nats_js.admin_url))
         assert len(res) == 21 and {r.action for r in res} == {"created"}
     finally:
         await nc.close()
@@ -68,8 +68,8 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
     intake = CommandIntake(ring)
     nc = client = None
     try:
-        nc = await connect_nats(nats_js.url, "bridge")
-        client = await nats.connect(nats_js.url)
+        nc = await connect_nats(nats_js.admin_url, "bridge")
+        client = await nats.connect(nats_js.admin_url)
 
         async def on_cmd(msg: nats.aio.msg.Msg) -> None:
             await msg.respond(intake.handle(msg.subject, msg.data))
@@ -121,7 +121,7 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
 
 
 async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_path) -> None:
-    bus = bus_settings(nats_js.url, tmp_path)
+    bus = bus_settings(nats_js.admin_url, tmp_path)
     config = write_toml(tmp_path / "oms.toml", bus)
     events = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 14)
     cmds = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
@@ -129,7 +129,7 @@ async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_p
     proc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": os.getcwd()}, stderr=subprocess.PIPE)
     nc = None
     try:
-        nc = await nats.connect(nats_js.url)
+        nc = await nats.connect(nats_js.admin_url)
         js = nc.jetstream()
         assert events.publish_batch(make_events(0, 5000)) == 5000
 

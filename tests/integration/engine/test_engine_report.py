@@ -17,13 +17,13 @@ PX = 10_000_000
 async def test_engine_publishes_positions_to_the_monitor_subject(engine_proc, nats_server) -> None:
     ep = engine_proc
     frames = []
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.admin_url)
 
     async def on_frame(msg) -> None:
         frames.append(decode(msg.data))
 
     await nc.subscribe("monitor.stats.engine", cb=on_frame)
-    os.environ["OMS_NATS_URL"] = nats_server.url
+    os.environ["OMS_NATS_URL"] = nats_server.admin_url
     try:
         await asyncio.to_thread(ep.start)
     finally:

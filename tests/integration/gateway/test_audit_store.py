@@ -22,7 +22,7 @@ from tests.integration.gateway.helpers import limit_order, md, status_of, stubs
 def audit_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     name = f"gw_{uuid.uuid4().hex[:10]}"
     postgres_server.ensure_database(name)
-    dsn = f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname={name}"
+    dsn = postgres_server.dsn_for(name)
     migrate(dsn)
     yield dsn
     with psycopg.connect(postgres_server.dsn, autocommit=True) as c:

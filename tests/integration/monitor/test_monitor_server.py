@@ -24,12 +24,12 @@ async def _get(s: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 
 async def test_frames_over_http_and_nats_reach_metrics_and_health(monitor_nats: NatsServer) -> None:
     settings = Settings(port=0, exchanges=["binance_spot"], stale_after_s=30.0)
-    srv = MonitorServer(settings, nats_url=monitor_nats.url)
+    srv = MonitorServer(settings, nats_url=monitor_nats.admin_url)
     await srv.start()
     base = f"http://127.0.0.1:{srv.port}"
     import nats
 
-    nc = await nats.connect(monitor_nats.url)
+    nc = await nats.connect(monitor_nats.admin_url)
     try:
         async with aiohttp.ClientSession() as s:
             code, body = await _get(s, base + "/health")
@@ -113,9 +113,9 @@ async def test_bridge_event_frames_on_nats_are_counted_once(monitor_nats: NatsSe
     from oms.bus.frames import encode as encode_frame
     from oms.bus.frames import msg_id, split_events
 
-    srv = MonitorServer(Settings(port=0), nats_url=monitor_nats.url)
+    srv = MonitorServer(Settings(port=0), nats_url=monitor_nats.admin_url)
     await srv.start()
-    nc = await nats.connect(monitor_nats.url)
+    nc = await nats.connect(monitor_nats.admin_url)
     try:
         ev = events([r.ORDER_SUBMITTED, r.ORDER_ACCEPTED, r.ORDER_FILLED, r.ORDER_FILLED])
         ev["seq"] = range(1, 5)

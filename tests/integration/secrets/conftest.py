@@ -27,7 +27,7 @@ def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh database with the store room's migrations (audit tables) applied; dropped afterwards."""
     name = f"secrets_{uuid.uuid4().hex[:10]}"
     postgres_server.ensure_database(name)
-    dsn = f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname={name}"
+    dsn = postgres_server.dsn_for(name)
     migrate(dsn)
     yield dsn
     with psycopg.connect(postgres_server.dsn, autocommit=True) as c:

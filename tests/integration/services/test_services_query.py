@@ -18,7 +18,7 @@ from oms.services.redis import RedisServer
 
 
 async def test_nats_jetstream_publish_consume(nats_server: NatsServer) -> None:
-    nc = await nats.connect(nats_server.url, connect_timeout=2)
+    nc = await nats.connect(nats_server.admin_url, connect_timeout=2)
     try:
         js = nc.jetstream()
         info = await js.account_info()  # raises ServiceUnavailableError when JetStream is off
