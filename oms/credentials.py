@@ -80,6 +80,13 @@ def load(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return doc
 
 
+def safe_url(url: str) -> str:
+    """The URL(s) with any userinfo removed, for messages and logs."""
+    import re
+
+    return re.sub(r"(://)[^/@\s,]*@", r"\1", url)
+
+
 def nats_options(url: str = "") -> dict[str, str]:
     """`user`/`password` keyword arguments for nats.connect (none when the URL carries its own)."""
     if url and urlsplit(url.split(",")[0]).username:

@@ -164,16 +164,18 @@ async def connect_nats(url: str, name: str, *, timeout_s: float = 5.0) -> nats.N
     The first connect is bounded: Transient after `timeout_s` (nats-py would otherwise retry silently
     forever), so a caller can log and retry."""
 
+    from oms.credentials import nats_options, safe_url
+
+    shown = safe_url(url)
+
     async def on_error(e: Exception) -> None:  # one line, not nats-py's default traceback
         _log.debug("%s: nats: %s: %s", name, type(e).__name__, e)
 
     async def on_disconnect() -> None:
-        _log.warning("%s: disconnected from NATS %s; reconnecting", name, url)
+        _log.warning("%s: disconnected from NATS %s; reconnecting", name, shown)
 
     async def on_reconnect() -> None:
-        _log.info("%s: reconnected to NATS %s", name, url)
-
-    from oms.credentials import nats_options
+        _log.info("%s: reconnected to NATS %s", name, shown)
 
     try:
         return await asyncio.wait_for(
@@ -194,9 +196,9 @@ async def connect_nats(url: str, name: str, *, timeout_s: float = 5.0) -> nats.N
             timeout_s,
         )
     except TimeoutError as e:
-        raise Transient(f"cannot reach NATS at {url}: no answer within {timeout_s:.0f} s") from e
+        raise Transient(f"cannot reach NATS at {shown}: no answer within {timeout_s:.0f} s") from e
     except Exception as e:  # OSError, nats' NoServersError...
-        raise Transient(f"cannot reach NATS at {url}: {type(e).__name__}: {e}") from e
+        raise Transient(f"cannot reach NATS at {shown}: {type(e).__name__}: {e}") from e
 
 
 async def open_bridge(

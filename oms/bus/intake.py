@@ -1,23 +1,30 @@
-"""Bus room: cross-host order intake, NATS `cmd.<verb>.<exchange>.<market>.<symbol>` → engine command ring.
+"""Bus room: cross-host order intake, NATS `cmd.<sender>.<verb>.<exchange>.<market>.<symbol>` → command ring.
 
 Touches the command ring it is given (names.bridge_commands, as its single producer) and its NATS
-subscription. A second host sends a request (JSON `CommandIn`, or an OMSF frame of COMMAND records) and
-gets a reply `{"ok": true, "accepted": n, "seq": [...]}` once the command is in the engine's ring, or
-`{"ok": false, "code": "rejected"|"transient", "error": "..."}` naming what was wrong. Every command is
-checked against its subject (verb ↔ kind, exchange/market ↔ venue/market ids) and its own fields before
-it reaches the engine; a full ring is a transient error (retry), never a silent drop.
+subscription. Off by default (`[bus] intake = false`). A second host, logged in to NATS as
+`intake-<sender>` (the server lets it publish only under `cmd.<sender>.>`), sends a request (JSON
+`CommandIn`, or an OMSF frame of COMMAND records) and gets `{"ok": true, "accepted": n, "seq": [...]}`
+once the command is in the engine's ring, or `{"ok": false, "code": "rejected"|"transient"|
+"rate_limited", "error": "..."}` naming what was wrong. Before anything reaches the engine:
+- the sender must be configured (`[bus.intake_senders.<sender>]`), within its rate (token bucket), and
+  every command's account must be one of the sender's accounts (risk/trading-state verbs need admin);
+- every command is checked against its subject (verb ↔ kind, exchange/market ↔ ids) and its fields;
+- the bridge assigns the sequence numbers (monotonic from the wall clock at start, so they do not
+  repeat across restarts); a sender's own `seq` is ignored, it cannot replay or collide.
+A full ring is a transient error (retry), never a silent drop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 import numpy as np
 
 from oms.bus import frames as F
 from oms.bus import subjects
+from oms.bus.settings import IntakeSender
 from oms.errors import OmsError, Rejected, Transient
 from oms.ids import MARKETS, VENUES
 from oms.shm import records as R
@@ -178,27 +185,89 @@ def check(cs: subjects.CommandSubject, recs: np.ndarray) -> None:
                 raise Rejected(f"{where}: margin_mode must be cross or isolated")
 
 
-class CommandIntake:
-    """Turns NATS requests into COMMAND records in the engine's ring."""
+class RateLimited(Transient):
+    """The sender is over its configured rate: retry later."""
 
-    def __init__(self, ring: Ring, resolve_id: Callable[[str, str, str], int] | None = None) -> None:
+
+ADMIN_VERBS = ("risk_limit", "trading_state")
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.t = rate, float(burst), float(burst), now
+
+    def take(self, n: int, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens < n:
+            return False
+        self.tokens -= n
+        return True
+
+
+class CommandIntake:
+    """Turns NATS requests of known senders into COMMAND records in the engine's ring."""
+
+    def __init__(
+        self,
+        ring: Ring,
+        resolve_id: Callable[[str, str, str], int] | None = None,
+        *,
+        senders: Mapping[str, IntakeSender],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`resolve_id(exchange, market, symbol)` fills a missing instrument id from the subject
-        (e.g. `InstrumentRegistry.id_of`); without it the sender must give `instrument`."""
+        (e.g. `InstrumentRegistry.id_of`); without it the sender must give `instrument`.
+        `senders`: who may send, on which accounts, at which rate (`[bus.intake_senders]`)."""
         self.ring = ring
         self.resolve_id = resolve_id
+        self.senders = dict(senders)
+        self.clock = clock
+        self._buckets = {n: _Bucket(s.rate_per_s, s.burst, clock()) for n, s in self.senders.items()}
+        self.next_seq = time.time_ns()  # bridge-assigned, increasing across restarts
         self.accepted = 0
         self.rejected = 0
+
+    def _authorise(self, cs: subjects.CommandSubject, recs: np.ndarray) -> None:
+        snd = self.senders[cs.sender]
+        if cs.verb in ADMIN_VERBS and not snd.admin:
+            raise Rejected(f"sender {cs.sender!r} may not send {cs.verb} (needs admin = true in its config)")
+        allowed = set(snd.accounts)
+        for i, a in enumerate(recs["account"]):
+            if int(a) not in allowed:
+                raise Rejected(
+                    f"command [{i}]: account {int(a)} is not one of sender {cs.sender!r}'s accounts "
+                    f"{sorted(allowed)}"
+                )
+
+    def _assign_seq(self, recs: np.ndarray) -> None:
+        start = max(self.next_seq, time.time_ns())
+        recs["seq"] = np.arange(start, start + len(recs), dtype=np.uint64)
+        self.next_seq = start + len(recs)
 
     def handle(self, subject: str, data: bytes) -> bytes:
         """Process one request; returns the reply bytes (never raises for bad input)."""
         try:
             cs = subjects.parse_command(subject)
+            if cs.sender not in self.senders:
+                raise Rejected(
+                    f"sender {cs.sender!r} is not configured for order intake; add "
+                    f"[bus.intake_senders.{cs.sender}] with its accounts"
+                )
             recs = self._decode(cs, data)
+            if not self._buckets[cs.sender].take(len(recs), self.clock()):
+                snd = self.senders[cs.sender]
+                raise RateLimited(
+                    f"sender {cs.sender!r} is over its rate ({snd.rate_per_s:g}/s, burst {snd.burst}); "
+                    "retry later"
+                )
+            self._authorise(cs, recs)
             if self.resolve_id is not None and cs.symbol != "ALL" and (recs["instrument"] == 0).any():
                 recs["instrument"][recs["instrument"] == 0] = self.resolve_id(
                     cs.exchange, cs.market, cs.symbol
                 )
             check(cs, recs)
+            self._assign_seq(recs)
             recs["source"] = SOURCE_BRIDGE
             recs["ts_ns"] = np.where(recs["ts_ns"] == 0, time.time_ns(), recs["ts_ns"])
             free = self.ring.capacity - self.ring.depth()
@@ -211,7 +280,13 @@ class CommandIntake:
             return _enc.encode(Reply(ok=True, accepted=n, seq=[int(x) for x in recs["seq"]]))
         except OmsError as e:
             self.rejected += 1
-            code = "transient" if isinstance(e, Transient) else "rejected"
+            code = (
+                "rate_limited"
+                if isinstance(e, RateLimited)
+                else "transient"
+                if isinstance(e, Transient)
+                else "rejected"
+            )
             return _enc.encode(Reply(ok=False, code=code, error=str(e)))
 
     def _decode(self, cs: subjects.CommandSubject, data: bytes) -> np.ndarray:

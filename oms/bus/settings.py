@@ -7,6 +7,7 @@ empty `[bus]` section is valid; `validate()` names each bad key, its value and w
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import msgspec
@@ -48,6 +49,15 @@ def _default_streams() -> dict[str, StreamLimits]:
     }
 
 
+class IntakeSender(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One remote order sender (`[bus.intake_senders.<name>]`, NATS user `intake-<name>`)."""
+
+    accounts: list[int] = msgspec.field(default_factory=list)  # the only accounts it may trade
+    rate_per_s: float = 20.0  # commands per second (token bucket) ...
+    burst: int = 40  # ... with this many at once
+    admin: bool = False  # may send risk_limit / trading_state
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`[bus]`: where NATS is, which streams exist and how the bridge batches and spools."""
 
@@ -72,8 +82,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # over NATS (oms/bus/route.py).
     owners: dict[str, list[int]] = msgspec.field(default_factory=dict)
     node: str = ""
-    # cross-host order intake (cmd.<verb>.<exchange>.<market>.<symbol>)
-    intake: bool = True
+    # cross-host order intake (cmd.<sender>.<verb>.<exchange>.<market>.<symbol>): off by default; when on,
+    # only the senders listed here are heard, each on its own accounts and rate
+    intake: bool = False
+    intake_senders: dict[str, IntakeSender] = msgspec.field(default_factory=dict)
     # market data on NATS (market.<exchange>.<market>.<symbol>, MARKET_<EXCHANGE> streams): the bridge
     # reads the marketdata program's md.bridge ring and publishes, per instrument and interval, one
     # frame with the latest BBO and every trade since the last one (0 = publish as it comes)
@@ -133,6 +145,16 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
             if a in seen and seen[a] != node:
                 bad.append((f"bus.owners.{node}", a, f"must not repeat account {a} of {seen[a]}"))
             seen[a] = node
+    for name, snd in s.intake_senders.items():
+        key = f"bus.intake_senders.{name}"
+        if not re.match(r"^[a-z0-9][a-z0-9_\-]{0,47}$", name):
+            bad.append((key, name, "must be 1-48 lower-case letters, digits, '_' or '-'"))
+        if not snd.accounts or any(a <= 0 for a in snd.accounts):
+            bad.append((f"{key}.accounts", snd.accounts, "must list the sender's accounts (ids > 0)"))
+        if snd.rate_per_s <= 0 or snd.burst < 1:
+            bad.append((f"{key}.rate_per_s", snd.rate_per_s, "must be > 0 with burst >= 1"))
+    if s.intake and not s.intake_senders:
+        bad.append(("bus.intake", s.intake, "needs at least one [bus.intake_senders.<name>] (who may send)"))
     if not 1 <= s.frame_records <= 65536:
         bad.append(("bus.frame_records", s.frame_records, "must be 1..65536"))
     if not 1 <= s.max_inflight <= 4096:

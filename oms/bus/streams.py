@@ -1,4 +1,4 @@
-"""Bus room: JetStream streams, one per exchange and kind (ORDERS_BINANCE, FILLS_BINANCE, ...) plus AUDIT.
+"""Bus room: JetStream streams, one per exchange and kind (ORDERS_BINANCE, ...) plus AUDIT and AUDIT_HEAD.
 
 Touches the NATS server's stream configuration only. `desired_streams(settings)` computes the configs
 from `[bus]`; `ensure_streams(js, settings)` creates missing streams and updates changed ones, so calling
@@ -71,6 +71,14 @@ def desired_streams(settings: Settings) -> list[StreamConfig]:
             list(subjects.AUDIT_SUBJECTS),
             settings.streams.get("audit", StreamLimits()),
             "OMS audit records",
+        )
+    )
+    out.append(
+        _config(
+            subjects.AUDIT_HEAD_STREAM,
+            list(subjects.AUDIT_HEAD_SUBJECTS),
+            settings.streams.get("audit", StreamLimits()),
+            "OMS audit chain heads (a copy the database owner cannot rewrite)",
         )
     )
     return out

@@ -2,7 +2,9 @@
 
 Touches nothing (pure functions). Examples: `orders.binance.spot.BTCUSDT`, `fills.binance.usdm.ETHUSDT`,
 `market.bybit.linear.BTCUSDT`, `risk.all.all.ALL` (venue-less engine events). Cross-host commands use
-one more leading token: `cmd.submit.binance.spot.BTCUSDT` (verbs in `COMMAND_VERBS`). Audit records
+two more leading tokens, the sender and the verb: `cmd.<sender>.submit.binance.spot.BTCUSDT` (verbs in
+`COMMAND_VERBS`); the NATS server lets user `intake-<sender>` publish only under `cmd.<sender>.>`, so
+the sender token is an identity the bridge can trust (oms/services/natsauth.py). Audit records
 travel on `audit.<origin>`. One stream per exchange and kind: `ORDERS_BINANCE` holds `orders.binance.>`.
 
 Every token is checked: no dots, wildcards (`*`, `>`), whitespace or empty tokens; exchange and market
@@ -45,13 +47,14 @@ class Subject(msgspec.Struct, frozen=True):
 
 
 class CommandSubject(msgspec.Struct, frozen=True):
+    sender: str
     verb: str
     exchange: str
     market: str
     symbol: str
 
     def __str__(self) -> str:
-        return f"cmd.{self.verb}.{self.exchange}.{self.market}.{self.symbol}"
+        return f"cmd.{self.sender}.{self.verb}.{self.exchange}.{self.market}.{self.symbol}"
 
 
 def _check(what: str, value: str, allowed: tuple[str, ...] | None, *, where: str) -> str:
@@ -107,24 +110,27 @@ def parse(subject: str) -> Subject:
     return Subject(*parts)
 
 
-def build_command(verb: str, exchange: str, market: str, symbol: str) -> str:
-    """`cmd.submit.binance.spot.BTCUSDT`; raises Rejected naming the bad token."""
+def build_command(verb: str, exchange: str, market: str, symbol: str, *, sender: str) -> str:
+    """`cmd.<sender>.submit.binance.spot.BTCUSDT`; raises Rejected naming the bad token."""
     where = "command subject"
+    _check("sender", sender, None, where=where)
+    if not _ORIGIN.match(sender):
+        raise Rejected(f"{where}: sender {sender!r} must be 1-48 lower-case letters, digits, '_' or '-'")
     _check("verb", verb, COMMAND_VERBS, where=where)
     _check("exchange", exchange, _exchanges(), where=where)
     _check("market", market, _markets(), where=where)
     _check_symbol(symbol, where)
-    return f"cmd.{verb}.{exchange}.{market}.{symbol}"
+    return f"cmd.{sender}.{verb}.{exchange}.{market}.{symbol}"
 
 
 def parse_command(subject: str) -> CommandSubject:
     parts = subject.split(".") if isinstance(subject, str) else []
-    if len(parts) != 5 or parts[0] != "cmd":
+    if len(parts) != 6 or parts[0] != "cmd":
         raise Rejected(
-            f"command subject {subject!r} must be cmd.<verb>.<exchange>.<market>.<symbol> "
-            "(e.g. cmd.submit.binance.spot.BTCUSDT)"
+            f"command subject {subject!r} must be cmd.<sender>.<verb>.<exchange>.<market>.<symbol> "
+            "(e.g. cmd.desk2.submit.binance.spot.BTCUSDT)"
         )
-    build_command(*parts[1:])
+    build_command(*parts[2:], sender=parts[1])
     return CommandSubject(*parts[1:])
 
 
@@ -149,4 +155,6 @@ def stream_subjects(kind: str, exchange: str) -> list[str]:
 
 AUDIT_STREAM = "AUDIT"
 AUDIT_SUBJECTS = ["audit.>"]
+AUDIT_HEAD_STREAM = "AUDIT_HEAD"  # the audit chain's head, exported by the recorder (oms/store/audithead.py)
+AUDIT_HEAD_SUBJECTS = ["audithead.>"]
 COMMAND_WILDCARD = "cmd.>"

@@ -62,7 +62,8 @@ PROGRAM_ARGS: dict[str, list[str]] = {
         "{nats}",
     ],
     "bridge": ["--prefix", "{prefix}", "--nats-url", "{nats}", "--spool-dir", "{data}/spool"],
-    "recorder": ["--nats-url", "{nats}", "--migrate"],
+    # no --migrate: the recorder logs in as a role that cannot change the schema; `oms up` migrates as owner
+    "recorder": ["--nats-url", "{nats}"],
     "gateway": ["--port", "{gateway_port}", "--prefix", "{prefix}"],
     "engine": ["--prefix", "{prefix}", "--venues", "{venues}"],
     "marketdata": ["--prefix", "{prefix}", "--venues", "{venues}"],
@@ -178,9 +179,13 @@ def module_exists(module: str) -> bool:
 
 
 # ---- the plan -----------------------------------------------------------------------------------
-def _service_programs(paths: StackPaths, cfg: Any | None) -> tuple[list[Program], dict[str, Any]]:
-    """nats/postgres/redis/openbao as supervisord programs, from oms/services' own command lines."""
+def _service_programs(
+    paths: StackPaths, cfg: Any | None, app_names: list[str] | None = None
+) -> tuple[list[Program], dict[str, Any]]:
+    """nats/postgres/redis/openbao as supervisord programs, from oms/services' own command lines.
+    NATS and Redis get one user per OMS program in `app_names` (oms/cli/_stackcreds.py)."""
     from oms.services.manager import CLASSES
+    from oms.services.natsauth import PROGRAMS
     from oms.services.settings import Settings as ServicesSettings
 
     ss = _section(cfg, "services", ServicesSettings())
@@ -196,7 +201,9 @@ def _service_programs(paths: StackPaths, cfg: Any | None) -> tuple[list[Program]
         if name == "postgres":
             kwargs.update(database=sub.database, fsync=sub.fsync)
         elif name == "redis":
-            kwargs["persistent"] = sub.persistent
+            kwargs.update(persistent=sub.persistent, users=list(app_names or []))
+        elif name == "nats":
+            kwargs.update(users=sorted({*PROGRAMS, *(app_names or [])}), sync_interval=sub.sync_interval)
         elif name == "openbao" and sub.root_token:
             kwargs["root_token"] = sub.root_token
         svc = CLASSES[name](paths.data / name, **kwargs)
@@ -269,9 +276,9 @@ def plan_stack(
     paths: StackPaths, cfg: Any | None, monitor_port: int | None, prefix: str, gateway_port: int | None = None
 ) -> dict[str, Any]:
     """Everything `oms up` renders: programs (with cores), left-out programs and service endpoints."""
-    services, svc_objs = _service_programs(paths, cfg)
-    sims = _sim_programs(paths)
     procs = processes(cfg)
+    services, svc_objs = _service_programs(paths, cfg, [n for n, p in procs.items() if p.enabled])
+    sims = _sim_programs(paths)
     venues = sorted(
         {
             p.args[p.args.index("--venue") + 1]
@@ -511,8 +518,10 @@ def up(
             f"local services already run under `oms services up` (keeper pid {old['keeper_pid']}); "
             "stop them with `oms services down` before `oms up`"
         )
-    for d in (paths.run, paths.log, paths.data):
-        d.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # everything this process and supervisord (umask=077) create is private to us
+    for d in (paths.var, paths.run, paths.log, paths.data, paths.var / "secrets", paths.var / "audit"):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(d, 0o700)  # a directory from an older run may be 0755
     cfg = load_config(config)
     if prefix is None:
         prefix = cfg.node.shm_prefix if cfg is not None else "oms"
@@ -523,8 +532,11 @@ def up(
     if sim:
         from oms.cli._stacksim import fill_instruments, register_sim_key, sim_credentials
     sim_key = sim_credentials(paths) if sim else None
-    paths.conf.write_text(render(paths, plan))
-    os.chmod(paths.conf, 0o600)
+    from oms.cli import _stackcreds
+    from oms.credentials import write_private
+
+    pg_roles = _stackcreds.prepare(paths.var, plan)
+    write_private(paths.conf, render(paths, plan))  # 0600 from creation: it holds the OpenBao token
     res = subprocess.run(
         [str(VENV_BIN / "supervisord"), "-c", str(paths.conf)], capture_output=True, text=True, timeout=30
     )
@@ -549,6 +561,7 @@ def up(
     _write_json(paths.stack_json, stack)
     try:
         _wait_services(plan["services"], timeout)
+        _stackcreds.setup_database(plan, pg_roles)
         if sim_key is not None:
             register_sim_key(plan, sim_key, timeout)
             fill_instruments(paths, plan)

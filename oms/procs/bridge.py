@@ -26,6 +26,7 @@ from oms.bus import subjects
 from oms.bus.bridge import EventBridge, connect_nats, open_bridge
 from oms.bus.intake import CommandIntake
 from oms.bus.market import MarketPublisher
+from oms.credentials import safe_url
 from oms.errors import OmsError, Transient
 from oms.shm import names
 from oms.shm import records as R
@@ -120,7 +121,9 @@ async def serve(args: argparse.Namespace) -> int:
             names.bridge_commands(args.prefix), R.COMMAND, args.create_rings, args.wait_rings, producer=True
         )
         cmds.register_producer()
-        intake = CommandIntake(cmds, registry.id_of if registry is not None else None)
+        intake = CommandIntake(
+            cmds, registry.id_of if registry is not None else None, senders=bus.intake_senders
+        )
         inc = await connect_nats(bus.nats_url, "oms-bridge-intake")
 
         async def on_cmd(msg: object) -> None:
@@ -143,7 +146,7 @@ async def serve(args: argparse.Namespace) -> int:
         _log.info("bridge: market data %s → market.* every %d ms", market.ring.name, bus.market_interval_ms)
     run = loop.create_task(bridge.run())
     stopping = loop.create_task(stop.wait())
-    _log.info("bridge: %s → JetStream %s", events.name, bus.nats_url)
+    _log.info("bridge: %s → JetStream %s", events.name, safe_url(bus.nats_url))
     await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if run.done() and run.exception() is not None:  # never keep running with a dead events loop
         _log.error("bridge: events loop failed: %r; exiting so the supervisor restarts it", run.exception())

@@ -69,6 +69,8 @@ class Service:
 
     name: ClassVar[str] = "service"
     stop_signal: ClassVar[int] = signal.SIGTERM
+    # data dir made 0700 (PostgreSQL's differs: its server user must traverse it, or it is relocated)
+    private_dir: ClassVar[bool] = True
 
     def __init__(self, data_dir: str | os.PathLike[str], port: int = 0) -> None:
         self.data_dir = Path(data_dir).absolute()
@@ -130,11 +132,13 @@ class Service:
         """Start the process without waiting (ServiceSet spawns all, then waits for all)."""
         if self.proc is not None and self.proc.poll() is None:
             raise ServiceError(f"{self.name} already running (pid {self.proc.pid})")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700 if self.private_dir else 0o777)
         self._pick_ports()
         self._prepare()
         argv = self._argv()
-        with open(self.log_path, "ab") as logf:
+        # the log is 0600 from its creation: OpenBao's dev server prints its root token into it
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as logf:
             logf.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(argv)}\n".encode())
             logf.flush()
             self._t0 = time.monotonic()

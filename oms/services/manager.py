@@ -65,6 +65,7 @@ class ServiceSet:
                 max_memory_store=s.nats.max_memory_store,
                 max_file_store=s.nats.max_file_store,
                 max_payload=s.nats.max_payload,
+                sync_interval=s.nats.sync_interval,
             ),
             "postgres": lambda: PostgresServer(
                 data / "postgres",

@@ -8,8 +8,8 @@ Authentication is on by default: one user per program with its own generated pas
 permissions (oms/services/natsauth.py), kept in `<data_dir>/auth/users.json` (0600); an anonymous client
 is refused. `url` never carries a password (it goes to argv and logs); `url_for(user)` and `admin_url`
 do, for tests and operator tools. JetStream's sync policy is stated in the config (`sync_interval`,
-default "always": every write is fsynced before the ack; tests may pass "2m" for speed). A cross-host listener takes TLS
-(`tls_cert`/`tls_key`); see docs/bus.md.
+default "always": every write is fsynced before the ack; tests may pass "2m" for speed). A cross-host
+listener takes TLS (`tls_cert`/`tls_key`); see docs/bus.md.
 """
 
 from __future__ import annotations

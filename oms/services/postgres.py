@@ -49,8 +49,8 @@ _SOCK_MAX = 100  # unix socket paths must fit in 107 bytes; leave room for "/.s.
 FALLBACK_USER = "oms-pg"
 
 
-OWNER_MARK = "oms-owner.txt"
-AUTH_MARK = "oms-auth-scram"  # in the cluster: its password was set and pg_hba.conf allows scram only  # in a relocated cluster: the data dir it belongs to
+OWNER_MARK = "oms-owner.txt"  # in a relocated cluster: the data dir it belongs to
+AUTH_MARK = "oms-auth-scram"  # in the cluster: its password was set and pg_hba.conf allows scram only
 
 
 def gc_relocated() -> list[Path]:
@@ -223,6 +223,7 @@ def _staged_bin_dir(bin_dir: Path, pw: pwd.struct_passwd | None) -> Path:
 class PostgresServer(Service):
     name = "postgres"
     stop_signal = 2  # SIGINT = fast shutdown
+    private_dir = False
 
     def __init__(
         self,

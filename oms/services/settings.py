@@ -24,12 +24,16 @@ class NatsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cluster: int = 1
     # an existing NATS (cluster) instead of a local one: ["nats://host-a:4222", "nats://host-b:4222", ...]
     urls: list[str] = []
+    # JetStream's sync policy: "always" fsyncs every write before the publish is acked (durable by
+    # default); a duration like "2m" syncs on a timer (faster, loses up to that much on power loss)
+    sync_interval: str = "always"
 
 
 class PostgresSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     port: int = 0
     database: str = "oms"
-    fsync: bool = False  # off for local runs and tests; on for anything you want to keep after a crash
+    # on by default (synchronous_commit is always on): set false only for a throwaway run, explicitly
+    fsync: bool = True
 
 
 class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,6 +90,10 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         v = getattr(s.nats, key)
         if not re.match(_SIZE, v.upper()):
             problems.append((f"nats.{key}", v, "must be a size like 256MB or 1GB"))
+    if s.nats.sync_interval != "always" and not re.match(r"^\d+(ms|s|m|h)$", s.nats.sync_interval):
+        problems.append(
+            ("nats.sync_interval", s.nats.sync_interval, 'must be "always" or a duration like 2m')
+        )
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", s.postgres.database):
         problems.append(("postgres.database", s.postgres.database, "must be a plain identifier like oms"))
     if s.start_timeout_s <= 0:

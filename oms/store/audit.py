@@ -6,16 +6,23 @@ key access and admin action; a process without a database connection sends `Audi
 with `oms.bus.audit.AuditPublisher` and the recorder appends them (de-duplicated by `ext_id`).
 
 Chain: row i stores prev_hash = hash of row i-1 (32 zero bytes for row 1) and
-hash = sha256(prev_hash || canonical(id, ts_ns, actor, action, subject, detail, ext_id)), where canonical
-is msgspec JSON of that list and detail is JSON with sorted keys. `audit_head` holds the last id and hash,
-updated in the same transaction, so a removed tail is caught too. Appends serialise on the head row
-(SELECT ... FOR UPDATE). `verify()` names every changed, removed or reordered row.
+hash = HMAC-SHA256(key, prev_hash || canonical(id, ts_ns, actor, action, subject, detail, ext_id)), where
+canonical is msgspec JSON of that list and detail is JSON with sorted keys. The key is held outside the
+database (a 0600 file named by `OMS_AUDIT_KEY_FILE`, made by `oms up` under var/secrets/; in production
+a Vault secret, see docs/secrets.md), so the database owner who rewrites rows cannot re-hash them into a
+chain that verifies. Without a key the hash is plain SHA-256 (tests of the unkeyed format only).
+`audit_head` holds the last id and hash and is advanced by a database trigger (migration 0003) that
+refuses a row not extending the chain; appends serialise on an advisory lock. `verify()` names every
+changed, removed or reordered row; `check_exported()` compares the chain with heads exported elsewhere
+(oms/store/audithead.py), which catches a rewrite even by someone holding the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import time
 from dataclasses import dataclass
 
@@ -25,6 +32,38 @@ import psycopg
 from oms.errors import Rejected
 
 GENESIS = b"\x00" * 32
+KEY_ENV = "OMS_AUDIT_KEY_FILE"
+_LOCK_KEY = 0x6F6D735F617564  # "oms_aud": pg_advisory_xact_lock serialising appends
+
+
+def load_key(path: str | os.PathLike[str] | None = None) -> bytes | None:
+    """The chain key from `path` or the file named by OMS_AUDIT_KEY_FILE (hex, 0600); None if neither."""
+    where = str(path) if path else os.environ.get(KEY_ENV, "")
+    if not where:
+        return None
+    from oms.credentials import check_private
+
+    check_private(where, "audit chain key file")
+    try:
+        with open(where) as f:
+            key = bytes.fromhex(f.read().strip())
+    except ValueError:
+        raise Rejected(f"audit key file {where} must hold the key as hex (64 hex digits)") from None
+    if len(key) < 32:
+        raise Rejected(f"audit key in {where} is {len(key)} bytes; at least 32 are needed")
+    return key
+
+
+def new_key_file(path: str | os.PathLike[str]) -> bool:
+    """Create a random 32-byte key file (0600) unless it exists; True if made now."""
+    import secrets
+
+    from oms.credentials import write_private
+
+    if os.path.exists(path):
+        return False
+    write_private(path, secrets.token_hex(32) + "\n")
+    return True
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,8 +106,11 @@ def row_hash(
     subject: str,
     detail: str,
     ext_id: str | None,
+    key: bytes | None = None,
 ) -> bytes:
     body = msgspec.json.encode([id_, ts_ns, actor, action, subject, detail, ext_id])
+    if key is not None:
+        return hmac.new(key, prev_hash + body, hashlib.sha256).digest()
     return hashlib.sha256(prev_hash + body).digest()
 
 
@@ -83,11 +125,19 @@ def _check_text(name: str, value: object) -> str:
 class AuditLog:
     """Append rows and verify the chain. One connection, opened lazily."""
 
-    def __init__(self, dsn: str | None = None, *, conn: psycopg.Connection | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        conn: psycopg.Connection | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        """`key` keys the chain; by default the file named by OMS_AUDIT_KEY_FILE (unkeyed without one)."""
         if dsn is None and conn is None:
             raise Rejected("AuditLog needs a PostgreSQL DSN or a connection")
         self.dsn = dsn
         self._conn = conn
+        self.key = key if key is not None else load_key()
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -131,8 +181,11 @@ class AuditLog:
         conn = self.conn
         try:
             with conn.transaction(), conn.cursor() as cur:
+                # writers may not UPDATE audit_head (the insert trigger advances it), so they
+                # serialise on an advisory lock instead of SELECT ... FOR UPDATE
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 last_id, last_hash = cur.execute(
-                    "SELECT last_id, last_hash FROM audit_head WHERE one FOR UPDATE"
+                    "SELECT last_id, last_hash FROM audit_head WHERE one"
                 ).fetchone()  # type: ignore[misc]
                 last_hash = bytes(last_hash)
                 for r in recs:
@@ -149,7 +202,7 @@ class AuditLog:
                             continue
                     rid = int(last_id) + 1
                     ts = r.ts_ns or time.time_ns()
-                    h = row_hash(last_hash, rid, ts, actor, action, subject, detail, r.ext_id)
+                    h = row_hash(last_hash, rid, ts, actor, action, subject, detail, r.ext_id, self.key)
                     cur.execute(
                         "INSERT INTO audit_log (id, ts_ns, actor, action, subject, detail, ext_id, "
                         "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -157,9 +210,6 @@ class AuditLog:
                     )
                     out.append(AuditRow(rid, ts, actor, action, subject, detail, r.ext_id, last_hash, h))
                     last_id, last_hash = rid, h
-                cur.execute(
-                    "UPDATE audit_head SET last_id = %s, last_hash = %s WHERE one", (last_id, last_hash)
-                )
         except psycopg.errors.UndefinedTable as e:
             raise Rejected("audit tables are missing: run `oms db migrate` first") from e
         return out
@@ -181,7 +231,7 @@ class AuditLog:
         return int(row[0]), bytes(row[1])
 
     def verify(self) -> VerifyReport:
-        return verify_rows(self.rows(), self.head())
+        return verify_rows(self.rows(), self.head(), self.key)
 
 
 @dataclass(slots=True)
@@ -196,15 +246,18 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_rows(rows: list[AuditRow], head: tuple[int, bytes]) -> VerifyReport:
-    """Walk the chain in id order; name every changed, removed or reordered row."""
+def verify_rows(rows: list[AuditRow], head: tuple[int, bytes], key: bytes | None = None) -> VerifyReport:
+    """Walk the chain in id order; name every changed, removed or reordered row. With `key`, a row
+    re-hashed by someone without the key shows as changed."""
     problems: list[str] = []
     by_hash = {r.hash: r.id for r in rows}
     prev_hash, prev_id = GENESIS, 0
     for r in rows:
-        recomputed = row_hash(r.prev_hash, r.id, r.ts_ns, r.actor, r.action, r.subject, r.detail, r.ext_id)
+        recomputed = row_hash(
+            r.prev_hash, r.id, r.ts_ns, r.actor, r.action, r.subject, r.detail, r.ext_id, key
+        )
         if recomputed != r.hash:
-            orig = _original_id(r, by_hash)
+            orig = _original_id(r, by_hash, key)
             if orig is not None:
                 problems.append(f"row id={r.id}: reordered (it was written as row id={orig})")
             else:
@@ -241,7 +294,7 @@ def verify_rows(rows: list[AuditRow], head: tuple[int, bytes]) -> VerifyReport:
     return VerifyReport(len(rows), head_id, head_hash, problems)
 
 
-def _original_id(r: AuditRow, by_hash: dict[bytes, int]) -> int | None:
+def _original_id(r: AuditRow, by_hash: dict[bytes, int], key: bytes | None) -> int | None:
     """The id a moved row was written with, if its content is intact under another id."""
     owner = by_hash.get(r.prev_hash)
     cands = {1} if r.prev_hash == GENESIS else set()
@@ -250,6 +303,6 @@ def _original_id(r: AuditRow, by_hash: dict[bytes, int]) -> int | None:
     cands.update(range(max(1, r.id - 3), r.id + 4))
     cands.discard(r.id)
     for c in sorted(cands):
-        if row_hash(r.prev_hash, c, r.ts_ns, r.actor, r.action, r.subject, r.detail, r.ext_id) == r.hash:
+        if row_hash(r.prev_hash, c, r.ts_ns, r.actor, r.action, r.subject, r.detail, r.ext_id, key) == r.hash:
             return c
     return None

@@ -38,6 +38,7 @@ from oms.errors import Rejected, Transient
 from oms.shm import records as R
 from oms.store import settings as store_settings
 from oms.store.audit import AuditLog, AuditRecord
+from oms.store.audithead import HeadExporter
 from oms.store.cache import HotCache
 from oms.store.writer import ParallelEventWriter
 
@@ -67,12 +68,15 @@ class Recorder:
         use_cache: bool = True,
     ) -> None:
         self.bus, self.store = bus, store
-        self.stream_names = streams or [c.name or "" for c in desired_streams(bus)]
+        self.stream_names = streams or [
+            c.name or "" for c in desired_streams(bus) if c.name != subjects.AUDIT_HEAD_STREAM
+        ]
         self.stats = RecorderStats()
         # per stream `store.writers` connections: ORDERS_* and FILLS_* batches commit in parallel, and
         # each batch is itself written in parts at once (ParallelEventWriter)
         self.writers: dict[str, ParallelEventWriter] = {}
         self.audit = AuditLog(store.postgres_dsn)
+        self.head_exporter: HeadExporter | None = None
         self.cache = (
             HotCache(
                 store.redis_url,
@@ -117,6 +121,14 @@ class Recorder:
                 _log.warning("durable %s on %s kept as is: %s", durable, name, e)
             sub = await self.js.pull_subscribe_bind(durable=durable, stream=name)
             self._tasks.append(asyncio.get_running_loop().create_task(self._consume(name, sub)))
+        if subjects.AUDIT_STREAM in self.stream_names:  # export the chain's head out of PostgreSQL's reach
+            self.head_exporter = HeadExporter(
+                AuditLog(self.store.postgres_dsn, key=self.audit.key),
+                path=self.store.audit_head_file or None,
+                js=self.js,
+                interval_s=self.store.audit_head_interval_s,
+            )
+            self._tasks.append(asyncio.get_running_loop().create_task(self.head_exporter.run(self._stop)))
 
     def request_stop(self) -> None:
         """Signal-safe: ends start()'s connect retries and run()."""
@@ -135,6 +147,8 @@ class Recorder:
         for w in self.writers.values():
             w.close()
         self.audit.close()
+        if self.head_exporter is not None:
+            self.head_exporter.audit_log.close()
         if self.cache is not None:
             self.cache.close()
 

@@ -28,6 +28,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # recorder: PostgreSQL connections per stream that write one fetched batch in parallel (each a part
     # of the batch by client_order_id, each its own transaction; the batch is acked once all committed)
     writers: int = 4
+    # recorder: export the audit chain's head to this file (and JetStream AUDIT_HEAD) every interval;
+    # "" = JetStream only. `oms up` sets it (env OMS_AUDIT_HEAD_FILE) to var/audit/audit-heads.jsonl
+    audit_head_file: str = ""
+    audit_head_interval_s: float = 10.0
 
 
 def validate(s: Settings) -> list[tuple[str, object, str]]:
@@ -41,6 +45,8 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
     for key in ("ttl_closed_order_s", "ttl_bbo_s", "ttl_balance_s", "ttl_position_s"):
         if getattr(s, key) < 0:
             bad.append((f"store.{key}", getattr(s, key), "must be >= 0 seconds (0 = no expiry)"))
+    if s.audit_head_interval_s <= 0:
+        bad.append(("store.audit_head_interval_s", s.audit_head_interval_s, "must be > 0 seconds"))
     if s.reconnect_s <= 0:
         bad.append(("store.reconnect_s", s.reconnect_s, "must be > 0 seconds"))
     if not 1 <= s.writers <= 32:
@@ -60,6 +66,7 @@ def resolve(dsn: str | None = None, redis_url: str | None = None, config: str | 
     env_dsn, env_redis = os.environ.get("OMS_PG_DSN"), os.environ.get("OMS_REDIS_URL")
     s = msgspec.structs.replace(
         s,
+        audit_head_file=os.environ.get("OMS_AUDIT_HEAD_FILE") or s.audit_head_file,
         postgres_dsn=dsn or env_dsn or s.postgres_dsn,
         redis_url=redis_url or env_redis or s.redis_url,
     )

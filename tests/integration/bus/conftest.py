@@ -86,6 +86,9 @@ def write_toml(path: Path, bus: BusSettings) -> str:
     for kind, lim in d["streams"].items():
         lines.append(f"[bus.streams.{kind}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in lim.items()]
+    for name, snd in d["intake_senders"].items():
+        lines.append(f"[bus.intake_senders.{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in snd.items()]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 

@@ -15,7 +15,7 @@ import pytest
 from oms.bus import frames as F
 from oms.bus.bridge import connect_nats
 from oms.bus.intake import SOURCE_BRIDGE, CommandIntake, Reply
-from oms.bus.settings import StreamLimits
+from oms.bus.settings import IntakeSender, StreamLimits
 from oms.bus.streams import ensure_streams
 from oms.cli import main as oms_main
 from oms.errors import ConfigError
@@ -58,14 +58,14 @@ async def test_default_settings_fit_a_default_local_server(nats_js: NatsServer) 
     nc = await connect_nats(nats_js.admin_url, "t")
     try:
         res = await ensure_streams(nc.jetstream(), Settings(nats_url=nats_js.admin_url))
-        assert len(res) == 21 and {r.action for r in res} == {"created"}
+        assert len(res) == 22 and {r.action for r in res} == {"created"}  # 4 × 5 kinds + AUDIT + AUDIT_HEAD
     finally:
         await nc.close()
 
 
 async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, prefix: str) -> None:
     ring = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
-    intake = CommandIntake(ring)
+    intake = CommandIntake(ring, senders={"desk": IntakeSender(accounts=[3], rate_per_s=1000, burst=1000)})
     nc = client = None
     try:
         nc = await connect_nats(nats_js.admin_url, "bridge")
@@ -76,31 +76,36 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
 
         await nc.subscribe("cmd.>", queue="oms-bridge", cb=on_cmd)
         await nc.flush()  # the server knows the subscription before the first request
-        order = {"client_order_id": 42, "instrument": 7, "side": "buy", "price": 5000, "qty": 3, "seq": 9}
-        r = await client.request("cmd.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=5)
-        assert _reply.decode(r.data) == Reply(ok=True, accepted=1, seq=[9])
+        order = {"client_order_id": 42, "account": 3, "instrument": 7, "side": "buy", "price": 5000, "qty": 3,
+                 "seq": 9}  # fmt: skip
+        r = await client.request(
+            "cmd.desk.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=5
+        )
+        rep = _reply.decode(r.data)
+        assert rep.ok and rep.accepted == 1 and rep.seq[0] > 9  # the bridge assigns seq, not the sender
         out = R.new(R.COMMAND, 4)
         assert ring.consume(out) == 1
         c = out[0]
+        assert int(c["seq"]) == rep.seq[0]
         assert (c["kind"], c["venue"], c["market"], c["client_order_id"]) == (R.SUBMIT_ORDER, 1, 1, 42)
         assert (c["side"], c["price"], c["qty"], c["source"]) == (R.SIDE_BUY, 5000, 3, SOURCE_BRIDGE)
         assert c["ts_ns"] > 0
         # a batch as an OMSF frame of COMMAND records
         cmds = R.new(R.COMMAND, 2)
         cmds["kind"], cmds["venue"], cmds["market"], cmds["client_order_id"] = R.CANCEL_ORDER, 1, 2, [5, 6]
-        cmds["seq"] = [1, 2]
-        r = await client.request("cmd.cancel.binance.usdm.ETHUSDT", F.encode(cmds), timeout=5)
+        cmds["seq"], cmds["account"] = [1, 2], 3
+        r = await client.request("cmd.desk.cancel.binance.usdm.ETHUSDT", F.encode(cmds), timeout=5)
         assert _reply.decode(r.data).accepted == 2
         assert ring.consume(out) == 2
         # bad input: each answered with what was wrong, nothing reaches the engine
-        base = b'"client_order_id": 1, "instrument": 7'
+        base = b'"client_order_id": 1, "account": 3, "instrument": 7'
         bad = {
-            "cmd.submit.binance.spot.BTCUSDT": (b"{" + base + b', "side": "up"}', "side"),
-            "cmd.submit.binance.spot.btc": (b"{}", "symbol 'btc'"),
-            "cmd.submit.binance.spot.ETHUSDT": (b"{" + base + b', "side": "sell"}', "qty 0"),
-            "cmd.modify.binance.spot.ETHUSDT": (b'{"client_order_id": 1, "colour": 3}', "unknown field"),
-            "cmd.cancel.binance.spot.ETHUSDT": (b"not json", "not valid JSON"),
-            "cmd.cancel.binance.usdm.BTCUSDT": (F.encode(R.new(R.EVENT, 1)), "carries EVENT records"),
+            "cmd.desk.submit.binance.spot.BTCUSDT": (b"{" + base + b', "side": "up"}', "side"),
+            "cmd.desk.submit.binance.spot.btc": (b"{}", "symbol 'btc'"),
+            "cmd.desk.submit.binance.spot.ETHUSDT": (b"{" + base + b', "side": "sell"}', "qty 0"),
+            "cmd.desk.modify.binance.spot.ETHUSDT": (b'{"client_order_id": 1, "colour": 3}', "unknown field"),
+            "cmd.desk.cancel.binance.spot.ETHUSDT": (b"not json", "not valid JSON"),
+            "cmd.desk.cancel.binance.usdm.BTCUSDT": (F.encode(R.new(R.EVENT, 1)), "carries EVENT records"),
         }  # fmt: skip
         for subject, (payload, needle) in bad.items():
             rep = _reply.decode((await client.request(subject, payload, timeout=5)).data)
@@ -109,7 +114,9 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
         # a full ring is a transient error (retry), never a silent drop
         filler = R.new(R.COMMAND, 1024)
         assert ring.publish_batch(filler) == 1024
-        r = await client.request("cmd.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=5)
+        r = await client.request(
+            "cmd.desk.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=5
+        )
         rep = _reply.decode(r.data)
         assert not rep.ok and rep.code == "transient" and "full" in rep.error
     finally:
@@ -121,7 +128,9 @@ async def test_intake_request_reply_into_the_command_ring(nats_js: NatsServer, p
 
 
 async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_path) -> None:
-    bus = bus_settings(nats_js.admin_url, tmp_path)
+    bus = bus_settings(
+        nats_js.admin_url, tmp_path, intake=True, intake_senders={"desk": IntakeSender(accounts=[3])}
+    )
     config = write_toml(tmp_path / "oms.toml", bus)
     events = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 14)
     cmds = Ring.create(names.bridge_commands(prefix), R.COMMAND, 1024)
@@ -153,11 +162,12 @@ async def test_bridge_program_end_to_end(nats_js: NatsServer, prefix: str, tmp_p
                 seen += h.count
                 await m.ack()
         assert seen == 3750
-        order = {"client_order_id": 7, "instrument": 7, "side": "sell", "price": 1, "qty": 1, "seq": 77}
-        r = await nc.request("cmd.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=10)
-        assert _reply.decode(r.data).ok  # the program subscribes before it starts moving events
+        order = {"client_order_id": 7, "account": 3, "instrument": 7, "side": "sell", "price": 1, "qty": 1}
+        r = await nc.request("cmd.desk.submit.binance.spot.BTCUSDT", msgspec.json.encode(order), timeout=10)
+        rep = _reply.decode(r.data)
+        assert rep.ok  # the program subscribes before it starts moving events
         out = R.new(R.COMMAND, 2)
-        assert cmds.consume(out) == 1 and out[0]["seq"] == 77
+        assert cmds.consume(out) == 1 and int(out[0]["seq"]) == rep.seq[0]
     finally:
         if nc is not None:
             await nc.close()

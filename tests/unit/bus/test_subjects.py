@@ -46,13 +46,16 @@ def test_parse_rejects_wrong_token_count() -> None:
 
 
 def test_command_subjects() -> None:
-    assert S.build_command("submit", "binance", "spot", "BTCUSDT") == "cmd.submit.binance.spot.BTCUSDT"
-    cs = S.parse_command("cmd.cancel_all.okx.linear.ALL")
-    assert (cs.verb, cs.exchange, cs.market) == ("cancel_all", "okx", "linear")
+    got = S.build_command("submit", "binance", "spot", "BTCUSDT", sender="desk2")
+    assert got == "cmd.desk2.submit.binance.spot.BTCUSDT"
+    cs = S.parse_command("cmd.desk2.cancel_all.okx.linear.ALL")
+    assert (cs.sender, cs.verb, cs.exchange, cs.market) == ("desk2", "cancel_all", "okx", "linear")
     with pytest.raises(Rejected, match="unknown verb 'buy'"):
-        S.parse_command("cmd.buy.binance.spot.BTCUSDT")
-    with pytest.raises(Rejected, match=r"must be cmd\.<verb>"):
-        S.parse_command("orders.binance.spot.BTCUSDT")
+        S.parse_command("cmd.desk2.buy.binance.spot.BTCUSDT")
+    with pytest.raises(Rejected, match="sender 'Desk'"):
+        S.parse_command("cmd.Desk.submit.binance.spot.BTCUSDT")
+    with pytest.raises(Rejected, match=r"must be cmd\.<sender>\.<verb>"):
+        S.parse_command("cmd.submit.binance.spot.BTCUSDT")
 
 
 def test_stream_names() -> None:
