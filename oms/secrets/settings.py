@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from oms import log
 from oms.errors import ConfigError
 from oms.secrets.locked import LockedBuffer
 
@@ -132,11 +133,15 @@ def load_settings(config_path: str | os.PathLike[str] | None = None) -> Settings
 
 
 def read_passphrase(s: Settings) -> LockedBuffer:
-    """The keystore passphrase as a LockedBuffer: env `passphrase_env` first, else `passphrase_file`."""
+    """The keystore passphrase as a LockedBuffer: env `passphrase_env` first, else `passphrase_file`.
+
+    The variable is removed from the environment as it is read (os.environ.pop also unsets it in the C
+    environment), so no child program inherits it; read it once per process (open the store once)."""
     from oms.secrets.model import KeystoreLocked
 
-    env = os.environ.get(s.passphrase_env)
+    env = os.environ.pop(s.passphrase_env, None)
     if env:
+        log.redact(env)
         return LockedBuffer.from_str(env, mode=s.mlock)
     if s.passphrase_file:
         p = Path(s.passphrase_file)

@@ -30,6 +30,10 @@ Header words (uint64 unless noted; word index = byte offset / 8):
 | 24-31| name (64 bytes, NUL padded)   | creator                                                |
 | 32-39| dtype label (64 bytes)        | creator, for error messages ("MARKET", "BBO", ...)     |
 
+Ownership: segments are created 0600; attach refuses a segment owned by another user or readable/writable
+by group or others (`_check_owner`): a segment planted under our name by someone else must not be fed
+orders or read for them.
+
 Publication: the creator writes every header field and zeroes the ctrl block, then release-stores the
 magic. An attacher acquire-loads the magic first; a zero magic means "still initialising" and attach
 retries until its timeout. Heartbeats are relaxed stores (a monotonic timestamp, read only for age).
@@ -41,6 +45,7 @@ import contextlib
 import mmap
 import os
 import re
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +165,22 @@ def _round64(n: int) -> int:
     return (n + 63) & ~63
 
 
+def _check_owner(name: str, fd: int) -> None:
+    """Refuse a segment not owned by us or open to group/others (before mapping a byte of it)."""
+    st = os.fstat(fd)
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.geteuid():
+        raise SegmentError(
+            f"segment {name!r} ({SHM_DIR}/{name}) belongs to uid {st.st_uid}, not to us ({os.geteuid()}): "
+            "refusing to attach a segment another user made; remove it (as its owner) or use another prefix"
+        )
+    if mode & 0o077:
+        raise SegmentError(
+            f"segment {name!r} ({SHM_DIR}/{name}) has mode {mode:o}, open to group/others; oms segments "
+            f"are 0600: remove it (`oms shm gc` or rm {SHM_DIR}/{name}) and let its owner recreate it"
+        )
+
+
 class Segment:
     """One mapped segment: `.hdr` (header words), `.words` (header + ctrl words), `.data(dtype)` records."""
 
@@ -260,6 +281,7 @@ class Segment:
                 time.sleep(0.005)
                 continue
             try:
+                _check_owner(name, shm.fd)
                 size = shm.size
                 if size >= HEADER_SIZE:
                     mm = mmap.mmap(shm.fd, size)
