@@ -497,6 +497,29 @@ def _write_json(path: Path, data: object, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+def start_supervisord(paths: StackPaths) -> None:
+    """Start the daemon on the rendered config with umask 077 (its own log is opened before it applies
+    the config's umask=077), and wait for its socket."""
+    res = subprocess.run(
+        [str(VENV_BIN / "supervisord"), "-c", str(paths.conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        umask=0o077,
+    )
+    if res.returncode != 0:
+        raise OmsError(f"supervisord did not start (exit {res.returncode}): {res.stderr.strip()[-800:]}")
+    eventually(lambda: supervisord_up(paths), timeout=15, message=f"supervisord socket {paths.sock}")
+
+
+def prepare_var(paths: StackPaths) -> None:
+    """umask 077 for this process (supervisord gets umask=077 from its config) and var/ dirs 0700."""
+    os.umask(0o077)  # everything this process creates is private to us
+    for d in (paths.var, paths.run, paths.log, paths.data, paths.var / "secrets", paths.var / "audit"):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(d, 0o700)  # a directory made by an older run may be 0755 (a directory, not a secret)
+
+
 def up(
     paths: StackPaths,
     config: str | None = None,
@@ -518,10 +541,7 @@ def up(
             f"local services already run under `oms services up` (keeper pid {old['keeper_pid']}); "
             "stop them with `oms services down` before `oms up`"
         )
-    os.umask(0o077)  # everything this process and supervisord (umask=077) create is private to us
-    for d in (paths.var, paths.run, paths.log, paths.data, paths.var / "secrets", paths.var / "audit"):
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(d, 0o700)  # a directory from an older run may be 0755
+    prepare_var(paths)
     cfg = load_config(config)
     if prefix is None:
         prefix = cfg.node.shm_prefix if cfg is not None else "oms"
@@ -537,12 +557,7 @@ def up(
 
     pg_roles = _stackcreds.prepare(paths.var, plan)
     write_private(paths.conf, render(paths, plan))  # 0600 from creation: it holds the OpenBao token
-    res = subprocess.run(
-        [str(VENV_BIN / "supervisord"), "-c", str(paths.conf)], capture_output=True, text=True, timeout=30
-    )
-    if res.returncode != 0:
-        raise OmsError(f"supervisord did not start (exit {res.returncode}): {res.stderr.strip()[-800:]}")
-    eventually(lambda: supervisord_up(paths), timeout=15, message=f"supervisord socket {paths.sock}")
+    start_supervisord(paths)
     sup = rpc(paths)
     stack = {
         "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
