@@ -107,9 +107,17 @@ class NatsServer(Service):
         if self.users.ensure(names) and self.running():
             import signal as _signal
 
+            from oms.testing import eventually
+
+            def loaded() -> str:
+                return str(_http_json(f"{self.monitor_url}/varz")[1].get("config_load_time", ""))
+
+            before = loaded()
             self._prepare()
             assert self.pid is not None
             self._signal(self.pid, _signal.SIGHUP)
+            # the new users can log in once the server has re-read its config
+            eventually(lambda: loaded() != before, 10, message="nats-server config reload")
 
     def credential(self, user: str) -> dict[str, str]:
         assert self.users is not None, "auth is off"
