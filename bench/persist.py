@@ -242,8 +242,10 @@ def writer_only(dsn: str, n: int, parts: int) -> dict[str, object]:
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="oms-bench-persist-"))
-    srv_n = NatsServer(tmp / "nats", max_file_store="4GB", max_payload="8MB")
-    srv_p = PostgresServer(tmp / "pg", extra_conf=PG_CONF)
+    # speed chosen explicitly, as before durable defaults (#23): the stack's own defaults are
+    # JetStream sync "always" and PostgreSQL fsync + synchronous_commit on
+    srv_n = NatsServer(tmp / "nats", max_file_store="4GB", max_payload="8MB", sync_interval="2m")
+    srv_p = PostgresServer(tmp / "pg", extra_conf=PG_CONF, fsync=False)
     srv_r = RedisServer(tmp / "redis")
     started = []
     try:
@@ -254,10 +256,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         dsn = srv_p.dsn_for("oms")
         migrate(dsn)
         ours = await run_path(
-            "batched", args.events, args.frame, 64, srv_n.url, dsn, srv_r.url, args.redis, tmp, args.writers
+            "batched", args.events, args.frame, 64, srv_n.admin_url, dsn, srv_r.admin_url, args.redis, tmp, args.writers
         )
         peer = await run_path(
-            "unbatched", args.peer_events, 1, 1024, srv_n.url, dsn, srv_r.url, args.redis, tmp, 1
+            "unbatched", args.peer_events, 1, 1024, srv_n.admin_url, dsn, srv_r.admin_url, args.redis, tmp, 1
         )
         pg_only = writer_only(dsn, min(args.events, 524_288), 1)
         pg_par = writer_only(dsn, min(args.events, 524_288), args.writers)

@@ -948,10 +948,10 @@ def main(argv: list[str] | None = None) -> int:
         from oms.services.nats import NatsServer
 
         with tempfile.TemporaryDirectory(prefix="bench-nats-") as d:
-            srv = NatsServer(d)
+            srv = NatsServer(d, sync_interval="2m")  # core NATS peer: no JetStream writes anyway
             srv.start()
             try:
-                res["nats"] = bench_nats(srv.url, sizes, PEER_RATE_HZ)
+                res["nats"] = bench_nats(srv.admin_url, sizes, PEER_RATE_HZ)
             finally:
                 srv.stop()
     res["ratios"] = {

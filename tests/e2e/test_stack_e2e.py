@@ -176,7 +176,12 @@ def test_services_answer_and_monitor_exports(stack: dict[str, Any]) -> None:
     ep = stack["endpoints"]
     with psycopg.connect(ep["postgres"]["dsn"], connect_timeout=5) as c:
         assert c.execute("select current_database()").fetchone() == ("oms",)
-    assert redis.Redis.from_url(ep["redis"]["url"]).ping()
+    with pytest.raises(redis.AuthenticationError):  # every server behind a credential
+        redis.Redis.from_url(ep["redis"]["url"]).ping()
+    from oms.services.redis import RedisServer
+
+    admin = RedisServer(stack["_paths"].data / "redis", ep["redis"]["port"])
+    assert admin.client().ping()
     with urllib.request.urlopen(stack["monitor_url"] + "/metrics", timeout=5) as r:
         text = r.read()
     assert b"oms_ring_present" in text
