@@ -203,7 +203,13 @@ def _service_programs(
         elif name == "redis":
             kwargs.update(persistent=sub.persistent, users=list(app_names or []))
         elif name == "nats":
-            kwargs.update(users=sorted({*PROGRAMS, *(app_names or [])}), sync_interval=sub.sync_interval)
+            from oms.bus.settings import Settings as BusSettings
+
+            bus = _section(cfg, "bus", BusSettings())
+            # remote order senders get a user only when intake is on (docs/bus.md)
+            senders = [f"intake-{n}" for n in bus.intake_senders] if bus.intake else []
+            users = sorted({*PROGRAMS, *(app_names or []), *senders})
+            kwargs.update(users=users, sync_interval=sub.sync_interval)
         elif name == "openbao" and sub.root_token:
             kwargs["root_token"] = sub.root_token
         svc = CLASSES[name](paths.data / name, **kwargs)

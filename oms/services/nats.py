@@ -109,15 +109,29 @@ class NatsServer(Service):
 
             from oms.testing import eventually
 
-            def loaded() -> str:
-                return str(_http_json(f"{self.monitor_url}/varz")[1].get("config_load_time", ""))
-
-            before = loaded()
             self._prepare()
             assert self.pid is not None
             self._signal(self.pid, _signal.SIGHUP)
-            # the new users can log in once the server has re-read its config
-            eventually(lambda: loaded() != before, 10, message="nats-server config reload")
+            # done when every new user can log in (the reload is applied, not just started)
+            for name in names:
+                eventually(lambda n=name: self.can_login(n), 10, message=f"nats-server reload ({name})")
+
+    def can_login(self, user: str) -> bool:
+        """A real CONNECT as `user` answered +OK (not an authorization error)."""
+        import socket
+
+        assert self.users is not None, "auth is off"
+        if self.tls_cert:
+            raise ServiceError("can_login speaks plaintext; use a TLS client for a TLS listener")
+        connect = {"user": user, "pass": self.users.password(user), "verbose": True, "pedantic": False}
+        try:
+            with socket.create_connection((HOST, self.port), timeout=2) as s:
+                f = s.makefile("rb")
+                f.readline()  # INFO {...}
+                s.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+                return f.readline().startswith(b"+OK")
+        except OSError:
+            return False
 
     def credential(self, user: str) -> dict[str, str]:
         assert self.users is not None, "auth is off"
