@@ -90,7 +90,7 @@ def test_openbao_kv2_write_read(openbao_server: OpenBaoServer) -> None:
     c = hvac.Client(url=openbao_server.url, token=openbao_server.root_token)
     assert c.is_authenticated()
     kv = c.secrets.kv.v2
-    path = f"exchanges/test_{uuid.uuid4().hex[:6]}"
+    path = f"oms-tests/test_{uuid.uuid4().hex[:6]}"  # not under exchanges/: the vault tests list that
     kv.create_or_update_secret(path=path, secret={"api_key": "k1", "secret": "s1"}, mount_point="secret")
     kv.create_or_update_secret(
         path=path, secret={"api_key": "k2", "secret": "s2"}, cas=1, mount_point="secret"

@@ -31,13 +31,14 @@ async def rig(nats_server: NatsServer, tmp_path):  # type: ignore[no-untyped-def
         ring, senders={"desk": IntakeSender(accounts=[3, 4], rate_per_s=2, burst=3)}, clock=lambda: now[0]
     )
     bridge = await nats.connect(nats_server.url_for("bridge"))
-    sender = await nats.connect(nats_server.url_for("intake-desk"))
 
     async def on_cmd(msg: nats.aio.msg.Msg) -> None:
         await msg.respond(intake.handle(msg.subject, msg.data))
 
     await bridge.subscribe("cmd.>", queue="oms-bridge", cb=on_cmd)
     await bridge.flush()
+    # the sender connects after the subscription exists (see test_security_svc_nats.py's docstring)
+    sender = await nats.connect(nats_server.url_for("intake-desk"))
 
     async def send(verb: str, body: dict, sender_name: str = "desk", timeout: float = 5) -> Reply:
         subject = f"cmd.{sender_name}.{verb}.binance.spot.BTCUSDT"
