@@ -180,7 +180,11 @@ class PositionFeed:
     async def _run(self) -> None:
         import nats
 
-        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1, connect_timeout=2)
+        from oms.credentials import nats_options
+
+        nc = await nats.connect(
+            self.nats_url, max_reconnect_attempts=-1, connect_timeout=2, **nats_options(self.nats_url)
+        )
         try:
             while not self._stop.is_set():
                 for subject, rep in position_changes(self.engine, self.seen):

@@ -52,7 +52,12 @@ async def serve(args: argparse.Namespace) -> None:
     if args.nats_url:
         import nats
 
-        nc = await nats.connect(args.nats_url, name="oms-keys", max_reconnect_attempts=-1, connect_timeout=2)
+        from oms.credentials import nats_options
+
+        nc = await nats.connect(
+            args.nats_url, name="oms-keys", max_reconnect_attempts=-1, connect_timeout=2,
+            **nats_options(args.nats_url),  # its own user from its 0600 credential file
+        )  # fmt: skip
 
     async def publish(alerts: list[Alert]) -> None:
         if nc is None:

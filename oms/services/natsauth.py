@@ -31,10 +31,11 @@ PERMISSIONS: dict[str, tuple[list[str], list[str]]] = {
     "bridge": ([*EVENT_SUBJECTS, JS_API, "monitor.stats.bridge"], ["cmd.>", INBOX]),
     "recorder": ([JS_API, "$JS.ACK.>", INBOX, "audithead.>", "monitor.stats.recorder"], [INBOX]),
     "monitor": ([INBOX], ["monitor.stats.>", "orders.>", "fills.>", "risk.>", INBOX]),
-    "engine": (["monitor.stats.engine"], [INBOX]),
+    "engine": (["monitor.stats.engine", "positions.>"], [INBOX]),  # PositionFeed (oms/engine/report.py)
     "marketdata": (["monitor.stats.marketdata"], [INBOX]),
     "gateway": (["audit.gateway", "monitor.stats.gateway"], [INBOX]),
     "conn": (["audit.secrets", "monitor.stats.{name}"], [INBOX]),
+    "keys": (["monitor.stats.keys", "audit.secrets"], [INBOX]),  # key-rotation schedule (oms/procs/keys.py)
 }
 PROGRAMS = tuple(PERMISSIONS)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,47}$")

@@ -63,11 +63,11 @@ async def test_bbo_from_the_running_stack_reaches_nats_and_the_market_stream(
     nats_js: NatsServer, tmp_path: Path
 ) -> None:
     prefix = "md" + uuid.uuid4().hex[:8]
-    bus = bus_settings(nats_js.url, tmp_path, market_interval_ms=50)
+    bus = bus_settings(nats_js.admin_url, tmp_path, market_interval_ms=50)
     config = write_toml(tmp_path / "oms.toml", bus)
     _registry(tmp_path / "instruments.json")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMS_NO_SPIN": "1"}
-    nc = await nats.connect(nats_js.url)
+    nc = await nats.connect(nats_js.admin_url)
     got: list[tuple[str, np.ndarray]] = []
 
     async def on_msg(m: nats.aio.msg.Msg) -> None:
@@ -142,10 +142,10 @@ async def test_publisher_conflates_bbo_keeps_trades_and_skips_unknown(
     ring = Ring.create(
         names.market_data_to_bridge("mp" + uuid.uuid4().hex[:8]), R.MARKET, 1024, producer=True
     )
-    nc = await nats.connect(nats_js.url)
+    nc = await nats.connect(nats_js.admin_url)
     try:
         js = nc.jetstream()
-        await ensure_streams(js, bus_settings(nats_js.url, tmp_path))
+        await ensure_streams(js, bus_settings(nats_js.admin_url, tmp_path))
         await js.purge_stream("MARKET_BINANCE")  # the server is the module's: start from an empty stream
         where = {1: ("binance", "spot", "BTCUSDT"), 3: ("binance", "usdm", "BTCUSDT")}
         pub = MarketPublisher(ring, js, where.get, interval_s=0.05)
@@ -192,9 +192,9 @@ async def test_position_feed_publishes_every_changed_position(nats_js: NatsServe
     e = make_engine()
     e.specs[1] = dataclasses.replace(e.specs[1], tick_size=Decimal("0.01"))
     e.md(R.MD_BBO, 1, PX, PX + 100)
-    nc = await nats.connect(nats_js.url)
+    nc = await nats.connect(nats_js.admin_url)
     js = nc.jetstream()
-    await ensure_streams(js, bus_settings(nats_js.url, tmp_path))
+    await ensure_streams(js, bus_settings(nats_js.admin_url, tmp_path))
     await js.purge_stream("POSITIONS_BINANCE")
     seen: list[tuple[str, PositionChanged]] = []
 
@@ -202,7 +202,7 @@ async def test_position_feed_publishes_every_changed_position(nats_js: NatsServe
         seen.append((m.subject, msgspec.json.decode(m.data, type=PositionChanged)))
 
     await nc.subscribe("positions.>", cb=on_msg)
-    feed = PositionFeed(e, nats_js.url, interval_s=0.01)
+    feed = PositionFeed(e, nats_js.admin_url, interval_s=0.01)
     feed.start()
     try:
         e.submit(1, account=1, instrument=1, side=R.SIDE_BUY, qty=500, price=PX)

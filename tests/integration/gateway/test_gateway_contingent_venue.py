@@ -28,7 +28,7 @@ from tests.integration.gateway.venue_stack import VenueStack
 
 @pytest.fixture(scope="module")
 def vs(tmp_path_factory: pytest.TempPathFactory, dev_certs: Any, nats_server: Any) -> Iterator[VenueStack]:
-    yield from venue_stack.start(tmp_path_factory.mktemp("venue"), dev_certs, nats_server.url)
+    yield from venue_stack.start(tmp_path_factory.mktemp("venue"), dev_certs, nats_server.admin_url)
 
 
 def _client(vs: VenueStack) -> Client:
@@ -254,7 +254,7 @@ def test_each_fill_moves_the_position_on_nats(vs: VenueStack, nats_server: Any) 
     from oms.engine.report import PositionChanged
 
     async def run() -> list[PositionChanged]:
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(nats_server.admin_url)
         got: list[PositionChanged] = []
 
         async def on_msg(m: Any) -> None:

@@ -24,6 +24,7 @@ from typing import ClassVar
 from binance import Client
 from binance.exceptions import BinanceAPIException
 
+from oms.credentials import write_private
 from oms.secrets.audit import JsonlAuditSink
 from oms.secrets.holder import ClientHolder
 from oms.secrets.local import LocalKeyStore
@@ -106,16 +107,21 @@ def test_due_rotation_runs_by_itself_with_no_failed_order(nats_server: NatsServe
         "OMS_KEYSTORE_PASSPHRASE": PASS,
         "OMS_TEST_SIM_ADMIN_URL": sim.url,
     }
+    creds = {}  # each program logs in to NATS as itself, as under `oms up` (a 0600 credential file)
+    for prog in ("monitor", "keys"):
+        creds[prog] = {**env, "OMS_CREDENTIALS": str(write_private(
+            tmp_path / f"{prog}.cred.json", json.dumps({"nats": nats_server.credential(prog)})))}  # fmt: skip
     procs = [  # the monitor first, as `oms up` starts it: alerts are plain NATS messages to it
         subprocess.Popen([sys.executable, "-m", "oms.procs.monitor", "--config", str(config), "--nats-url",
-                          nats_server.url], env=env, cwd=ROOT, stderr=open(tmp_path / "monitor.err", "wb")),  # noqa: SIM115
+                          nats_server.url], env=creds["monitor"], cwd=ROOT,
+                         stderr=open(tmp_path / "monitor.err", "wb")),  # noqa: SIM115
     ]  # fmt: skip
     eventually(
         lambda: "monitor listening" in (tmp_path / "monitor.err").read_text(), 30, message="monitor up"
     )
     procs.append(
         subprocess.Popen([sys.executable, "-m", "oms.procs.keys", "--config", str(config), "--nats-url",
-                          nats_server.url], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                          nats_server.url], env=creds["keys"], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=open(tmp_path / "keys.err", "wb"))  # noqa: SIM115
     )  # fmt: skip
     ok: list[tuple[int, float]] = []
