@@ -31,7 +31,9 @@ def test_shipped_defaults_are_durable() -> None:
 def test_oms_up_renders_durable_servers(tmp_path: Path) -> None:
     class Cfg:
         def section(self, name: str) -> object:
-            return ServicesSettings(start=["nats", "postgres"])
+            from oms.bus.settings import Settings as BusSettings
+
+            return ServicesSettings(start=["nats", "postgres"]) if name == "services" else BusSettings()
 
     progs, objs = stack._service_programs(stack.StackPaths(tmp_path), Cfg(), ["recorder"])
     try:

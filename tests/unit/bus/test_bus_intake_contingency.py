@@ -7,22 +7,32 @@ import uuid
 import msgspec
 
 from oms.bus.intake import CommandIntake, Reply
+from oms.bus.settings import IntakeSender
 from oms.shm import names
 from oms.shm import records as R
 from oms.shm.ring import Ring
 
 _reply = msgspec.json.Decoder(Reply)
-SUBJ = "cmd.submit.binance.spot.BTCUSDT"
+SUBJ = "cmd.desk.submit.binance.spot.BTCUSDT"
+SENDERS = {"desk": IntakeSender(accounts=[3], rate_per_s=1000, burst=1000)}
 
 
 def _order(coid: int, **kw: object) -> dict[str, object]:
-    return {"client_order_id": coid, "instrument": 7, "side": "buy", "price": 5000, "qty": 3, **kw}
+    return {
+        "client_order_id": coid,
+        "account": 3,
+        "instrument": 7,
+        "side": "buy",
+        "price": 5000,
+        "qty": 3,
+        **kw,
+    }
 
 
 def test_bracket_and_oco_reach_the_ring_linked_and_bad_links_are_refused() -> None:
     ring = Ring.create(names.bridge_commands("ti" + uuid.uuid4().hex[:8]), R.COMMAND, 64)
     try:
-        intake = CommandIntake(ring)
+        intake = CommandIntake(ring, senders=SENDERS)
         bracket = [
             _order(1, contingency="bracket_entry"),
             _order(2, side="sell", order_type="stop_market", price=0, trigger_price=4000,
@@ -50,6 +60,7 @@ def test_bracket_and_oco_reach_the_ring_linked_and_bad_links_are_refused() -> No
         frame_bad["kind"], frame_bad["venue"], frame_bad["market"] = R.SUBMIT_ORDER, 1, 1
         frame_bad["client_order_id"], frame_bad["instrument"], frame_bad["side"] = 9, 7, R.SIDE_BUY
         frame_bad["qty"], frame_bad["order_type"], frame_bad["contingency"] = 1, R.ORD_MARKET, 77
+        frame_bad["account"] = 3
         from oms.bus import frames as F
 
         rep = _reply.decode(intake.handle(SUBJ, F.encode(frame_bad)))
