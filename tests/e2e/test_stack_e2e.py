@@ -369,7 +369,11 @@ def test_market_data_on_nats_while_the_stack_runs(stack: dict[str, Any]) -> None
     from oms.shm import records as R
 
     async def run() -> tuple[int, int]:
-        nc = await nats.connect(stack["endpoints"]["nats"]["url"])
+        from oms.services.nats import NatsServer
+
+        # the stack's NATS refuses anonymous clients: log in as the operator (its users live in var/data)
+        ep = stack["endpoints"]["nats"]
+        nc = await nats.connect(NatsServer(stack["_paths"].data / "nats", ep["port"]).admin_url)
         got: list[int] = []
 
         async def on_msg(m: Any) -> None:
