@@ -189,7 +189,8 @@ class RateLimited(Transient):
     """The sender is over its configured rate: retry later."""
 
 
-ADMIN_VERBS = ("risk_limit", "trading_state")
+# verbs that change limits or the venue for every account on the key: admin senders only
+ADMIN_VERBS = ("risk_limit", "trading_state", "leverage", "margin_mode")
 
 
 class _Bucket:
@@ -228,11 +229,12 @@ class CommandIntake:
         self.accepted = 0
         self.rejected = 0
 
-    def _authorise(self, cs: subjects.CommandSubject, recs: np.ndarray) -> None:
-        snd = self.senders[cs.sender]
-        if cs.verb in ADMIN_VERBS and not snd.admin:
+    def _check_verb(self, cs: subjects.CommandSubject) -> None:
+        if cs.verb in ADMIN_VERBS and not self.senders[cs.sender].admin:
             raise Rejected(f"sender {cs.sender!r} may not send {cs.verb} (needs admin = true in its config)")
-        allowed = set(snd.accounts)
+
+    def _check_accounts(self, cs: subjects.CommandSubject, recs: np.ndarray) -> None:
+        allowed = set(self.senders[cs.sender].accounts)
         for i, a in enumerate(recs["account"]):
             if int(a) not in allowed:
                 raise Rejected(
@@ -261,12 +263,13 @@ class CommandIntake:
                     f"sender {cs.sender!r} is over its rate ({snd.rate_per_s:g}/s, burst {snd.burst}); "
                     "retry later"
                 )
-            self._authorise(cs, recs)
+            self._check_verb(cs)
             if self.resolve_id is not None and cs.symbol != "ALL" and (recs["instrument"] == 0).any():
                 recs["instrument"][recs["instrument"] == 0] = self.resolve_id(
                     cs.exchange, cs.market, cs.symbol
                 )
             check(cs, recs)
+            self._check_accounts(cs, recs)
             self._assign_seq(recs)
             recs["source"] = SOURCE_BRIDGE
             recs["ts_ns"] = np.where(recs["ts_ns"] == 0, time.time_ns(), recs["ts_ns"])

@@ -28,7 +28,7 @@ COMMAND_VERBS = (
     "cancel_all",
     "risk_limit",
     "trading_state",
-    "leverage",  # futures controls: grant cmd.leverage.> / cmd.margin_mode.> only to risk-role senders
+    "leverage",  # futures controls: taken only from admin senders (oms/bus/intake.py ADMIN_VERBS)
     "margin_mode",
 )
 ALL = "all"

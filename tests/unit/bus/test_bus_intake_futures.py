@@ -10,8 +10,12 @@ import numpy as np
 
 from oms.bus.frames import split_events
 from oms.bus.intake import CommandIntake
+from oms.bus.settings import IntakeSender
 from oms.shm import records as R
 from oms.shm.ring import Ring
+
+# futures controls change the venue for every account on the key: only admin senders may send them
+SENDERS = {"risk": IntakeSender(accounts=[1], admin=True), "desk": IntakeSender(accounts=[1])}
 
 
 def _ring() -> Ring:
@@ -22,12 +26,14 @@ def test_leverage_and_margin_mode_reach_the_ring() -> None:
     ring = _ring()
     try:
         cons = Ring.attach(ring.name, R.COMMAND, consumer=True)
-        intake = CommandIntake(ring, resolve_id=lambda x, m, s: 3)
-        rep = json.loads(intake.handle("cmd.leverage.binance.usdm.BTCUSDT", b'{"account": 1, "leverage": 7}'))
+        intake = CommandIntake(ring, resolve_id=lambda x, m, s: 3, senders=SENDERS)
+        rep = json.loads(
+            intake.handle("cmd.risk.leverage.binance.usdm.BTCUSDT", b'{"account": 1, "leverage": 7}')
+        )
         assert rep["ok"], rep
         rep = json.loads(
             intake.handle(
-                "cmd.margin_mode.binance.usdm.BTCUSDT", b'{"account": 1, "margin_mode": "isolated"}'
+                "cmd.risk.margin_mode.binance.usdm.BTCUSDT", b'{"account": 1, "margin_mode": "isolated"}'
             )
         )
         assert rep["ok"], rep
@@ -49,7 +55,7 @@ def test_leverage_and_margin_mode_reach_the_ring() -> None:
 def test_bad_futures_commands_are_refused_by_name() -> None:
     ring = _ring()
     try:
-        intake = CommandIntake(ring, resolve_id=lambda x, m, s: 3)
+        intake = CommandIntake(ring, resolve_id=lambda x, m, s: 3, senders=SENDERS)
         cases = {
             ("leverage", b'{"account": 1, "leverage": 0}'): "leverage must be a whole number",
             ("leverage", b'{"leverage": 5}'): "needs an exchange, market, symbol and an account",
@@ -57,8 +63,12 @@ def test_bad_futures_commands_are_refused_by_name() -> None:
             ("margin_mode", b'{"account": 1}'): "margin_mode must be cross or isolated",
         }
         for (verb, body), words in cases.items():
-            rep = json.loads(intake.handle(f"cmd.{verb}.binance.usdm.BTCUSDT", body))
+            rep = json.loads(intake.handle(f"cmd.risk.{verb}.binance.usdm.BTCUSDT", body))
             assert not rep["ok"] and rep["code"] == "rejected" and words in rep["error"], (verb, body, rep)
+        for verb in ("leverage", "margin_mode"):  # a trading (non-admin) sender cannot change the venue
+            body = b'{"account": 1, "leverage": 5, "margin_mode": "cross"}'
+            rep = json.loads(intake.handle(f"cmd.desk.{verb}.binance.usdm.BTCUSDT", body))
+            assert not rep["ok"] and f"may not send {verb}" in rep["error"], rep
         assert ring.depth() == 0
     finally:
         ring.close()
