@@ -136,10 +136,10 @@ async def run_failover(
     """The scenario of the module docstring on running servers; the dead node is back at the end."""
     cluster = isinstance(nats_, NatsCluster)
     prefix = f"b{uuid.uuid4().hex[:8]}"
-    bus = bus_for(nats_.url, 3 if cluster else 1, tmp / "spool")
+    bus = bus_for(nats_.admin_url, 3 if cluster else 1, tmp / "spool")  # the servers refuse anonymous clients
     store = StoreSettings(postgres_dsn=dsn, redis_url=redis_url, redis_prefix=prefix, reconnect_s=0.2)
     ring = Ring.create(names.engine_events_to_bridge(prefix), R.EVENT, 1 << 16)
-    urls = nats_.url.split(",")
+    urls = nats_.admin_url.split(",")
     watcher = await nats.connect(urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
     nc, bridge = await open_bridge(ring, bus)
     btask = asyncio.get_running_loop().create_task(bridge.run())
@@ -254,13 +254,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         with PostgresServer(tmp / "pg") as pg, RedisServer(tmp / "redis") as rd:
             with NatsCluster(tmp / "cluster", 3) as c:
                 r = await run_failover(
-                    c, _database(pg), rd.url, rate=args.rate, seconds=args.seconds, tmp=tmp / "a"
+                    c, _database(pg), rd.admin_url, rate=args.rate, seconds=args.seconds, tmp=tmp / "a"
                 )
                 out["cluster_r3"] = asdict(r)
             if not args.no_peer:
                 with NatsServer(tmp / "single") as s:
                     r = await run_failover(
-                        s, _database(pg), rd.url, rate=args.rate, seconds=args.seconds, tmp=tmp / "b"
+                        s, _database(pg), rd.admin_url, rate=args.rate, seconds=args.seconds, tmp=tmp / "b"
                     )
                     out["single_r1"] = asdict(r)
     return out

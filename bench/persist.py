@@ -256,7 +256,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         dsn = srv_p.dsn_for("oms")
         migrate(dsn)
         ours = await run_path(
-            "batched", args.events, args.frame, 64, srv_n.admin_url, dsn, srv_r.admin_url, args.redis, tmp, args.writers
+            "batched",
+            args.events,
+            args.frame,
+            64,
+            srv_n.admin_url,
+            dsn,
+            srv_r.admin_url,
+            args.redis,
+            tmp,
+            args.writers,
         )
         peer = await run_path(
             "unbatched", args.peer_events, 1, 1024, srv_n.admin_url, dsn, srv_r.admin_url, args.redis, tmp, 1

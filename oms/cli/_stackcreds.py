@@ -44,11 +44,18 @@ def prepare(var: Path, plan: dict[str, Any]) -> dict[str, str]:
     key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     new_key_file(key_file)
     roles: dict[str, str] = {}
+    nats_users = getattr(nats, "users", None)  # None: auth off, or an existing NATS (the operator's users)
+    if nats_users is not None:
+        missing = [p.name for p in plan["programs"] if p.kind == "app" and p.name not in nats_users.users]
+        if missing:  # e.g. a local cluster made with the default users: add them, re-render its config
+            nats_users.ensure(missing)
+            for node in getattr(nats, "nodes", [nats]):
+                node._prepare()
     for p in plan["programs"]:
         if p.kind != "app":
             continue
         doc: dict[str, Any] = {}
-        if nats is not None and nats.users is not None:
+        if nats_users is not None:
             doc["nats"] = nats.credential(p.name)
         if redis is not None and redis.auth:
             doc["redis"] = redis.credential(p.name)

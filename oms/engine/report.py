@@ -92,7 +92,10 @@ class EngineReporter:
         from oms.credentials import nats_options
 
         nc = await nats.connect(
-            self.nats_url.split(","), max_reconnect_attempts=-1, connect_timeout=2, **nats_options(self.nats_url)
+            self.nats_url.split(","),
+            max_reconnect_attempts=-1,
+            connect_timeout=2,
+            **nats_options(self.nats_url),
         )
         try:
             while not self._stop.is_set():

@@ -168,8 +168,7 @@ class NatsServer(Service):
             f"max_payload: {self.max_payload}\n"
             f"jetstream {{\n  store_dir: {json.dumps(str(self.store_dir))}\n"
             f"  max_memory_store: {self.max_memory_store}\n  max_file_store: {self.max_file_store}\n"
-            f"  sync_interval: {self.sync_interval}\n}}\n"
-            + self.extra_conf
+            f"  sync_interval: {self.sync_interval}\n}}\n" + self.extra_conf
         )
         if self.tls_cert:
             conf += (

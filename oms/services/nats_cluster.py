@@ -58,11 +58,27 @@ class NatsCluster:
                 max_memory_store=max_memory_store,
                 max_file_store=max_file_store,
                 max_payload=max_payload,
+                users_dir=self.data_dir / "auth",  # one user table for all nodes: log in to any of them
             )
             for i in range(size)
         ]
         self._auto_port = any(p == 0 for p in ports)
         self.started_s: float | None = None
+
+    # --- credentials (the nodes share one user table) ----------------------------------------------
+    @property
+    def users(self) -> Any:
+        return self.nodes[0].users
+
+    def url_for(self, user: str) -> str:
+        return ",".join(n.url_for(user) for n in self.nodes)
+
+    @property
+    def admin_url(self) -> str:
+        return ",".join(n.admin_url for n in self.nodes)
+
+    def credential(self, user: str) -> dict[str, str]:
+        return self.nodes[0].credential(user)
 
     # --- addresses ---------------------------------------------------------------------------------
     @property

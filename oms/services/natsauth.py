@@ -28,7 +28,8 @@ EVENT_SUBJECTS = ["orders.>", "fills.>", "market.>", "positions.>", "risk.>"]
 # program -> (publish allow, subscribe allow); a `conn-<venue>` program uses the "conn" row
 PERMISSIONS: dict[str, tuple[list[str], list[str]]] = {
     # the bridge answers intake requests through allow_responses (no general `_INBOX.>` publish)
-    "bridge": ([*EVENT_SUBJECTS, JS_API, "monitor.stats.bridge"], ["cmd.>", INBOX]),
+    # node.<name>.cmd.>: intake requests forwarded between engine nodes' bridges (oms/bus/route.py)
+    "bridge": ([*EVENT_SUBJECTS, JS_API, "monitor.stats.bridge", "node.>"], ["cmd.>", "node.>", INBOX]),
     "recorder": ([JS_API, "$JS.ACK.>", INBOX, "audithead.>", "monitor.stats.recorder"], [INBOX]),
     "monitor": ([INBOX], ["monitor.stats.>", "orders.>", "fills.>", "risk.>", INBOX]),
     "engine": (["monitor.stats.engine", "positions.>"], [INBOX]),  # PositionFeed (oms/engine/report.py)

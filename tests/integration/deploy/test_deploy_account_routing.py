@@ -18,15 +18,17 @@ import pytest
 from oms.bus.bridge import connect_nats
 from oms.bus.intake import CommandIntake, Reply
 from oms.bus.route import AccountRouter, node_subject
-from oms.bus.settings import Settings, validate
+from oms.bus.settings import IntakeSender, Settings, validate
 from oms.errors import Rejected
 from oms.services.nats import NatsServer
 from oms.shm import names
 from oms.shm import records as R
 from oms.shm.ring import Ring
 
+# the remote sender the intake hears (oms/bus/intake.py: senders, their accounts and rate)
+SENDERS = {"desk": IntakeSender(accounts=[1, 2, 3, 4, 5, 6, 7, 8, 9], rate_per_s=1e6, burst=10**6)}
 OWNERS = {"node-a": [1, 2], "node-b": [3, 4]}
-SUBJECT = "cmd.submit.binance.spot.BTCUSDT"
+SUBJECT = "cmd.desk.submit.binance.spot.BTCUSDT"
 _reply = msgspec.json.Decoder(Reply)
 
 
@@ -43,13 +45,13 @@ def _drain(ring: Ring) -> np.ndarray:
 
 async def test_commands_reach_the_node_owning_their_account(nats_js: NatsServer) -> None:
     rings, routers, conns = {}, {}, []
-    client = await nats.connect(nats_js.url)
+    client = await nats.connect(nats_js.admin_url)
     try:
         for node in OWNERS:
             rings[node] = Ring.create(names.bridge_commands(f"r{uuid.uuid4().hex[:7]}"), R.COMMAND, 1024)
-            nc = await connect_nats(nats_js.url, f"bridge-{node}")
+            nc = await connect_nats(nats_js.admin_url, f"bridge-{node}")
             conns.append(nc)
-            routers[node] = AccountRouter(CommandIntake(rings[node]), node, OWNERS, nc)
+            routers[node] = AccountRouter(CommandIntake(rings[node], senders=SENDERS), node, OWNERS, nc)
             await routers[node].subscribe(nc)
         sent = {1: [], 3: []}
         for coid in range(1, 41):

@@ -33,7 +33,7 @@ def cluster(tmp_path: Path):
 
 async def test_three_nodes_form_one_cluster_with_r3_streams(cluster: NatsCluster) -> None:
     assert len(set(cluster.server_names())) == 3 and cluster.meta_leader() in cluster.server_names()
-    nc = await nats.connect(cluster.urls)
+    nc = await nats.connect(cluster.admin_url.split(","))
     try:
         js = nc.jetstream()
         await js.add_stream(name="R3TEST", subjects=["r3.>"], num_replicas=3)
@@ -51,7 +51,7 @@ async def test_leader_kill_under_load_loses_and_duplicates_nothing(
 ) -> None:
     rate, seconds = (800, 5.0) if CI else (1000, 6.0)
     r = await run_failover(
-        cluster, pg_dsn, redis_server.url, rate=rate, seconds=seconds, tmp=tmp_path / "run"
+        cluster, pg_dsn, redis_server.admin_url, rate=rate, seconds=seconds, tmp=tmp_path / "run"
     )
     with capsys.disabled():
         print(
@@ -106,7 +106,7 @@ def test_services_up_with_a_cluster(tmp_path: Path) -> None:
         assert isinstance(svc, NatsCluster) and svc.healthy() and svc.url.count("nats://") == 3
 
         async def roundtrip() -> bytes:
-            nc = await nats.connect(svc.url.split(","))
+            nc = await nats.connect(svc.admin_url.split(","))
             sub = await nc.subscribe("x")
             await nc.publish("x", b"ok")
             msg = await sub.next_msg(timeout=5)

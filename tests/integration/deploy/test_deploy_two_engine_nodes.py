@@ -22,6 +22,7 @@ import numpy as np
 from oms.bus.bridge import connect_nats
 from oms.bus.intake import CommandIntake, Reply
 from oms.bus.route import AccountRouter
+from oms.bus.settings import IntakeSender
 from oms.services.nats import NatsServer
 from oms.shm import names
 from oms.shm import records as R
@@ -29,6 +30,8 @@ from oms.shm.ring import open_ring
 from oms.testing import eventually_async
 from tests.integration.conn.conftest import SPOT_BTC, Connector
 
+# the remote sender the intake hears (oms/bus/intake.py: senders, their accounts and rate)
+SENDERS = {"desk": IntakeSender(accounts=[1, 2, 3, 4], rate_per_s=1e6, burst=10**6)}
 OWNERS = {"node-a": [1], "node-b": [3]}
 KEYS = {
     "node-a": ("scale-key-a", "scale-secret-a-0123456789abcdef"),
@@ -121,14 +124,16 @@ async def test_orders_for_accounts_on_two_nodes_fill_once_each(
         sim.call(sim.sim.add_api_key, key, secret)
     nodes = {n: Node(n, sim, tmp_path) for n in OWNERS}
     conns = []
-    client = await nats.connect(nats_js.url)
+    client = await nats.connect(nats_js.admin_url)
     try:
         for node in nodes.values():
             node.ready()
             node.conn.start()
-            nc = await connect_nats(nats_js.url, f"bridge-{node.name}")
+            nc = await connect_nats(nats_js.admin_url, f"bridge-{node.name}")
             conns.append(nc)
-            await AccountRouter(CommandIntake(node.cmds), node.name, OWNERS, nc).subscribe(nc)
+            await AccountRouter(CommandIntake(node.cmds, senders=SENDERS), node.name, OWNERS, nc).subscribe(
+                nc
+            )
         await eventually_async(
             lambda: all((n.poll(), n.bbo)[1] for n in nodes.values()), 120, max_interval=0.1
         )
@@ -143,7 +148,7 @@ async def test_orders_for_accounts_on_two_nodes_fill_once_each(
             r = _reply.decode(
                 (
                     await client.request(
-                        "cmd.submit.binance.spot.BTCUSDT", msgspec.json.encode(body), timeout=5
+                        "cmd.desk.submit.binance.spot.BTCUSDT", msgspec.json.encode(body), timeout=5
                     )
                 ).data
             )

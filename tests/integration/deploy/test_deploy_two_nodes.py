@@ -68,7 +68,7 @@ async def _two_nodes(nats_url: str, dsn: str, redis_url: str, tmp_path, sources:
 async def test_events_of_two_nodes_all_reach_the_one_recorder(
     nats_js: NatsServer, pg_dsn: str, redis_server: RedisServer, tmp_path
 ) -> None:
-    rows = await _two_nodes(nats_js.url, pg_dsn, redis_server.url, tmp_path, (1001, 1002))
+    rows = await _two_nodes(nats_js.admin_url, pg_dsn, redis_server.admin_url, tmp_path, (1001, 1002))
     assert rows == 2 * N
     stored = pg_count(
         pg_dsn,
@@ -81,7 +81,7 @@ async def test_without_node_ids_the_second_node_is_lost(
     nats_js: NatsServer, pg_dsn: str, redis_server: RedisServer, tmp_path
 ) -> None:
     """Why event_source exists: the same (source, seq) from two nodes is stored once, the rest dropped."""
-    rows = await _two_nodes(nats_js.url, pg_dsn, redis_server.url, tmp_path, (0, 0))
+    rows = await _two_nodes(nats_js.admin_url, pg_dsn, redis_server.admin_url, tmp_path, (0, 0))
     assert rows == N
 
 
