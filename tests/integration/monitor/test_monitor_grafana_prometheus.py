@@ -109,7 +109,7 @@ async def test_every_panel_query_returns_data_from_a_real_prometheus(
 ) -> None:
     import nats
 
-    nc = await nats.connect(monitor_nats.url)
+    nc = await nats.connect(monitor_nats.admin_url)
     js = nc.jetstream()
     await js.add_stream(name="GRAFTEST", subjects=["graftest.>"])
     for i in range(10):

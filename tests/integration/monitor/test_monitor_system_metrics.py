@@ -35,7 +35,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_cpu_rss_nats_jetstream_rejects_and_exchange_health(monitor_nats: NatsServer) -> None:
     import nats
 
-    nc = await nats.connect(monitor_nats.url)
+    nc = await nats.connect(monitor_nats.admin_url)
     js = nc.jetstream()
     await js.add_stream(name="LATTEST", subjects=["lattest.>"])
     for i in range(25):
