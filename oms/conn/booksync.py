@@ -1,16 +1,14 @@
-"""Connector room: keeps a local order book in step with a venue's diff stream (Binance's procedure).
+"""Connector room: keeps a local order book in step with a venue's diff stream.
 
-Touches nothing; the connector feeds it depth events and REST snapshots and gets back what to do.
-
-Binance's documented procedure, spot (`market="spot"`):
-  1. buffer events until a snapshot arrives; 2. if snapshot.lastUpdateId < first buffered U, fetch
-  again; 3. drop events with u <= lastUpdateId; 4. the first applied event has
-  U <= lastUpdateId+1 <= u; 5. every later event has U == previous u + 1, else gap -> resync.
-USD-M futures (`market="usdm"`): drop u < lastUpdateId; first applied has U <= lastUpdateId <= u;
-every later event has pu == previous u, else gap -> resync.
+Touches nothing; the connector feeds it depth diffs and REST snapshots and gets back what to do. The
+procedure is the same for every venue — buffer diffs until a snapshot arrives; fetch again if the
+snapshot does not reach the first buffered diff; drop stale diffs; the first applied diff must bridge
+the snapshot; every later diff must continue the previous one, else gap -> reset and resync — and the
+venue's sequencing rule (`oms.venues.interface.BookRule`, from the adapter) says what "reach", "stale",
+"bridge" and "continue" mean (Binance spot U/u, USD-M pu; Bybit and OKX have their own).
 
 Quantities are absolute (0 removes a level). Prices/quantities are kept as int64 ticks/lots through
-the `to_ticks`/`to_lots` converters the instrument registry provides, so the book compares exactly.
+the instrument's converters, so the book compares exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from oms.venues.interface import BookRule, DepthDiff
 
 
 class SyncState(enum.Enum):
@@ -32,19 +32,9 @@ class Action(enum.Enum):
     NEED_SNAPSHOT = "need_snapshot"  # fetch a (new) REST snapshot
 
 
-@dataclass(frozen=True, slots=True)
-class DepthEvent:
-    first_id: int  # U
-    last_id: int  # u
-    prev_last_id: int  # pu (futures); -1 on spot
-    bids: Sequence[tuple[str, str]]
-    asks: Sequence[tuple[str, str]]
-    ts_ms: int = 0
-
-
 @dataclass(slots=True)
 class BookSync:
-    market: str = "spot"
+    rule: BookRule
     to_ticks: Callable[[str], int] = field(default=lambda s: int(Decimal(s) * 10**8))
     to_lots: Callable[[str], int] = field(default=lambda s: int(Decimal(s) * 10**8))
     max_buffer: int = 10_000
@@ -52,17 +42,13 @@ class BookSync:
     last_id: int = -1
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
-    buffer: list[DepthEvent] = field(default_factory=list)
+    buffer: list[DepthDiff] = field(default_factory=list)
     gaps: int = 0
     resyncs: int = 0
     last_changes: list[tuple[int, int, int]] = field(default_factory=list)  # (side, ticks, lots)
 
-    def __post_init__(self) -> None:
-        if self.market not in ("spot", "usdm", "coinm"):
-            raise ValueError(f"BookSync market must be spot, usdm or coinm, got {self.market!r}")
-
     # --- feeding -----------------------------------------------------------------------------
-    def on_event(self, ev: DepthEvent) -> Action:
+    def on_event(self, ev: DepthDiff) -> Action:
         if self.state is SyncState.WAITING_SNAPSHOT:
             self.buffer.append(ev)
             if len(self.buffer) > self.max_buffer:
@@ -80,13 +66,10 @@ class BookSync:
         self, last_update_id: int, bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]
     ) -> Action:
         """Install a REST snapshot and replay the buffered diffs that follow it."""
-        if self.buffer:
-            # the snapshot must reach the first buffered diff: spot U <= lid+1, futures U <= lid;
-            # an older snapshot leaves a hole between it and the stream -> fetch again
-            first = self.buffer[0].first_id
-            reach = last_update_id + 1 if self.market == "spot" else last_update_id
-            if reach < first:
-                return Action.NEED_SNAPSHOT
+        # the snapshot must reach the first buffered diff (the venue's rule says how); an older
+        # snapshot leaves a hole between it and the stream -> fetch again
+        if self.buffer and not self.rule.reaches(last_update_id, self.buffer[0]):
+            return Action.NEED_SNAPSHOT
         self.bids = {self.to_ticks(p): self.to_lots(q) for p, q in bids if self.to_lots(q) > 0}
         self.asks = {self.to_ticks(p): self.to_lots(q) for p, q in asks if self.to_lots(q) > 0}
         self.last_id = last_update_id
@@ -110,20 +93,16 @@ class BookSync:
         return Action.APPLIED
 
     # --- rules -------------------------------------------------------------------------------
-    def _stale(self, ev: DepthEvent) -> bool:
-        return ev.last_id <= self.last_id if self.market == "spot" else ev.last_id < self.last_id
+    def _stale(self, ev: DepthDiff) -> bool:
+        return self.rule.stale(self.last_id, ev)
 
-    def _bridges(self, ev: DepthEvent) -> bool:
-        if self.market == "spot":
-            return ev.first_id <= self.last_id + 1 <= ev.last_id
-        return ev.first_id <= self.last_id <= ev.last_id
+    def _bridges(self, ev: DepthDiff) -> bool:
+        return self.rule.bridges(self.last_id, ev)
 
-    def _continues(self, ev: DepthEvent) -> bool:
-        if self.market == "spot":
-            return ev.first_id == self.last_id + 1
-        return ev.prev_last_id == self.last_id
+    def _continues(self, ev: DepthDiff) -> bool:
+        return self.rule.continues(self.last_id, ev)
 
-    def _apply(self, ev: DepthEvent) -> None:
+    def _apply(self, ev: DepthDiff) -> None:
         changes: list[tuple[int, int, int]] = []
         for side, book, levels in ((1, self.bids, ev.bids), (-1, self.asks, ev.asks)):
             for p, q in levels:

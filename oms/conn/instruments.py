@@ -39,8 +39,12 @@ class Inst:
     def venue_id(self) -> int:
         return ids.VENUES[self.venue]
 
-    def to_ticks(self, s: str | Decimal) -> int:
+    def to_ticks(self, s: str | Decimal, nearest: bool = False) -> int:
+        """Exact ticks; `nearest=True` rounds half-even instead (for values venues publish off the
+        grid, such as mark prices)."""
         v = Decimal(s) / self.tick_size
+        if nearest:
+            return int(v.to_integral_value())
         if v != v.to_integral_value():
             raise ValueError(f"{self.symbol}: price {s} is not a multiple of tick {self.tick_size}")
         return int(v)

@@ -55,6 +55,7 @@ class Tracked:
     old_oids: set[int] = field(
         default_factory=set
     )  # venue ids before a cancel-replace (their trades are ours)
+    cancel_wanted: bool = False  # a cancel was taken from the ring (re-sent at restart while open)
 
 
 class Journal:
@@ -118,6 +119,8 @@ class Journal:
         elif op == "fill":
             t.trades.add(int(r["t"]))
             t.cum += int(r.get("q", 0))
+        elif op == "cxl":
+            t.cancel_wanted = True
         elif op == "cum":
             t.cum = int(r["q"])
         elif op == "end":
@@ -166,6 +169,12 @@ class Journal:
     def filled(self, t: Tracked, trade_id: int, lots: int) -> None:
         """Record a fill already applied to `t` (trade id added, cum raised) and sent."""
         self._write({"op": "fill", "id": t.oms_id, "t": trade_id, "q": lots})
+
+    def cancel_wanted(self, t: Tracked) -> None:
+        """Write-ahead of a cancel command: kept so a restart re-sends it if the order is still open."""
+        if not t.cancel_wanted:
+            t.cancel_wanted = True
+            self._write({"op": "cxl", "id": t.oms_id})
 
     def ended(self, t: Tracked, kind: int) -> None:
         t.terminal = kind
@@ -248,6 +257,8 @@ def _records_of(t: Tracked) -> list[dict]:
         out.append({"op": "fill", "id": t.oms_id, "t": tr, "q": 0})
     if t.cum:
         out.append({"op": "cum", "id": t.oms_id, "q": t.cum})
+    if t.cancel_wanted:
+        out.append({"op": "cxl", "id": t.oms_id})
     if t.terminal:
         out.append({"op": "end", "id": t.oms_id, "k": t.terminal, "ts": t.ended_ms})
     return out

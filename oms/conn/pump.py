@@ -1,7 +1,13 @@
 """Connector room: the asyncio edge over SPSC rings (commands in, events and market data out).
 
 Touches the rings it is given. Reading: `CommandPump.batches()` polls the command ring without
-blocking the event loop — a short spin when records keep coming, then `asyncio.sleep` steps that grow
+blocking the event loop. Write-ahead: a batch is read without releasing its slots; they are released
+only when the consumer asks for the next batch, i.e. after it handled this one (the executor journals
+every command before `dispatch()` returns). A process killed in between leaves the commands in the ring;
+the next consumer reads them again and the journal recognises them (a submit already journaled is not
+sent twice, a cancel is idempotent).
+
+Polling — a short spin when records keep coming, then `asyncio.sleep` steps that grow
 to `max_sleep_s` while records came recently (`hot_s`), and to `idle_sleep_s` after that, so a
 connector on a shared core never burns it. Writing: `RingWriter`
 never drops a record: when the ring is full it waits (counting the stall) until the consumer frees
@@ -16,6 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from oms.shm.ring import available, read_seq, release
 
 
 @dataclass(slots=True)
@@ -47,14 +55,22 @@ class CommandPump:
     async def batches(self) -> AsyncIterator[np.ndarray]:
         sleep = 0.0
         last = time.monotonic()
+        ring = self.ring
+        if not getattr(ring, "_is_consumer", True):
+            ring.register_consumer()
+        mask = np.int64(len(ring.buf) - 1)
+        cap = len(self.out)
         while not self._stopped:
-            n = self.ring.consume(self.out)
+            n = min(int(available(ring.ctrl)), cap)
             if n:
                 sleep = 0.0
                 last = time.monotonic()
                 self.stats.batches += 1
                 self.stats.records += n
-                yield self.out[:n].copy()
+                idx = (np.arange(n, dtype=np.int64) + int(read_seq(ring.ctrl))) & mask
+                batch = ring.buf[idx]  # a copy; the slots stay ours until released
+                yield batch
+                release(ring.ctrl, np.uint64(n))  # handled (journaled): the producer may reuse the slots
                 await asyncio.sleep(0)  # let the sends we just started make progress
                 continue
             cap = self.max_sleep_s if time.monotonic() - last < self.hot_s else self.idle_sleep_s

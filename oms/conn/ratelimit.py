@@ -3,9 +3,9 @@
 Touches one small file in /dev/shm per API key (`oms.rl.<sha256(key)[:16]>`, never the key itself),
 mmap'ed and guarded by `fcntl.flock` (released by the kernel if a holder dies, unlike a semaphore).
 
-Each limit is a fixed window aligned like the venue's (`now_ms // interval_ms`), as Binance counts
-them. Before a request the caller reserves its weight (`acquire`); after it, the venue's headers
-(`X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`, ...) are authoritative and raise the count if the
+Each limit is a fixed window aligned like the venue's (`now_ms // interval_ms`), as venues count
+them. Before a request the caller reserves its weight (`acquire`); after it, the venue's usage headers
+(named by the adapter, `Limit.header`) are authoritative and raise the count if the
 venue counted more (other processes, other hosts behind the same IP). A `safety` fraction keeps
 headroom for answers still in flight. A 429/418 blocks every process until its Retry-After, so load
 earns a 429 at worst, never the 418 ban that follows ignored 429s.
@@ -23,65 +23,15 @@ import mmap
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 import numpy as np
+
+from oms.venues.interface import Limit
 
 _MAGIC = 0x4F4D535F524C3031  # "OMS_RL01"
 _HDR = 4
 _PER = 4
 MAX_LIMITS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """One venue limit: `kind` is "weight" or "orders"; `header` the response header that reports it."""
-
-    kind: str
-    interval_ms: int
-    limit: int
-    header: str
-
-
-# Binance's published limits (exchangeInfo.rateLimits) and the headers that report them.
-BINANCE_SPOT_LIMITS = (
-    Limit("weight", 60_000, 6000, "x-mbx-used-weight-1m"),
-    Limit("orders", 10_000, 100, "x-mbx-order-count-10s"),
-    Limit("orders", 86_400_000, 200_000, "x-mbx-order-count-1d"),
-)
-BINANCE_USDM_LIMITS = (
-    Limit("weight", 60_000, 2400, "x-mbx-used-weight-1m"),
-    Limit("orders", 10_000, 300, "x-mbx-order-count-10s"),
-    Limit("orders", 60_000, 1200, "x-mbx-order-count-1m"),
-)
-
-
-def limits_from_exchange_info(rate_limits: list[Mapping[str, object]]) -> tuple[Limit, ...]:
-    """Build limits from Binance's `exchangeInfo.rateLimits` (the venue's own numbers at run time)."""
-    unit = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
-    letter = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
-    out = []
-    for rl in rate_limits:
-        typ, interval, num = str(rl["rateLimitType"]), str(rl["interval"]), int(rl["intervalNum"])  # type: ignore[arg-type]
-        if typ == "REQUEST_WEIGHT":
-            out.append(
-                Limit(
-                    "weight",
-                    unit[interval] * num,
-                    int(rl["limit"]),
-                    f"x-mbx-used-weight-{num}{letter[interval]}",
-                )
-            )  # type: ignore[arg-type]
-        elif typ == "ORDERS":
-            out.append(
-                Limit(
-                    "orders",
-                    unit[interval] * num,
-                    int(rl["limit"]),
-                    f"x-mbx-order-count-{num}{letter[interval]}",
-                )
-            )  # type: ignore[arg-type]
-    return tuple(out[:MAX_LIMITS])
 
 
 class RateBudget:

@@ -1,4 +1,5 @@
-"""Connector room: one Binance connector process's parts wired together (rings, REST, streams, stats).
+"""Connector room: one venue connector process's parts wired together (rings, REST, streams, stats).
+Venue-neutral: the venue is an adapter from the registry (oms/venues/registry.py).
 
 Touches the connector's rings (commands in, exec events and market data out), the BBO table (its
 instruments' rows), the venue (REST + WebSockets), its journal file, and its stats file / the
@@ -28,21 +29,21 @@ from oms import log
 from oms.config.model import OmsConfig
 from oms.conn import settings as CS
 from oms.conn.backoff import Backoff
+from oms.conn.executor import Executor
 from oms.conn.health import Health, HealthState
 from oms.conn.instruments import Instruments
 from oms.conn.journal import Journal
+from oms.conn.marketdata import MarketData
 from oms.conn.pump import CommandPump, RingWriter
-from oms.conn.rest import Endpoints, VenueRest, limits_from_config
+from oms.conn.reconcile import Reconciler
+from oms.conn.rest import VenueRest, limits_from_config
+from oms.conn.userstream import UserStream
 from oms.errors import ConfigError, OmsError
 from oms.shm import names
 from oms.shm import records as R
 from oms.shm.ring import open_ring
 from oms.shm.table import BboTable
-from oms.venues.binance import futures_controls
-from oms.venues.binance.execution import Executor
-from oms.venues.binance.market_data import MarketData
-from oms.venues.binance.reconcile import Reconciler
-from oms.venues.binance.user_stream import UserStream
+from oms.venues.interface import VenueAdapter
 
 _log = log.get(__name__)
 Creds = Callable[[], tuple[int, str, str]]
@@ -99,39 +100,52 @@ def credentials(cfg: OmsConfig, exchange: str) -> tuple[Creds, Any]:
     return (lambda: holder.client), holder
 
 
+def exchange_files(cfg: OmsConfig, venue: str, markets: list[str]) -> dict[str, Any]:
+    """market → exchange file for this venue: files are found by their `venue` and `market` keys (so
+    `okx_swap.toml` serves OKX market "swap"), not by a file-name pattern."""
+    out = {m: x for m in markets for x in cfg.exchanges.values() if x.venue == venue and x.market == m}
+    missing = [m for m in markets if m not in out]
+    if missing:
+        have = sorted(f"{x.venue}/{x.market}" for x in cfg.exchanges.values() if x.venue == venue)
+        raise ConfigError(
+            f"[connector] markets lists {missing} for venue {venue!r} but configs/exchanges/ has no file "
+            f"with venue = {venue!r} and market = that (files for {venue}: {', '.join(have) or 'none'}); "
+            "copy configs/exchanges/_template.toml"
+        )
+    return out
+
+
 class ConnectorService:
     def __init__(
         self,
         cfg: OmsConfig,
         st: CS.Settings,
-        venue: str,
+        adapter: VenueAdapter,
         prefix: str,
         instruments: Instruments,
         creds: Creds,
         holder: Any = None,
     ) -> None:
-        if venue != "binance":
-            raise ConfigError(f"--venue {venue!r}: only binance has a connector in this build")
+        venue = adapter.name
+        self.adapter = adapter
         self.cfg, self.st, self.venue, self.prefix = cfg, st, venue, prefix
-        self.markets = tuple(m for m in st.markets if f"{venue}_{m}" in cfg.exchanges)
-        missing = [m for m in st.markets if f"{venue}_{m}" not in cfg.exchanges]
-        if missing:
+        wanted = [m for m in (st.markets or list(adapter.markets))]
+        bad = [m for m in wanted if m not in adapter.markets]
+        if bad:
             raise ConfigError(
-                f"[connector] markets lists {missing} but configs/exchanges has no "
-                f"{', '.join(f'{venue}_{m}.toml' for m in missing)}"
+                f"[connector] markets {bad} are not markets of {venue} (it has {', '.join(adapter.markets)})"
             )
-        self.x = {m: cfg.exchanges[f"{venue}_{m}"] for m in self.markets}
+        self.x = exchange_files(cfg, venue, wanted)
+        self.markets = tuple(wanted)
         self.instruments = instruments
         self.holder = holder
         self.has_keys = bool(creds()[1])
-        ep = Endpoints(
-            spot_rest=cfg.exchanges[f"{venue}_spot"].rest_url if f"{venue}_spot" in cfg.exchanges else "",
-            usdm_rest=cfg.exchanges[f"{venue}_usdm"].rest_url if f"{venue}_usdm" in cfg.exchanges else "",
-        )
         rw = st.recv_window_ms or max(x.recv_window_ms for x in self.x.values())
+        transport = adapter.transport(creds, {m: x.rest_url for m, x in self.x.items()}, rw)
         self.rest = VenueRest(
-            creds,
-            ep,
+            adapter,
+            transport,
+            self.markets,
             recv_window_ms=rw,
             timeout_s=st.request_timeout_s,
             max_inflight=st.max_inflight,
@@ -149,7 +163,9 @@ class ConnectorService:
         self.md_w = RingWriter(self.md)
         jdir = cfg.resolve_path(st.journal_dir)
         self.journal = Journal(jdir / f"conn-{venue}.journal", keep_s=st.reconcile_lookback_s)
-        self.ex = Executor(self.rest, instruments, self.journal, self.exec_w.write, markets=self.markets)
+        self.ex = Executor(
+            adapter, self.rest, instruments, self.journal, self.exec_w.write, markets=self.markets
+        )
         self.recon = Reconciler(self.ex, on_unknown=st.on_unknown_order, lookback_s=st.reconcile_lookback_s)
         self.health = HealthState(venue)
         self.health.listeners.append(lambda h: _log.info("health %s: %s", h.state.name, h.reason))
@@ -194,8 +210,9 @@ class ConnectorService:
                     _log.warning("%s: venue unreachable (%s); retrying", m, e)
                     await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
             else:
-                raise OmsError(f"binance {m}: REST never answered at {self.x[m].rest_url}")
-            limits = await self.rest.load_limits(m, limits_from_config(self.x[m].rate_limits))
+                raise OmsError(f"{self.venue} {m}: REST never answered at {self.x[m].rest_url}")
+            fallback = limits_from_config(self.x[m].rate_limits, self.adapter.limit_header)
+            limits = await self.rest.load_limits(m, fallback)
             self.rest.setup_budget(m, limits)
         self.health.update(rest_ok=True)
 
@@ -209,11 +226,12 @@ class ConnectorService:
                 bo = Backoff(st.reconnect_base_s, st.reconnect_cap_s)
                 if self.has_keys:
                     us = UserStream(
+                        self.adapter,
                         m,
                         self.rest,
                         self.x[m].ws_url,
                         self.ex.on_report,
-                        self._on_connected,
+                        self.recon.run,
                         self._on_user,
                         keepalive_s=st.listen_key_keepalive_s,
                         heartbeat_s=st.ws_heartbeat_s,
@@ -228,6 +246,7 @@ class ConnectorService:
                 ]
                 if st.market_data and insts:
                     md = MarketData(
+                        self.adapter,
                         m,
                         self.rest,
                         self.x[m].ws_url,
@@ -267,19 +286,6 @@ class ConnectorService:
         await self.close()
         return 0
 
-    async def _on_connected(self, market: str) -> None:
-        """A user data stream (re)connected: reconcile orders, then (USD-M) report the venue's leverage,
-        margin type, liquidation price and margin of each served symbol, so the engine's margin check
-        uses the venue's leverage after every start and reconnect."""
-        await self.recon.run(market)
-        if market == futures_controls.MARKET:
-            try:
-                syms = set(self.x[market].symbols) or None
-                n = await futures_controls.report_all(self.rest.call, self.instruments, self.ex.emit, syms)
-                _log.info("%s: position settings of %d symbols reported", market, n)
-            except OmsError as e:
-                _log.warning("%s: position settings not read (%s); the next reconnect retries", market, e)
-
     async def _commands(self) -> None:
         last_beat = 0.0
         async for batch in self.pump.batches():
@@ -305,7 +311,7 @@ class ConnectorService:
         opens = self.journal.open_orders()
         _log.info("cancelling %d open orders before exit", len(opens))
         await asyncio.wait_for(
-            asyncio.gather(*(self.ex._locked_cancel(t) for t in opens), return_exceptions=True),
+            asyncio.gather(*(self.ex.locked_cancel(t) for t in opens), return_exceptions=True),
             self.st.shutdown_grace_s,
         )
 

@@ -16,9 +16,8 @@ UNKNOWN_POLICIES = ("report", "adopt", "cancel")
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`[connector]`: markets served, rings, timeouts, reconciliation and shutdown policy."""
 
-    markets: list[str] = msgspec.field(
-        default_factory=lambda: ["spot", "usdm"]
-    )  # which <venue>_<market> exchange files this process serves
+    # markets served (each needs an exchange file with this venue and market); [] = all of the adapter's
+    markets: list[str] = msgspec.field(default_factory=list)
     instruments: str = ""  # TOML [[instrument]] file (same format as the engine's --instruments)
     ring_capacity: int = 1 << 14  # used when this process has to create a missing ring
     bbo_rows: int = 4096  # BBO table rows when this process has to create the table
@@ -47,10 +46,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 def validate(s: Settings) -> list[tuple[str, object, str]]:
     bad: list[tuple[str, object, str]] = []
     for m in s.markets:
-        if m not in ("spot", "usdm"):
-            bad.append(("markets", m, "must list only spot and/or usdm (the Binance markets served)"))
-    if not s.markets:
-        bad.append(("markets", s.markets, "must name at least one market"))
+        if not isinstance(m, str) or not m.isidentifier():
+            bad.append(("markets", m, "must be market names such as spot, usdm, linear, swap"))
     if s.ring_capacity < 64 or s.ring_capacity & (s.ring_capacity - 1):
         bad.append(("ring_capacity", s.ring_capacity, "must be a power of two >= 64"))
     if not 1 <= s.bbo_rows <= 1 << 24:

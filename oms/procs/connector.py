@@ -31,7 +31,7 @@ _log = log.get("oms.procs.connector")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="oms.procs.connector", description=__doc__.splitlines()[0])
-    p.add_argument("--venue", required=True, help="venue to serve (binance)")
+    p.add_argument("--venue", required=True, help="registered venue to serve (see `oms venues`)")
     p.add_argument("--config", default=os.environ.get("OMS_CONFIG"), help="path to oms.toml")
     p.add_argument(
         "--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="shm prefix (default [node].shm_prefix)"
@@ -45,10 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> int:
     from oms.config import load
-    from oms.conn.service import ConnectorService, credentials
+    from oms.conn.service import ConnectorService, credentials, exchange_files
+    from oms.venues.registry import default_registry
 
-    if args.venue != "binance":
-        raise OmsError(f"--venue {args.venue!r}: this build has a connector for binance only")
+    adapter = default_registry().get(args.venue)
     cfg = load(args.config)
     st: CS.Settings = cfg.section(CS.SECTION)
     prefix = args.prefix or cfg.node.shm_prefix
@@ -74,13 +74,10 @@ async def run(args: argparse.Namespace) -> int:
             if attempt == 0:
                 _log.warning("%s; waiting up to 60 s for it to be filled", e)
             await asyncio.sleep(1.0)
-    exchange = next((f"{args.venue}_{m}" for m in st.markets if f"{args.venue}_{m}" in cfg.exchanges), None)
-    if exchange is None:
-        raise OmsError(
-            f"no configs/exchanges/{args.venue}_<market>.toml for [connector] markets {st.markets}"
-        )
+    files = exchange_files(cfg, args.venue, st.markets or list(adapter.markets))
+    exchange = next(k for k, x in cfg.exchanges.items() if x is next(iter(files.values())))
     creds, holder = credentials(cfg, exchange)
-    svc = ConnectorService(cfg, st, args.venue, prefix, insts, creds, holder)
+    svc = ConnectorService(cfg, st, adapter, prefix, insts, creds, holder)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, svc.stop)

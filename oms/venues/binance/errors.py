@@ -4,7 +4,9 @@ the numbering. Table only; no logic.
 
 from __future__ import annotations
 
-R, T, U, UM = "rejected", "transient", "unknown", "unknown_if_mutating"
+from oms.venues.interface import ErrorTable
+
+R, T, U, UM, CLOCK = "rejected", "transient", "unknown", "unknown_if_mutating", "clock"
 
 CODES: dict[str, tuple[str, str]] = {
     "-1000": (UM, "UNKNOWN: an unknown error occurred while processing the request"),
@@ -19,7 +21,7 @@ CODES: dict[str, tuple[str, str]] = {
     "-1015": (T, "TOO_MANY_ORDERS: order rate limit"),
     "-1016": (T, "SERVICE_SHUTTING_DOWN"),
     "-1020": (R, "UNSUPPORTED_OPERATION"),
-    "-1021": (T, "INVALID_TIMESTAMP: resync the clock and retry"),
+    "-1021": (CLOCK, "INVALID_TIMESTAMP: resync the clock and retry"),
     "-1022": (R, "INVALID_SIGNATURE"),
     "-1100": (R, "ILLEGAL_CHARS"),
     "-1101": (R, "TOO_MANY_PARAMETERS"),
@@ -78,3 +80,5 @@ CODES: dict[str, tuple[str, str]] = {
 MESSAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "-2010": (("Market is closed", T), ("Too many requests", T)),
 }
+
+ERRORS = ErrorTable("binance", CODES, MESSAGES)

@@ -1,43 +1,33 @@
-"""Binance connector room: depth diff streams + REST snapshots → book deltas and BBO (ring and table).
+"""Venues room (binance): the data client — combined-stream URL, stream payloads → values, REST depth
+snapshots, and Binance's book sequencing rule (spot U/u, USD-M pu).
 
-Touches one combined-stream WebSocket per market (`<sym>@depth@100ms`, and `<sym>@markPrice@1s` on
-USD-M), the REST depth snapshot (through `VenueRest`, so it counts against the shared budget), the
-market data ring (`emit`) and the shared BBO table (`bbo.write`). Each symbol's book is kept by
-`oms.conn.booksync.BookSync` (Binance's documented procedure: buffer, snapshot, U/u checks on spot,
-pu on USD-M); a gap resets the book and fetches a new snapshot. What goes to the ring:
+Touches the venue only through the runtime's `RestGate` (the snapshot). Streams per symbol:
+`<sym>@depth@100ms` and `<sym>@aggTrade` (trades feed VWAP), plus `<sym>@markPrice@1s` on USD-M.
+Payloads go through the fixture-tested parsers of `parse.py`.
 
-- after a snapshot: MD_DELTA records for every level, the first flagged MD_FLAG_CLEAR (consumers
-  drop the instrument's book), the last MD_FLAG_LAST;
-- after each applied diff: one MD_DELTA per changed level (qty 0 removes), the last MD_FLAG_LAST;
-- then an MD_BBO record when the top of book changed, and MD_MARK for each USD-M mark price.
-`seq` is the venue's update id (u), so a consumer can compare a book with the venue at one id.
-The ring is never waited on: when it is full the records that do not fit are counted as drops and
-that book is sent again whole (MD_FLAG_CLEAR) with its next update, while the BBO table keeps
-being written.
+Binance's documented procedure, spot: drop diffs with u <= lastUpdateId; the first applied has
+U <= lastUpdateId+1 <= u; every later one has U == previous u + 1. USD-M: drop u < lastUpdateId; the
+first applied has U <= lastUpdateId <= u; every later one has pu == previous u. A snapshot must reach
+the first buffered diff (spot U <= lastUpdateId+1, USD-M U <= lastUpdateId), else fetch again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-import numpy as np
-
-from oms import log
-from oms.conn.backoff import Backoff
-from oms.conn.booksync import Action, BookSync, DepthEvent
-from oms.conn.instruments import Inst
-from oms.conn.rest import VenueRest
-from oms.errors import OmsError
-from oms.shm import records as R
-
-_log = log.get(__name__)
+from oms.errors import Rejected
+from oms.venues.binance import parse
+from oms.venues.interface import (
+    BookRule,
+    BookSnapshot,
+    DepthDiff,
+    MarketMessage,
+    MarkUpdate,
+    RestGate,
+    TradeTick,
+)
 
 
 def stream_base(ws_url: str) -> str:
@@ -52,265 +42,85 @@ def snapshot_weight(market: str, limit: int) -> int:
     return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
 
 
-@dataclass(slots=True)
-class MdStats:
-    connects: int = 0
-    reconnects: int = 0
-    diffs: int = 0
-    snapshots: int = 0
-    gaps: int = 0
-    records: int = 0
-    ring_drops: int = 0  # records the full md ring refused (that book is re-sent whole once there is room)
-    bbo_updates: int = 0
-    last_error: str = ""
+@dataclass(frozen=True)
+class SpotRule:
+    def stale(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.last_id <= last_id
+
+    def bridges(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.first_id <= last_id + 1 <= ev.last_id
+
+    def continues(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.first_id == last_id + 1
+
+    def reaches(self, snapshot_id: int, first_buffered: DepthDiff) -> bool:
+        return first_buffered.first_id <= snapshot_id + 1
 
 
-class MarketData:
-    """All of one market's subscribed books on one WebSocket."""
+@dataclass(frozen=True)
+class FuturesRule:
+    def stale(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.last_id < last_id
 
-    def __init__(
-        self,
-        market: str,
-        rest: VenueRest,
-        ws_url: str,
-        instruments: list[Inst],
-        emit: Callable[[np.ndarray], int],
-        bbo_write: Callable[[int, int, int, int, int, int, int], None] | None,
-        on_state: Callable[[str, bool], None],
-        *,
-        depth_levels: int = 1000,
-        heartbeat_s: float = 20.0,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self.market = market
-        self.rest = rest
-        self.base = stream_base(ws_url)
-        self.insts = {i.symbol: i for i in instruments}
-        self.emit = emit
-        self.bbo_write = bbo_write
-        self.on_state = on_state
-        self.depth_levels = depth_levels
-        self.heartbeat_s = heartbeat_s
-        self.backoff = backoff or Backoff(0.2, 10.0)
-        self.books = {
-            s: BookSync(market=market, to_ticks=i.to_ticks, to_lots=i.to_lots) for s, i in self.insts.items()
-        }
-        self.marks: dict[str, int] = {}
-        self.last_bbo: dict[str, tuple[int, int, int, int]] = {}
-        self.stats = MdStats()
-        self.connected = False
-        self._fetching: set[str] = set()
-        self._dirty: set[str] = set()  # books whose last update did not fit in the ring
-        self._stop = asyncio.Event()
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._tasks: set[asyncio.Task] = set()
+    def bridges(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.first_id <= last_id <= ev.last_id
 
-    @property
-    def synced(self) -> bool:
-        return self.connected and all(b.synced for b in self.books.values())
+    def continues(self, last_id: int, ev: DepthDiff) -> bool:
+        return ev.prev_id == last_id
 
-    def _url(self) -> str:
+    def reaches(self, snapshot_id: int, first_buffered: DepthDiff) -> bool:
+        return first_buffered.first_id <= snapshot_id
+
+
+def _lv(rows: list[tuple[Any, Any]]) -> list[tuple[str, str]]:
+    return [(str(p), str(q)) for p, q in rows]
+
+
+class BinanceData:
+    """The data face of the Binance adapter."""
+
+    def stream_url(self, market: str, ws_url: str, symbols: Sequence[str], channels: Sequence[str]) -> str:
         names = []
-        for s in self.insts:
-            names.append(f"{s.lower()}@depth@100ms")
-            if self.market == "usdm":
-                names.append(f"{s.lower()}@markPrice@1s")
-        return f"{self.base}/stream?streams={'/'.join(names)}"
+        for s in symbols:
+            low = s.lower()
+            if "depth" in channels:
+                names.append(f"{low}@depth@100ms")
+            if "trades" in channels:
+                names.append(f"{low}@aggTrade")
+            if "mark" in channels and market == "usdm":
+                names.append(f"{low}@markPrice@1s")
+        return f"{stream_base(ws_url)}/stream?streams={'/'.join(names)}"
 
-    async def run(self, session: aiohttp.ClientSession) -> None:
-        while not self._stop.is_set():
-            try:
-                async with session.ws_connect(self._url(), heartbeat=self.heartbeat_s, autoping=True) as ws:
-                    self._ws = ws
-                    self.connected = True
-                    self.stats.connects += 1
-                    self.backoff.reset()
-                    _log.info("%s market data connected (%d books)", self.market, len(self.books))
-                    for sym in self.books:  # diffs buffer meanwhile; a quiet book needs no diff to start
-                        self._want_snapshot(sym)
-                    async for msg in ws:
-                        if msg.type != aiohttp.WSMsgType.TEXT:
-                            if msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
-                                break
-                            continue
-                        await self._handle(msg.data)
-            except (TimeoutError, OmsError, aiohttp.ClientError, OSError) as e:
-                self.stats.last_error = str(e)
-                _log.warning("%s market data: %s", self.market, e)
-            finally:
-                self._ws = None
-                if self.connected:
-                    self.stats.reconnects += 1
-                self.connected = False
-                for b in self.books.values():
-                    b._reset()  # a new connection starts from a new snapshot
-                self.on_state(self.market, False)
-            if self._stop.is_set():
-                break
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.backoff.next())
-
-    async def _handle(self, text: str) -> None:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            return
+    def parse_market(self, market: str, msg: dict[str, Any]) -> list[MarketMessage]:
         data = msg.get("data", msg)
         if not isinstance(data, dict):
-            return
+            return []
         e = data.get("e")
-        if e == "depthUpdate":
-            await self._on_depth(data)
-        elif e == "markPriceUpdate":
-            await self._on_mark(data)
+        try:
+            if e == "depthUpdate":
+                d = parse.parse_depth_update(data)
+                pu = d.prev_last_id if d.prev_last_id is not None else -1
+                return [DepthDiff(d.symbol, d.first_id, d.last_id, pu, _lv(d.bids), _lv(d.asks), d.ts_ms)]
+            if e == "aggTrade":
+                t = parse.parse_agg_trade(data)
+                return [TradeTick(t.symbol, t.trade_id, str(t.price), str(t.qty), t.aggressor, t.ts_ms)]
+            if e == "markPriceUpdate":
+                m = parse.parse_mark_price(data)
+                return [MarkUpdate(m.symbol, str(m.mark), m.ts_ms)]
+        except Rejected:
+            return []
+        return []
 
-    async def _on_depth(self, d: dict[str, Any]) -> None:
-        sym = d.get("s", "")
-        book = self.books.get(sym)
-        if book is None:
-            return
-        self.stats.diffs += 1
-        ev = DepthEvent(
-            int(d["U"]), int(d["u"]), int(d.get("pu", -1)), d.get("b", []), d.get("a", []), int(d.get("E", 0))
+    async def snapshot(self, rest: RestGate, market: str, symbol: str, levels: int) -> BookSnapshot:
+        snap = await rest.call(
+            market,
+            "get_order_book" if market == "spot" else "futures_order_book",
+            weight=snapshot_weight(market, levels),
+            signed=False,
+            symbol=symbol,
+            limit=levels,
         )
-        gaps = book.gaps
-        act = book.on_event(ev)
-        if act is Action.APPLIED:
-            await self._publish(sym, book, ev.last_id, ev.ts_ms, clear=False)
-        elif act is Action.NEED_SNAPSHOT or not book.synced:
-            if book.gaps > gaps:
-                self.stats.gaps += 1
-                _log.warning(
-                    "%s %s depth gap at U=%d (book at %d); resyncing",
-                    self.market,
-                    sym,
-                    ev.first_id,
-                    ev.prev_last_id,
-                )
-                self.on_state(self.market, False)
-            self._want_snapshot(sym)
+        return BookSnapshot(int(snap["lastUpdateId"]), snap.get("bids", []), snap.get("asks", []))
 
-    def _want_snapshot(self, sym: str) -> None:
-        if sym in self._fetching:
-            return
-        self._fetching.add(sym)
-        t = asyncio.create_task(self._snapshot(sym))
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
-
-    async def _snapshot(self, sym: str) -> None:
-        book = self.books[sym]
-        try:
-            for attempt in range(10):
-                try:
-                    method = "get_order_book" if self.market == "spot" else "futures_order_book"
-                    snap = await self.rest.call(
-                        self.market,
-                        method,
-                        weight=snapshot_weight(self.market, self.depth_levels),
-                        signed=False,
-                        symbol=sym,
-                        limit=self.depth_levels,
-                    )
-                except OmsError as e:
-                    _log.warning("%s %s snapshot failed: %s", self.market, sym, e)
-                    await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
-                    continue
-                self.stats.snapshots += 1
-                act = book.on_snapshot(int(snap["lastUpdateId"]), snap.get("bids", []), snap.get("asks", []))
-                if act is Action.APPLIED:
-                    await self._publish(sym, book, book.last_id, int(time.time() * 1000), clear=True)
-                    if self.synced:
-                        self.on_state(self.market, True)
-                    return
-                await asyncio.sleep(0.1)  # the snapshot was older than the first buffered diff
-        finally:
-            self._fetching.discard(sym)
-
-    async def _publish(self, sym: str, book: BookSync, update_id: int, ts_ms: int, clear: bool) -> None:
-        inst = self.insts[sym]
-        changes = book.last_changes
-        if sym in self._dirty:  # the consumer missed part of an update: send the whole book again
-            changes = [(1, p, q) for p, q in book.bids.items()] + [(-1, p, q) for p, q in book.asks.items()]
-            clear = True
-            self.last_bbo.pop(sym, None)
-        now = time.time_ns()
-        n = len(changes) + 1
-        recs = np.zeros(max(n, 1) + 1, R.MARKET)
-        i = 0
-        for side, px, lots in changes:
-            r = recs[i]
-            r["kind"] = R.MD_DELTA
-            r["side"] = side
-            r["instrument"] = inst.id
-            r["price"] = px
-            r["qty"] = lots
-            r["seq"] = update_id
-            r["ts_venue_ns"] = ts_ms * 1_000_000
-            r["ts_ns"] = now
-            i += 1
-        if clear:
-            if i == 0:  # an empty book still has to clear the consumer's
-                recs[0]["kind"] = R.MD_DELTA
-                recs[0]["instrument"] = inst.id
-                recs[0]["seq"] = update_id
-                recs[0]["ts_ns"] = now
-                i = 1
-            recs[0]["flags"] |= R.MD_FLAG_CLEAR
-        if i:
-            recs[i - 1]["flags"] |= R.MD_FLAG_LAST
-        bp, bq, ap, aq = book.best()
-        if self.last_bbo.get(sym) != (bp, bq, ap, aq):
-            self.last_bbo[sym] = (bp, bq, ap, aq)
-            r = recs[i]
-            r["kind"] = R.MD_BBO
-            r["instrument"] = inst.id
-            r["price"], r["qty"], r["ask_price"], r["ask_qty"] = bp, bq, ap, aq
-            r["seq"] = update_id
-            r["ts_venue_ns"] = ts_ms * 1_000_000
-            r["ts_ns"] = now
-            i += 1
-            self.stats.bbo_updates += 1
-            if self.bbo_write is not None:
-                self.bbo_write(inst.id, bp, bq, ap, aq, self.marks.get(sym, 0), ts_ms * 1_000_000)
-        if i:
-            # never wait on the ring: a dead or slow consumer must not stop this loop (the BBO table
-            # above stays current for the engine); what did not fit is re-sent as a whole book
-            done = self.emit(recs[:i])
-            self.stats.records += done
-            if done < i:
-                self.stats.ring_drops += i - done
-                self._dirty.add(sym)
-                self.last_bbo.pop(sym, None)
-            else:
-                self._dirty.discard(sym)
-
-    async def _on_mark(self, d: dict[str, Any]) -> None:
-        sym = d.get("s", "")
-        inst = self.insts.get(sym)
-        if inst is None:
-            return
-        try:
-            px = inst.to_ticks(d["p"])
-        except (ValueError, KeyError, ArithmeticError):
-            return
-        self.marks[sym] = px
-        rec = np.zeros(1, R.MARKET)
-        r = rec[0]
-        r["kind"] = R.MD_MARK
-        r["instrument"] = inst.id
-        r["price"] = px
-        r["ts_venue_ns"] = int(d.get("E", 0)) * 1_000_000
-        r["ts_ns"] = time.time_ns()
-        if not self.emit(rec):
-            self.stats.ring_drops += 1
-        if self.bbo_write is not None and sym in self.last_bbo:
-            bp, bq, ap, aq = self.last_bbo[sym]
-            self.bbo_write(inst.id, bp, bq, ap, aq, px, r["ts_venue_ns"])
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._ws is not None:
-            await self._ws.close()
-        for t in list(self._tasks):
-            t.cancel()
+    def book_rule(self, market: str) -> BookRule:
+        return SpotRule() if market == "spot" else FuturesRule()

@@ -1,4 +1,4 @@
-"""Depth sync: Binance's spot and USD-M procedures, gaps, stale snapshots, and book equality."""
+"""Depth sync (venue-neutral BookSync) with Binance's spot and USD-M rules: gaps, stale snapshots, book equality."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms.conn.booksync import Action, BookSync, DepthEvent
+from oms.conn.booksync import Action
+from oms.conn.booksync import BookSync as _BookSync
+from oms.venues.binance.adapter import ADAPTER
+from oms.venues.interface import DepthDiff
+
+
+def BookSync(market: str, **kw) -> _BookSync:  # noqa: N802 - the book with the venue's rule
+    return _BookSync(ADAPTER.data.book_rule(market), **kw)
+
+
+def DepthEvent(U: int, u: int, pu: int, bids, asks) -> DepthDiff:  # noqa: N802
+    return DepthDiff("X", U, u, pu, bids, asks)
 
 
 def ev(U: int, u: int, bids=(), asks=(), pu: int = -1) -> DepthEvent:

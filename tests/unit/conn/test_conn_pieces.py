@@ -13,10 +13,18 @@ from oms.conn import settings as CS
 from oms.conn.instruments import Inst, load
 from oms.conn.journal import Journal, Tracked
 from oms.conn.rest import limits_from_config
+from oms.venues.binance.adapter import limit_header
 from oms.errors import ConfigError, Rejected
 from oms.shm import records as R
-from oms.venues.binance.execution import order_params, parse_cid, wire_cid
-from oms.venues.binance.user_stream import normalise
+from oms.conn.executor import order_ref
+from oms.venues.binance.adapter import client_id as wire_cid
+from oms.venues.binance.adapter import parse_client_id as parse_cid
+from oms.venues.binance.execution import order_params as _order_params
+
+
+def order_params(t: Tracked, inst: Inst) -> dict:
+    return _order_params(order_ref(t, inst))
+
 
 BTC = Inst(1, "binance", "spot", "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"))
 FBTC = Inst(3, "binance", "usdm", "BTCUSDT", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"))
@@ -132,7 +140,7 @@ def test_journal_survives_restart_and_torn_line(tmp_path: Path) -> None:
 def test_settings_validate_names_bad_values() -> None:
     assert CS.validate(CS.Settings()) == []
     bad = CS.Settings(
-        markets=["spot", "coinm"],
+        markets=["spot", "no such market"],
         on_unknown_order="ignore",
         depth_levels=7,
         ring_capacity=100,
@@ -175,57 +183,14 @@ def test_limits_from_exchange_file() -> None:
             RateLimit(kind="orders", interval_s=10, limit=100, scope="account"),
             RateLimit(kind="orders", interval_s=86400, limit=200000, scope="account"),
             RateLimit(kind="raw_requests", interval_s=300, limit=61000),
-        ]
+        ],
+        limit_header,
     )
     assert [(x.kind, x.interval_ms, x.limit, x.header) for x in lim] == [
         ("weight", 60_000, 6000, "x-mbx-used-weight-1m"),
         ("orders", 10_000, 100, "x-mbx-order-count-10s"),
         ("orders", 86_400_000, 200000, "x-mbx-order-count-1d"),
     ]
-
-
-def test_normalise_reports() -> None:
-    spot = {
-        "e": "executionReport",
-        "s": "BTCUSDT",
-        "c": "cancel-1",
-        "C": "oms-5",
-        "x": "CANCELED",
-        "X": "CANCELED",
-        "i": 9,
-        "l": "0",
-        "L": "0",
-        "z": "0",
-        "n": "0",
-        "N": None,
-        "t": -1,
-        "m": False,
-        "T": 5,
-    }
-    r = normalise(spot)
-    assert r is not None and (r["cid"], r["exec_type"], r["order_id"]) == ("oms-5", "CANCELED", 9)
-    fut = {
-        "e": "ORDER_TRADE_UPDATE",
-        "E": 1,
-        "o": {
-            "s": "BTCUSDT",
-            "c": "oms-6",
-            "x": "TRADE",
-            "X": "FILLED",
-            "i": 3,
-            "l": "0.002",
-            "L": "60000",
-            "z": "0.002",
-            "n": "0.06",
-            "N": "USDT",
-            "t": 11,
-            "m": True,
-            "T": 2,
-        },
-    }
-    r = normalise(fut)
-    assert r is not None and (r["trade_id"], r["last_qty"], r["maker"], r["ts"]) == (11, "0.002", True, 2)
-    assert normalise({"e": "ACCOUNT_UPDATE"}) is None
 
 
 def test_instruments_from_the_shared_registry(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import uuid
 
-from oms.conn.ratelimit import BINANCE_SPOT_LIMITS, Limit, RateBudget, limits_from_exchange_info
+from oms.conn.ratelimit import RateBudget
+from oms.venues.binance.adapter import SPOT_LIMITS as BINANCE_SPOT_LIMITS
+from oms.venues.binance.adapter import limits_from_exchange_info
+from oms.venues.interface import Limit
 
 
 def _spend(key: str, directory: str, n: int, q) -> None:

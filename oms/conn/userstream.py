@@ -1,12 +1,12 @@
-"""Binance connector room: the user data stream — listen key, keep-alive, WS with ping/pong, reconnect.
+"""Connector room: a user data stream — connect (the adapter gives the URL, e.g. after a listen key),
+keep-alive, WS with ping/pong, reconnect. Venue-neutral: payloads are parsed by the adapter.
 
-Touches the venue's listen-key REST endpoints (through `VenueRest`) and one WebSocket per market
-(`<ws_url>/<listenKey>`, aiohttp with a `heartbeat`: a ping every `heartbeat_s`, the connection is
-dropped when the pong does not come). Reports are normalised (`normalise`) and handed to the
-`Executor`; balances / positions from account updates are kept for the stats. After every
-(re)connect `on_connected(market)` runs — the connector reconciles there, so whatever happened while
-the stream was down is fetched by REST while new reports already flow (trade ids dedupe the overlap).
-Reconnects wait a full-jitter backoff (oms/conn/backoff.py).
+Touches the venue's user-stream REST endpoints (through the adapter and `VenueRest`) and one WebSocket
+per market (aiohttp with a `heartbeat`: a ping every `heartbeat_s`, the connection is dropped when the
+pong does not come). Execution reports go to the `Executor`; balances / positions from account updates
+are kept for the stats. After every (re)connect `on_connected(market)` runs — the connector reconciles
+there, so whatever happened while the stream was down is fetched by REST while new reports already flow
+(trade ids dedupe the overlap). Reconnects wait a full-jitter backoff (oms/conn/backoff.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 
@@ -24,38 +23,9 @@ from oms import log
 from oms.conn.backoff import Backoff
 from oms.conn.rest import VenueRest
 from oms.errors import OmsError
+from oms.venues.interface import AccountUpdate, ExecReport, StreamControl, VenueAdapter
 
 _log = log.get(__name__)
-
-
-def normalise(msg: dict[str, Any]) -> dict[str, Any] | None:
-    """A spot `executionReport` or USD-M `ORDER_TRADE_UPDATE` as one flat dict; None for other events."""
-    e = msg.get("e")
-    if e == "executionReport":
-        o = msg
-        cid = o.get("C") or o.get("c") or ""  # on a cancel, C is the original id, c the cancel's
-    elif e == "ORDER_TRADE_UPDATE":
-        o = msg.get("o", {})
-        cid = o.get("c") or ""
-    else:
-        return None
-    return {
-        "symbol": o.get("s", ""),
-        "cid": cid,
-        "exec_type": o.get("x", ""),
-        "status": o.get("X", ""),
-        "order_id": int(o.get("i") or 0),
-        "last_qty": o.get("l") or "0",
-        "last_px": o.get("L") or "0",
-        "cum_qty": o.get("z") or "0",
-        "fee": o.get("n") or "0",
-        "fee_asset": o.get("N") or "",
-        "trade_id": int(o.get("t") or 0),
-        "maker": bool(o.get("m")),
-        "ts": int(o.get("T") or msg.get("E") or 0),
-        "reject_reason": o.get("r", ""),
-        "orig_type": o.get("ot", ""),
-    }
 
 
 @dataclass(slots=True)
@@ -74,10 +44,11 @@ class StreamStats:
 class UserStream:
     def __init__(
         self,
+        adapter: VenueAdapter,
         market: str,
         rest: VenueRest,
         ws_url: str,
-        on_report: Callable[[dict[str, Any]], Awaitable[None]],
+        on_report: Callable[[ExecReport], Awaitable[None]],
         on_connected: Callable[[str], Awaitable[None]],
         on_state: Callable[[str, bool], None],
         *,
@@ -85,6 +56,7 @@ class UserStream:
         heartbeat_s: float = 20.0,
         backoff: Backoff | None = None,
     ) -> None:
+        self.x = adapter.execution
         self.market = market
         self.rest = rest
         self.ws_url = ws_url.rstrip("/")
@@ -100,29 +72,15 @@ class UserStream:
         self._stop = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
-    async def _new_key(self) -> str:
-        if self.market == "spot":
-            return str(await self.rest.call("spot", "stream_get_listen_key", weight=2, signed=False))
-        return str(await self.rest.call("usdm", "futures_stream_get_listen_key", weight=1, signed=False))
-
     async def _keepalive(self) -> None:
         while True:
             await asyncio.sleep(self.keepalive_s)
             try:
-                if self.market == "spot":
-                    await self.rest.call(
-                        "spot", "stream_keepalive", weight=2, signed=False, listenKey=self.listen_key
-                    )
-                else:
-                    await self.rest.call(
-                        "usdm", "futures_stream_keepalive", weight=1, signed=False, listenKey=self.listen_key
-                    )
+                await self.x.user_stream_keepalive(self.rest, self.market, self.listen_key)
                 self.stats.keepalives += 1
             except OmsError as e:
                 self.stats.keepalive_errors += 1
-                _log.warning(
-                    "%s listen key keep-alive failed (%s); reconnecting with a new key", self.market, e
-                )
+                _log.warning("%s user stream keep-alive failed (%s); reconnecting", self.market, e)
                 if self._ws is not None:
                     await self._ws.close()
                 return
@@ -131,8 +89,7 @@ class UserStream:
         while not self._stop.is_set():
             keep: asyncio.Task | None = None
             try:
-                self.listen_key = await self._new_key()
-                url = f"{self.ws_url}/{self.listen_key}"
+                url, self.listen_key = await self.x.user_stream_url(self.rest, self.market, self.ws_url)
                 async with session.ws_connect(url, heartbeat=self.heartbeat_s, autoping=True) as ws:
                     self._ws = ws
                     self.connected = True
@@ -173,33 +130,25 @@ class UserStream:
             msg = json.loads(text)
         except ValueError:
             return
-        if "data" in msg and isinstance(msg["data"], dict):
-            msg = msg["data"]
-        if "event" in msg and isinstance(msg["event"], dict):
-            msg = msg["event"]
-        e = msg.get("e")
-        if e == "listenKeyExpired" and self._ws is not None:
-            _log.warning("%s listen key expired; reconnecting", self.market)
-            await self._ws.close()
+        if not isinstance(msg, dict):
             return
-        if e == "outboundAccountPosition":
-            for b in msg.get("B", []):
-                self.stats.balances[b["a"]] = b["f"]
+        try:
+            parsed = self.x.parse_user(self.market, msg)
+        except OmsError as e:
+            self.stats.last_error = f"unparsable report: {e}"
+            _log.warning("%s user stream: %s", self.market, e)
             return
-        if e == "ACCOUNT_CONFIG_UPDATE" and isinstance(msg.get("ac"), dict):
-            await self.on_report({"account_config": msg["ac"]})  # leverage changed (here or elsewhere)
-            return
-        if e == "ACCOUNT_UPDATE":
-            a = msg.get("a", {})
-            for b in a.get("B", []):
-                self.stats.balances[b["a"]] = b["wb"]
-            for p in a.get("P", []):
-                self.stats.positions[p["s"]] = p["pa"]
-            return
-        r = normalise(msg)
-        if r is not None:
-            self.stats.reports += 1
-            await self.on_report(r)
+        for m in parsed:
+            if isinstance(m, ExecReport):
+                self.stats.reports += 1
+                await self.on_report(m)
+            elif isinstance(m, AccountUpdate):
+                self.stats.balances.update(m.balances)
+                self.stats.positions.update(m.positions)
+            elif isinstance(m, StreamControl) and self._ws is not None:
+                _log.warning("%s user stream: %s; reconnecting", self.market, m.reason)
+                await self._ws.close()
+                return
 
     async def stop(self) -> None:
         self._stop.set()
