@@ -1,4 +1,5 @@
-"""CLI room (stack helper): wiring of the local Binance simulator into a stack started by `oms up`.
+"""CLI room (stack helper): the venues of a stack started by `oms up` — their local simulators (sim mode)
+or their live URLs and keys (live mode), and the instrument registry filled from them.
 
 Touches `<root>/var/secrets/sim-keystore.json` and `<root>/var/run/sim-keystore.pass` (both 0600), the
 simulator's admin endpoint on loopback (`POST /_sim/keys`) and `<root>/var/instruments.json` (the venues
@@ -19,10 +20,20 @@ from oms.testing import eventually
 _log = log.get(__name__)
 
 
-SIM_KEY_NAMES = ("binance_spot", "binance_futures")  # the names configs/exchanges/binance_*.toml give
+def sim_key_names(cfg: Any | None, venues: list[str]) -> list[str]:
+    """The key names the served venues' exchange files use (`[credentials] key`)."""
+    if cfg is None:
+        return [f"{v}_{m}" for v in venues for m in _sim_markets(v)]
+    return sorted({x.credentials.key or x.name for x in cfg.exchanges.values() if x.venue in venues})
 
 
-def sim_credentials(paths: StackPaths) -> tuple[str, str]:
+def _sim_markets(venue: str) -> tuple[str, ...]:
+    from oms.venues.registry import default_registry
+
+    return default_registry().get(venue).markets
+
+
+def sim_credentials(paths: StackPaths, names: list[str] | None = None) -> tuple[str, str]:
     """A fresh API key/secret for the local simulator, stored in a local keystore only the stack reads.
 
     The passphrase file and the keystore are 0600 under var/; the secret never reaches argv or a log.
@@ -49,7 +60,7 @@ def sim_credentials(paths: StackPaths) -> tuple[str, str]:
         meta = KeyMetadata(
             permissions=("SPOT", "FUTURES"), label="oms up: local simulator", created_at=_time.time()
         )
-        for name in SIM_KEY_NAMES:
+        for name in names or []:
             store.put(name, key, LockedBuffer.from_bytes(secret.encode()), meta)
     finally:
         store.close()
@@ -59,15 +70,23 @@ def sim_credentials(paths: StackPaths) -> tuple[str, str]:
 def register_sim_key(plan: dict[str, Any], key: tuple[str, str], timeout: float) -> None:
     import urllib.request
 
+    from oms.venues.registry import default_registry
+
     for sim in (p for p in plan["programs"] if p.kind == "sim"):
+        adapter = default_registry().get(sim.env["OMS_SIM_VENUE"])
+        spec = adapter.simulator
+        assert spec is not None  # only venues with a simulator get a sim program
+        path = next(iter(adapter.ping_paths.values()), "/")
         base = f"http://127.0.0.1:{sim.env['OMS_SIM_PORT']}"
 
-        def ping(base: str = base) -> bool:
-            with urllib.request.urlopen(base + "/api/v3/ping", timeout=1) as r:
+        def ping(base: str = base, path: str = path) -> bool:
+            with urllib.request.urlopen(base + path, timeout=1) as r:
                 return r.status == 200
 
         eventually(ping, timeout=timeout, interval=0.05, max_interval=0.5, message=f"{sim.name} {base}")
-        body = json.dumps({"key": key[0], "secret": key[1], "permissions": ["SPOT", "FUTURES"]}).encode()
+        body = json.dumps(
+            {"key": key[0], "secret": key[1], "permissions": list(spec.key_permissions)}
+        ).encode()
         req = urllib.request.Request(
             base + "/_sim/keys", data=body, headers={"Content-Type": "application/json"}
         )
@@ -76,28 +95,68 @@ def register_sim_key(plan: dict[str, Any], key: tuple[str, str], timeout: float)
                 raise OmsError(f"{sim.name} refused the API key: HTTP {r.status}")
 
 
-def fill_instruments(paths: StackPaths, plan: dict[str, Any]) -> None:
-    """Load the simulator's exchange info into the shared instrument registry (var/instruments.json),
-    which the connector, engine and gateway read: ids and tick/lot sizes then match the venue."""
+def fill_instruments(paths: StackPaths, plan: dict[str, Any], cfg: Any | None = None) -> None:
+    """Fill the shared instrument registry (var/instruments.json) from each served venue's own
+    instrument endpoint — its simulator in sim mode, the configured URL in live mode — so the connector,
+    engine and gateway agree on ids and tick/lot sizes with the venue."""
     import asyncio
 
-    from oms.venues.instruments import InstrumentRegistry
+    from oms.conn.sync import enabled_endpoints, sync
     from oms.venues.registry import default_registry
 
-    reg = InstrumentRegistry.open(paths.var / "instruments.json")
+    reg = default_registry()
+    sims = [p for p in plan["programs"] if p.kind == "sim"]
+    if sims:
+        eps = {}
+        for p in sims:
+            venue = p.env["OMS_SIM_VENUE"]
+            urls = reg.get(venue).simulator.urls(f"127.0.0.1:{p.env['OMS_SIM_PORT']}")  # type: ignore[union-attr]
+            eps[venue] = {m: u["rest_url"] for m, u in urls.items()}
+    elif cfg is not None:
+        eps = enabled_endpoints(cfg, [v for v in plan["venues"] if v in reg.names()])
+    else:
+        return
+    counts = asyncio.run(sync(paths.var / "instruments.json", eps))
+    for venue, n in counts.items():
+        _log.info("instrument registry %s: %d instruments from %s", paths.var / "instruments.json", n, venue)
 
-    async def fill(base: str) -> int:
-        n = 0
-        for market, ws in (("spot", f"ws://{base}/ws"), ("usdm", f"ws://{base}/fstream/ws")):
-            ex = default_registry().create("binance", market, rest_url=f"http://{base}", stream_url=ws)
-            try:
-                n += len(await reg.refresh(ex))
-            finally:
-                await ex.close()
-        return n
 
-    for sim in (p for p in plan["programs"] if p.kind == "sim"):
-        n = asyncio.run(fill(f"127.0.0.1:{sim.env['OMS_SIM_PORT']}"))
-        _log.info(
-            "instrument registry %s: %d instruments from %s", paths.var / "instruments.json", n, sim.name
+def vault_location(st: Any, name: str) -> str:
+    """Where the `[secrets]` store keeps key `name`, as a person would look for it."""
+    if st.backend == "vault":
+        return f"Vault {st.vault_url} path {st.vault_mount}/{st.vault_prefix}/{name}"
+    return f"keystore {st.keystore_path} entry {name!r}"
+
+
+def check_live_keys(cfg: Any, venues: list[str]) -> None:
+    """Live mode: every enabled exchange file of a served venue names a key that the store holds;
+    otherwise refuse to start, naming where each missing key was looked for."""
+    from oms.secrets.store import open_store
+
+    st = cfg.section("secrets")
+    needed = sorted(
+        {
+            x.credentials.key
+            for x in cfg.exchanges.values()
+            if x.enabled and x.venue in venues and x.credentials.key
+        }
+    )
+    if not needed:
+        return
+    fix = 'add it with `oms keys add NAME` (or set [venues] mode = "sim")'
+    try:
+        store = open_store(st, base_dir=cfg.root)
+        try:
+            have = set(store.names())
+        finally:
+            store.close()
+    except OmsError as e:
+        raise OmsError(
+            f"live mode: the [secrets] store cannot be read ({e}); needed keys: "
+            + "; ".join(vault_location(st, n) for n in needed)
+        ) from None
+    missing = [n for n in needed if n not in have]
+    if missing:
+        raise OmsError(
+            "live mode: missing API key " + "; ".join(vault_location(st, n) for n in missing) + f" — {fix}"
         )

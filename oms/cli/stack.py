@@ -268,30 +268,53 @@ def _nats_programs(paths: StackPaths, sub: Any) -> tuple[Any, list[Program]]:
     return cluster, progs
 
 
-def _sim_programs(paths: StackPaths) -> list[Program]:
-    if not module_exists("oms.cli.sim"):
+def live_mode(cfg: Any | None) -> bool:
+    """`[venues] mode = "live"` (or `oms up --live`, which sets OMS_VENUES__MODE)."""
+    st = _section(cfg, "venues", None)
+    return getattr(st, "mode", "sim") == "live" or os.environ.get("OMS_VENUES__MODE", "").strip('"') == "live"
+
+
+def _sim_programs(paths: StackPaths, venues: list[str], live: bool) -> list[Program]:
+    """One simulator per served venue whose adapter has one (none in live mode)."""
+    if live or not module_exists("oms.cli.sim"):
         return []
     from oms.services.ports import free_port
+    from oms.venues.registry import default_registry
 
-    port = free_port()
-    cmd = [str(VENV_BIN / "oms"), "sim", "binance", "--host", "127.0.0.1", "--port", str(port)]
-    return [Program("sim-binance", cmd, SIM_PRIORITY, "sim", env={"OMS_SIM_PORT": str(port)})]
+    reg = default_registry()
+    out = []
+    for v in venues:
+        spec = reg.get(v).simulator if v in reg.names() else None
+        if spec is None:
+            continue
+        port = free_port()
+        cmd = [str(VENV_BIN / "oms"), "sim", *spec.args, "--host", "127.0.0.1", "--port", str(port)]
+        out.append(
+            Program(f"sim-{v}", cmd, SIM_PRIORITY, "sim", env={"OMS_SIM_PORT": str(port), "OMS_SIM_VENUE": v})
+        )
+    return out
 
 
 def plan_stack(
     paths: StackPaths, cfg: Any | None, monitor_port: int | None, prefix: str, gateway_port: int | None = None
 ) -> dict[str, Any]:
     """Everything `oms up` renders: programs (with cores), left-out programs and service endpoints."""
+    from oms.venues.registry import default_registry
+
     procs = processes(cfg)
     services, svc_objs = _service_programs(paths, cfg, [n for n, p in procs.items() if p.enabled])
-    sims = _sim_programs(paths)
-    venues = sorted(
-        {
-            p.args[p.args.index("--venue") + 1]
-            for n, p in procs.items()
-            if p.enabled and "--venue" in p.args[:-1]
-        }
-    ) or ["binance"]
+    venues = (
+        sorted(
+            {
+                p.args[p.args.index("--venue") + 1]
+                for n, p in procs.items()
+                if p.enabled and "--venue" in p.args[:-1]
+            }
+        )
+        or default_registry().names()
+    )
+    live = live_mode(cfg)
+    sims = _sim_programs(paths, venues, live)
     left_out: dict[str, str] = {}
     apps: list[Program] = []
     core_map: dict[str, int | None] = {}
@@ -321,7 +344,7 @@ def plan_stack(
     gport = getattr(getattr(cfg, "ports", None), "gateway", 50051) if gateway_port is None else gateway_port
     gport = gport or free_port()
     endpoints = {n: _endpoint(s) for n, s in svc_objs.items()}
-    env = _program_env(paths, endpoints, prefix, sims)
+    env = _program_env(paths, endpoints, prefix, sims, cfg)
     if cfg is not None and getattr(cfg, "path", None):
         env["OMS_CONFIG"] = str(Path(cfg.path).absolute())
     fill = {
@@ -338,6 +361,7 @@ def plan_stack(
         if p.name == "bridge" and "engine" in left_out:  # nobody else would create its rings
             p.command += ["--create-rings", "65536"]
     return {
+        "live": live,
         "programs": services + sims + apps,
         "left_out": left_out,
         "services": svc_objs,
@@ -359,7 +383,7 @@ def _endpoint(svc: Any) -> dict[str, Any]:
 
 
 def _program_env(
-    paths: StackPaths, endpoints: dict[str, Any], prefix: str, sims: list[Program]
+    paths: StackPaths, endpoints: dict[str, Any], prefix: str, sims: list[Program], cfg: Any | None = None
 ) -> dict[str, str]:
     env = {
         "PYTHONUNBUFFERED": "1",
@@ -379,16 +403,16 @@ def _program_env(
             env[var] = str(endpoints[name][key])
     if endpoints.get("nats", {}).get("monitor_port"):  # the monitor reads /varz and /jsz (loopback only)
         env["OMS_NATS_MONITOR_URL"] = f"http://127.0.0.1:{endpoints['nats']['monitor_port']}"
+    from oms.venues.registry import default_registry
+
     for s in sims:  # every program talks to the local simulator, never to the real venue
-        base = f"127.0.0.1:{s.env['OMS_SIM_PORT']}"
-        env["OMS_SIM_BINANCE_URL"] = f"http://{base}"
-        for key, rest, ws, ws_api in (
-            ("BINANCE_SPOT", f"http://{base}", f"ws://{base}/ws", f"ws://{base}/ws-api/v3"),
-            ("BINANCE_USDM", f"http://{base}", f"ws://{base}/fstream/ws", f"ws://{base}/ws-api/v3"),
-        ):
-            env[f"OMS_EXCHANGES__{key}__REST_URL"] = rest
-            env[f"OMS_EXCHANGES__{key}__WS_URL"] = ws
-            env[f"OMS_EXCHANGES__{key}__WS_API_URL"] = ws_api
+        venue, base = s.env["OMS_SIM_VENUE"], f"127.0.0.1:{s.env['OMS_SIM_PORT']}"
+        urls = default_registry().get(venue).simulator.urls(base)  # type: ignore[union-attr]
+        files = {n: x.market for n, x in cfg.exchanges.items() if x.venue == venue} if cfg is not None else {}
+        files = files or {f"{venue}_{m}": m for m in urls}
+        for stem, market in files.items():
+            for k, v in urls.get(market, {}).items():
+                env[f"OMS_EXCHANGES__{stem.upper()}__{k.upper()}"] = v
         # a throwaway API key for the simulator lives in a local keystore under var/ (see _sim_credentials)
         env["OMS_SECRETS__BACKEND"] = "local"
         env["OMS_SECRETS__KEYSTORE_PATH"] = str(paths.var / "secrets" / "sim-keystore.json")
@@ -554,10 +578,18 @@ def up(
     plan = plan_stack(paths, cfg, monitor_port, prefix, gateway_port)
     if cfg is not None and any(p.name == "gateway" for p in plan["programs"]):
         _ensure_gateway_certs(cfg)
+    from oms.cli._stacksim import (
+        check_live_keys,
+        fill_instruments,
+        register_sim_key,
+        sim_credentials,
+        sim_key_names,
+    )
+
     sim = any(p.kind == "sim" for p in plan["programs"])
-    if sim:
-        from oms.cli._stacksim import fill_instruments, register_sim_key, sim_credentials
-    sim_key = sim_credentials(paths) if sim else None
+    if plan["live"] and cfg is not None:
+        check_live_keys(cfg, plan["venues"])  # refuse before anything starts
+    sim_key = sim_credentials(paths, sim_key_names(cfg, plan["venues"])) if sim else None
     from oms.cli import _stackcreds
     from oms.credentials import write_private
 
@@ -585,7 +617,7 @@ def up(
         _stackcreds.setup_database(plan, pg_roles)
         if sim_key is not None:
             register_sim_key(plan, sim_key, timeout)
-            fill_instruments(paths, plan)
+        fill_instruments(paths, plan, cfg)
     except NotYet as e:
         raise OmsError(
             f"services did not become healthy: {e}; see {paths.log}/<service>.log, then `oms down`"
@@ -737,6 +769,8 @@ def _paths(args: argparse.Namespace) -> StackPaths:
 def cmd_up(args: argparse.Namespace) -> int:
     from oms.cli._stackview import print_status
 
+    if args.live:
+        os.environ["OMS_VENUES__MODE"] = '"live"'
     stack = up(_paths(args), args.config, args.monitor_port, args.prefix, gateway_port=args.gateway_port)
     print_status(_paths(args), stack)
     return 1 if stack.get("start_errors") else 0
@@ -772,6 +806,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from oms.monitor.dashboard import run_top
 
     paths = _paths(args)
+    if args.live:
+        os.environ["OMS_VENUES__MODE"] = '"live"'
     stack = up(paths, args.config, args.monitor_port, args.prefix, gateway_port=args.gateway_port)
     print_status(paths, stack)
     wait_healthy(stack["monitor_url"], timeout=60)
@@ -797,6 +833,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--gateway-port", type=int, default=None, help="override [ports].gateway (0 = free)")
         p.add_argument(
             "--prefix", default=os.environ.get("OMS_SHM_PREFIX"), help="override [node].shm_prefix"
+        )
+        p.add_argument(
+            "--live",
+            action="store_true",
+            help='no simulators: URLs from configs/exchanges, keys from [secrets] ([venues] mode = "live")',
         )
         p.set_defaults(func=func)
     p = sub.add_parser("down", help="stop every program and supervisord")

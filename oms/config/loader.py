@@ -207,6 +207,8 @@ def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] |
     exch_dir = (cfg_path.parent if cfg_path else PROJECT_ROOT / "configs") / str(node_dir)
     if exch_dir.is_dir():
         for f in sorted(exch_dir.glob("*.toml")):
+            if f.stem.startswith("_"):  # _template.toml and other non-venue files
+                continue
             exch_raw[f.stem] = _read_toml(f)
             exch_files[f.stem] = _display(f)
 

@@ -67,7 +67,7 @@ def code_of(e: Exception, default: int = -1000) -> int:
 
 def order_ref(t: Tracked, inst: Inst | None) -> OrderRef:
     """The adapter's view of a journaled order: prices and quantities as decimal strings on the grid."""
-    px = (lambda v: inst.px(v) if v else "0") if inst else (lambda v: "0")  # noqa: E731
+    px = (lambda v: inst.px(v) if v else "0") if inst else (lambda v: "0")
     return OrderRef(
         oms_id=t.oms_id,
         market=t.market,

@@ -2,7 +2,8 @@
 without) a connector reporting.
 
 Touches the venues' REST endpoints from the config (`cfg.enabled_exchanges()`), one cheap
-unauthenticated GET per exchange per interval (the venue's documented ping/time endpoint). Only
+unauthenticated GET per exchange per interval (the venue's documented ping/time endpoint, from the
+venue adapter's `ping_paths`). Only
 loopback URLs (our simulators) are probed unless `[monitor].probe_remote = true`: tests and local
 runs never send traffic off the machine. Each probe becomes a StatsFrame from program "monitor-probe":
 a `probe_rtt` latency sample and a VenueReport (up; degraded when slower than `probe_slow_s` or
@@ -21,16 +22,6 @@ import aiohttp
 from oms.monitor.frames import LatencyBatch, StatsFrame, VenueReport
 from oms.monitor.state import MonitorState
 
-PING_PATHS = {  # documented unauthenticated liveness endpoints per venue_market
-    "binance_spot": "/api/v3/ping",
-    "binance_usdm": "/fapi/v1/ping",
-    "binance_coinm": "/dapi/v1/ping",
-    "bybit_linear": "/v5/market/time",
-    "bybit_inverse": "/v5/market/time",
-    "bybit_spot": "/v5/market/time",
-    "okx_swap": "/api/v5/public/time",
-    "okx_spot": "/api/v5/public/time",
-}
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -38,6 +29,17 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 class Target:
     exchange: str
     url: str
+
+
+def ping_path(exchange: str) -> str:
+    """The venue adapter's documented liveness path for `<venue>_<market>` ("/" when not registered)."""
+    from oms.venues.registry import default_registry
+
+    reg = default_registry()
+    for v in reg.names():
+        if exchange.startswith(v + "_"):
+            return reg.get(v).ping_paths.get(exchange[len(v) + 1 :], "/")
+    return "/"
 
 
 def targets(exchanges: dict[str, str], allow_remote: bool = False) -> tuple[list[Target], list[str]]:
@@ -48,7 +50,7 @@ def targets(exchanges: dict[str, str], allow_remote: bool = False) -> tuple[list
         if host not in LOOPBACK and not allow_remote:
             skipped.append(f"{name}: {rest} is not loopback (set [monitor].probe_remote = true to probe it)")
             continue
-        out.append(Target(name, rest.rstrip("/") + PING_PATHS.get(name, "/")))
+        out.append(Target(name, rest.rstrip("/") + ping_path(name)))
     return out, skipped
 
 

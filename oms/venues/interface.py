@@ -331,14 +331,30 @@ class DataClient(Protocol):
     def book_rule(self, market: str) -> BookRule: ...
 
 
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """How the stack runs this venue's local simulator: `oms sim <args> --host H --port P`, where each
+    market's endpoints are then (`{base}` = `127.0.0.1:P`), and the permissions a simulator key needs."""
+
+    args: tuple[str, ...]
+    endpoints: dict[str, dict[str, str]]  # market → {"rest_url": "http://{base}", "ws_url": ..., ...}
+    key_permissions: tuple[str, ...] = ()
+
+    def urls(self, base: str) -> dict[str, dict[str, str]]:
+        return {m: {k: v.format(base=base) for k, v in e.items()} for m, e in self.endpoints.items()}
+
+
 @runtime_checkable
 class VenueAdapter(Protocol):
-    """One venue: its name, markets, data (capabilities, errors) and its three faces."""
+    """One venue: its name, markets, data (capabilities, errors, liveness paths, simulator) and its
+    three faces."""
 
     name: str
     markets: tuple[str, ...]
     capabilities: dict[str, Capabilities]
     errors: ErrorTable
+    ping_paths: dict[str, str]  # market → documented unauthenticated liveness path (monitor probes)
+    simulator: SimulatorSpec | None  # the local simulator the stack starts in sim mode (None = none)
     instrument_provider: InstrumentProvider
     execution: ExecutionClient
     data: DataClient

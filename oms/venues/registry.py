@@ -67,6 +67,10 @@ def check(adapter: object) -> list[str]:
         problems.append("'capabilities' must be dict[market, Capabilities] (capabilities as data)")
     else:
         problems += [f"capabilities has no entry for market '{m}'" for m in markets if m not in caps]
+    if not isinstance(getattr(adapter, "ping_paths", None), dict):
+        problems.append("'ping_paths' must be dict[market, path] (monitor liveness probes)")
+    if not hasattr(adapter, "simulator"):
+        problems.append("'simulator' must be a SimulatorSpec or None")
     if not isinstance(getattr(adapter, "errors", None), ErrorTable):
         problems.append("'errors' must be an ErrorTable (exact / broad error codes as data)")
     for attr, proto in _FACES:

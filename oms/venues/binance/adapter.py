@@ -19,7 +19,7 @@ from oms.venues.binance.execution import BinanceExecution
 from oms.venues.binance.instruments import parse_exchange_info
 from oms.venues.binance.market_data import BinanceData
 from oms.venues.binance.transport import BinanceTransport
-from oms.venues.interface import Limit, RestGate
+from oms.venues.interface import Limit, RestGate, SimulatorSpec
 
 CID_PREFIX = "oms-"
 _UNIT = {"SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
@@ -97,6 +97,23 @@ class BinanceAdapter:
     markets = ("spot", "usdm")
     capabilities = CAPABILITIES
     errors = ERRORS
+    ping_paths = {"spot": "/api/v3/ping", "usdm": "/fapi/v1/ping"}
+    simulator = SimulatorSpec(
+        args=("binance",),
+        endpoints={
+            "spot": {
+                "rest_url": "http://{base}",
+                "ws_url": "ws://{base}/ws",
+                "ws_api_url": "ws://{base}/ws-api/v3",
+            },
+            "usdm": {
+                "rest_url": "http://{base}",
+                "ws_url": "ws://{base}/fstream/ws",
+                "ws_api_url": "ws://{base}/ws-fapi/v1",
+            },
+        },
+        key_permissions=("SPOT", "FUTURES"),
+    )
 
     def __init__(self) -> None:
         self.instrument_provider = BinanceInstruments()
