@@ -5,7 +5,7 @@ procedure is the same for every venue — buffer diffs until a snapshot arrives;
 snapshot does not reach the first buffered diff; drop stale diffs; the first applied diff must bridge
 the snapshot; every later diff must continue the previous one, else gap -> reset and resync — and the
 venue's sequencing rule (`oms.venues.interface.BookRule`, from the adapter) says what "reach", "stale",
-"bridge" and "continue" mean (Binance spot U/u, USD-M pu; Bybit and OKX have their own).
+"bridge" and "continue" mean (each venue numbers its diffs its own way).
 
 Quantities are absolute (0 removes a level). Prices/quantities are kept as int64 ticks/lots through
 the instrument's converters, so the book compares exactly.

@@ -40,7 +40,7 @@ from oms.venues.interface import ExecReport, OrderAnswer, OrderRef, VenueAdapter
 
 _log = log.get(__name__)
 
-# connector-side rejects (EVENT.reason); Binance's numbering, which venues' tables are mapped onto
+# connector-side rejects (EVENT.reason): one numbering for every venue (the reference venue's codes)
 E_UNKNOWN_SYMBOL = -1121  # instrument not served by this connector
 E_BAD_TYPE = -1116  # order type the market does not have
 E_NOT_EXIST = -2013  # lost answer resolved: the order is not at the venue

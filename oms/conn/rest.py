@@ -45,7 +45,7 @@ class RestStats:
     throttled_waits: int = 0
     http_429: int = 0
     http_418: int = 0
-    resync_1021: int = 0  # clock resyncs forced by a "clock" error (Binance -1021)
+    resync_1021: int = 0  # clock resyncs forced by an error the venue's table calls "clock"
     clock_syncs: int = 0
     client_swaps: int = 0
     last_error: str = ""

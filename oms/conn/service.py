@@ -102,7 +102,7 @@ def credentials(cfg: OmsConfig, exchange: str) -> tuple[Creds, Any]:
 
 def exchange_files(cfg: OmsConfig, venue: str, markets: list[str]) -> dict[str, Any]:
     """market → exchange file for this venue: files are found by their `venue` and `market` keys (so
-    `okx_swap.toml` serves OKX market "swap"), not by a file-name pattern."""
+    `<venue>_swap.toml` with market = "swap" is found), not by a file-name pattern."""
     out = {m: x for m in markets for x in cfg.exchanges.values() if x.venue == venue and x.market == m}
     missing = [m for m in markets if m not in out]
     if missing:

@@ -5,7 +5,7 @@ for the API key), pins itself (oms.pinning; a machine without core 4 gets one wa
 mapping, never a crash), opens the rings and runs `oms.conn.service.ConnectorService` until SIGTERM /
 SIGINT, which finish in-flight requests, optionally cancel open orders, and exit 0.
 
-    python -m oms.procs.connector --venue binance [--config configs/oms.toml] [--prefix oms]
+    python -m oms.procs.connector --venue VENUE [--config configs/oms.toml] [--prefix oms]
                                   [--instruments instruments.toml] [--core N]
 
 Under `oms up` the prefix and core come from OMS_SHM_PREFIX / OMS_CORE, and without --instruments the

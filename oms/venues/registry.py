@@ -2,7 +2,7 @@
 checks each against the adapter protocol (oms/venues/interface.py) when it registers.
 
 Touches only Python's entry-point metadata. An entry point names an adapter object
-(`binance = "oms.venues.binance.adapter:ADAPTER"`); `register()` refuses an adapter that lacks a
+(`<venue> = "oms.venues.<venue>.adapter:ADAPTER"`); `register()` refuses an adapter that lacks a
 member of `VenueAdapter` or of one of its three faces (instrument provider, execution client, data
 client), has a non-async verb, or lacks capabilities for one of its markets — with one error naming
 every problem. Callers use `get(name)`; never `getattr` on strings. Everything else that depends on the

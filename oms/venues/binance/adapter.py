@@ -11,7 +11,7 @@ spot cancel-replace), so every report maps back to the OMS order without state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from oms.venues.binance.capabilities import CAPABILITIES
 from oms.venues.binance.errors import ERRORS
@@ -97,7 +97,7 @@ class BinanceAdapter:
     markets = ("spot", "usdm")
     capabilities = CAPABILITIES
     errors = ERRORS
-    ping_paths = {"spot": "/api/v3/ping", "usdm": "/fapi/v1/ping"}
+    ping_paths: ClassVar[dict[str, str]] = {"spot": "/api/v3/ping", "usdm": "/fapi/v1/ping"}
     simulator = SimulatorSpec(
         args=("binance",),
         endpoints={

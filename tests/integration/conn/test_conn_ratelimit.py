@@ -18,7 +18,8 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from oms.conn.ratelimit import RateBudget, limits_from_exchange_info
+from oms.conn.ratelimit import RateBudget
+from oms.venues.binance.adapter import limits_from_exchange_info
 from oms.shm import records as R
 from oms.venues.sim.binance import RateLimits, SimThread, default_config
 from tests.integration.conn.conftest import SPOT_BTC, Connector, command, eventually
