@@ -59,9 +59,9 @@ class CommandPump:
         if not getattr(ring, "_is_consumer", True):
             ring.register_consumer()
         mask = np.int64(len(ring.buf) - 1)
-        cap = len(self.out)
+        most = len(self.out)
         while not self._stopped:
-            n = min(int(available(ring.ctrl)), cap)
+            n = min(int(available(ring.ctrl)), most)
             if n:
                 sleep = 0.0
                 last = time.monotonic()
@@ -73,8 +73,8 @@ class CommandPump:
                 release(ring.ctrl, np.uint64(n))  # handled (journaled): the producer may reuse the slots
                 await asyncio.sleep(0)  # let the sends we just started make progress
                 continue
-            cap = self.max_sleep_s if time.monotonic() - last < self.hot_s else self.idle_sleep_s
-            sleep = min(cap, sleep * 2 if sleep else 0.00005)
+            gap = self.max_sleep_s if time.monotonic() - last < self.hot_s else self.idle_sleep_s
+            sleep = min(gap, sleep * 2 if sleep else 0.00005)
             await asyncio.sleep(sleep)
 
 
