@@ -7,7 +7,8 @@ Touches one loopback port (a simulator subprocess: `oms sim binance`, stopped at
     alternating rounds, best round each.
  2. order round trip, open loop at a constant offered rate (latency from each order's scheduled send
     time, so stalls are not hidden): LIMIT IOC orders far from the touch (they expire at once, so the
-    book never fills up) through `BinanceExchange` (aiohttp) vs the peer python-binance `AsyncClient`.
+    book never fills up) through the connector runtime's REST gate + the Binance adapter (budget, clock,
+    error table, python-binance at the edge) vs the peer: bare python-binance `AsyncClient`.
     Warm-up (--warmup s) excluded. HDR histograms in µs: p50, p99, p99.9, max.
 Usage: .venv/bin/python bench/venues.py [--rate 200] [--seconds 4] [--json]   (CI=true: shorter)
 """
@@ -108,18 +109,25 @@ async def _open_loop(submit: Any, rate: float, seconds: float, warmup: float) ->
 async def bench_orders(url: str, rate: float, seconds: float, warmup: float) -> dict[str, HdrHistogram]:
     from binance import AsyncClient
 
-    from oms.venues.binance.exchange import BinanceExchange
-    from oms.venues.interface import OrderRequest
+    from oms.conn.rest import VenueRest
+    from oms.shm import records as R
+    from oms.venues.binance.adapter import ADAPTER
+    from oms.venues.interface import OrderRef
     from oms.venues.sim.binance import point_python_binance
 
     ws = url.replace("http://", "ws://")
-    ours = BinanceExchange("spot", rest_url=url, stream_url=ws, api_key=KEY, secret=SECRET)
+    transport = ADAPTER.transport(lambda: (1, KEY, SECRET), {"spot": url}, 5000)
+    gate = VenueRest(ADAPTER, transport, ("spot",), max_inflight=64)
+    await gate.sync_clock("spot")
     restore = point_python_binance(url, ws)
     peer = await AsyncClient.create(KEY, SECRET)
-    req = OrderRequest("BTCUSDT", 1, "limit", Decimal("0.001"), Decimal("50000.00"), tif="ioc")
 
     async def via_ours(i: int) -> None:
-        await ours.submit(req)
+        cid = f"oms-b{i}-{time.monotonic_ns()}"
+        ref = OrderRef(
+            i, "spot", "BTCUSDT", cid, R.SIDE_BUY, R.ORD_LIMIT, R.TIF_IOC, 0, "50000.00", "0.001", "0"
+        )
+        await ADAPTER.execution.submit(gate, ref)
 
     async def via_peer(i: int) -> None:
         await peer.create_order(
@@ -128,11 +136,11 @@ async def bench_orders(url: str, rate: float, seconds: float, warmup: float) -> 
 
     try:
         return {
-            "BinanceExchange (aiohttp)": await _open_loop(via_ours, rate, seconds, warmup),
+            "runtime gate + adapter": await _open_loop(via_ours, rate, seconds, warmup),
             "python-binance AsyncClient (peer)": await _open_loop(via_peer, rate, seconds, warmup),
         }
     finally:
-        await ours.close()
+        await gate.close()
         await peer.close_connection()
         restore()
 

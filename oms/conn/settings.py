@@ -26,7 +26,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_inflight: int = 16  # concurrent REST requests per process (more only opens more connections)
     rate_safety: float = 0.9  # fraction of each venue limit the shared budget lets us use
     recv_window_ms: int = 0  # 0 = take recv_window_ms from the exchange file
-    listen_key_keepalive_s: float = 1800.0  # user-stream keep-alive interval (e.g. a listen key expires after 60 min)
+    listen_key_keepalive_s: float = 1800.0  # user-stream keep-alive (a listen key expires in 60 min)
     ws_heartbeat_s: float = 20.0  # WS ping interval; no pong within it = dead connection
     reconnect_base_s: float = 0.2  # jittered backoff base and cap for WS reconnects
     reconnect_cap_s: float = 10.0

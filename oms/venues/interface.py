@@ -227,8 +227,8 @@ class RestGate(Protocol):
 
 
 class Transport(Protocol):
-    """The venue SDK at the edge (the venue's official SDK where there is one). Raises `VenueHttpError` for an answer
-    with an error, `ConnectFailed` when the request surely never left, anything else = answer lost."""
+    """The venue SDK at the edge (its official SDK where there is one). Raises `VenueHttpError` for an
+    answer with an error, `ConnectFailed` when the request surely never left, anything else = answer lost."""
 
     async def invoke(self, market: str, op: str, params: dict[str, Any], clock_offset_ms: float) -> Any: ...
 

@@ -19,8 +19,8 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from oms.conn.ratelimit import RateBudget
-from oms.venues.binance.adapter import limits_from_exchange_info
 from oms.shm import records as R
+from oms.venues.binance.adapter import limits_from_exchange_info
 from oms.venues.sim.binance import RateLimits, SimThread, default_config
 from tests.integration.conn.conftest import SPOT_BTC, Connector, command, eventually
 

@@ -1,4 +1,5 @@
-"""Depth sync (venue-neutral BookSync) with Binance's spot and USD-M rules: gaps, stale snapshots, book equality."""
+"""Depth sync (venue-neutral BookSync) with Binance's spot and USD-M rules: gaps, stale snapshots,
+book equality."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from oms.venues.binance.adapter import ADAPTER
 from oms.venues.interface import DepthDiff
 
 
-def BookSync(market: str, **kw) -> _BookSync:  # noqa: N802 - the book with the venue's rule
+def BookSync(market: str, **kw) -> _BookSync:
     return _BookSync(ADAPTER.data.book_rule(market), **kw)
 
 
-def DepthEvent(U: int, u: int, pu: int, bids, asks) -> DepthDiff:  # noqa: N802
+def DepthEvent(U: int, u: int, pu: int, bids, asks) -> DepthDiff:
     return DepthDiff("X", U, u, pu, bids, asks)
 
 

@@ -10,14 +10,14 @@ import pytest
 
 from oms.config.exchange import RateLimit
 from oms.conn import settings as CS
+from oms.conn.executor import order_ref
 from oms.conn.instruments import Inst, load
 from oms.conn.journal import Journal, Tracked
 from oms.conn.rest import limits_from_config
-from oms.venues.binance.adapter import limit_header
 from oms.errors import ConfigError, Rejected
 from oms.shm import records as R
-from oms.conn.executor import order_ref
 from oms.venues.binance.adapter import client_id as wire_cid
+from oms.venues.binance.adapter import limit_header
 from oms.venues.binance.adapter import parse_client_id as parse_cid
 from oms.venues.binance.execution import order_params as _order_params
 

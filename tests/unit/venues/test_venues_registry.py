@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from oms.errors import ConfigError, Rejected
@@ -34,7 +36,7 @@ class HalfExecution:
 class HalfDone:
     name = "half"
     markets = ("spot",)
-    capabilities: dict[str, Capabilities] = {}
+    capabilities: ClassVar[dict[str, Capabilities]] = {}
     errors = ErrorTable("half", {})
     execution = HalfExecution()
 
