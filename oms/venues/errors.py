@@ -5,9 +5,9 @@ code → (meaning, note); `MESSAGES` = the broad table, code → (message substr
 carry several meanings), as CCXT keeps `exceptions = {'exact': ..., 'broad': ...}`. `classify()` applies
 the venue's table first — so an "outcome unknown" code wins over its HTTP status (a timeout code that
 comes with HTTP 400 is resolved by query, not rejected) — then HTTP-status defaults. Meanings:
-"rejected" (never retry as sent), "transient" (retry is safe), "clock" (transient: resync the venue clock, then retry once), "unknown" (the request
-may have taken effect: resolve by query), "unknown_if_mutating" (unknown for order entry, transient for
-reads).
+"rejected" (never retry as sent), "transient" (retry is safe), "clock" (transient: resync
+the venue clock, then retry once), "unknown" (the request may have taken effect: resolve by query),
+"unknown_if_mutating" (unknown for order entry, transient for reads).
 """
 
 from __future__ import annotations
