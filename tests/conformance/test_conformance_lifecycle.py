@@ -41,6 +41,13 @@ def test_submit_ack_partial_fill(kit: ModuleType, live: tuple) -> None:
     assert sum(int(f["qty"]) for f in fills) == 1000 and len({int(f["trade_id"]) for f in fills}) == 2
     assert len(c.of(oid, R.ORDER_ACCEPTED)) == 1
 
+    def trades() -> list:  # the prints reach the md ring too (VWAP is computed from them)
+        c.pump()
+        return [r for r in c.market if int(r["kind"]) == R.MD_TRADE and int(r["instrument"]) == inst[0]]
+
+    prints = eventually(lambda: len(trades()) >= 2 and trades(), what="trade prints on the md ring")
+    assert {int(r["price"]) for r in prints} == {px} and sum(int(r["qty"]) for r in prints) >= 1000
+
 
 def test_modify_then_cancel(kit: ModuleType, live: tuple) -> None:
     v, c = live
