@@ -46,7 +46,12 @@ def _add_keys(root: Path) -> None:
     ks = LocalKeyStore(root / "ks.json", LockedBuffer.from_str(PASS), scrypt_n=2**14)
     try:
         for name in ("binance_spot", "binance_usdm"):
-            ks.put(name, KEY, LockedBuffer.from_str(SECRET), new_metadata(permissions=("SPOT", "FUTURES")))
+            ks.put(
+                name,
+                KEY,
+                LockedBuffer.from_str(SECRET),
+                new_metadata(permissions=("SPOT", "FUTURES"), rotation_days=30),
+            )
     finally:
         ks.close()
 
