@@ -53,17 +53,24 @@ def caps_bits(cap: object) -> int:
 
 
 def venue_capabilities(venues: list[str], markets: dict[str, set[str]] | None = None) -> dict[int, int]:
-    """Native capability bits per venue from oms/venues/<venue>/capabilities.py (data). The engine keeps
-    one row per venue, so a capability counts only when every traded market of the venue has it."""
+    """Native capability bits per venue from its registered adapter's `capabilities` (data; a venue with
+    no adapter yet: oms/venues/<venue>/capabilities.py). The engine keeps one row per venue, so a
+    capability counts only when every traded market of the venue has it."""
     import importlib
 
+    from oms.venues.registry import default_registry
+
+    reg = default_registry()
     out: dict[int, int] = {}
     for v in venues:
-        try:
-            mod = importlib.import_module(f"oms.venues.{v}.capabilities")
-        except ImportError:
-            continue
-        table = getattr(mod, "CAPABILITIES", {})
+        if v in reg.names():
+            table = reg.get(v).capabilities
+        else:
+            try:
+                mod = importlib.import_module(f"oms.venues.{v}.capabilities")
+            except ImportError:
+                continue
+            table = getattr(mod, "CAPABILITIES", {})
         if not isinstance(table, dict) or not table:
             continue
         wanted = (markets or {}).get(v) or set(table)
