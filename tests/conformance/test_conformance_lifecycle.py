@@ -216,6 +216,7 @@ def _ring_book(c: Any, instrument: int) -> tuple[dict[int, int], dict[int, int],
 
 def test_book_gap_resyncs_to_the_venue_book(kit: ModuleType, live: tuple) -> None:
     v, c = live
+
     def gaps() -> int:  # the dropped diffs may belong to any of the venue's books
         return sum(m["gaps"] for m in c.stats()["market_data"].values())
 
