@@ -36,7 +36,7 @@ from oms.conn.journal import Journal, Tracked
 from oms.conn.rest import VenueRest
 from oms.errors import OmsError, OutcomeUnknown, Rejected, Transient
 from oms.shm import records as R
-from oms.venues.interface import ExecReport, OrderAnswer, OrderRef, VenueAdapter
+from oms.venues.interface import ExecReport, OrderAnswer, OrderRef, VenueAdapter, VenueNotice
 
 _log = log.get(__name__)
 
@@ -263,7 +263,7 @@ class Executor:
             elif k == R.CANCEL_ALL:
                 self.spawn(self.cancel_all(c))
             else:
-                self._count("ignored_commands")
+                self.spawn(self._control(c))
         self._flush(group)
 
     def _flush(self, group: list[tuple[Tracked, Inst]]) -> None:
@@ -432,6 +432,11 @@ class Executor:
             "order %d: outcome still unknown after 20 queries; reconciliation will settle it", t.oms_id
         )
 
+    async def _control(self, c: np.void) -> None:
+        """A venue control command (leverage, margin mode, ...): the adapter applies it or it is ignored."""
+        if not await self.x.control(self.rest, c, self.instruments, self.emit):
+            self._count("ignored_commands")
+
     # ---- cancel ------------------------------------------------------------------------------------
     async def cancel(self, c: np.void) -> None:
         oms_id = int(c["client_order_id"]) or int(c["ref_id"])
@@ -559,8 +564,11 @@ class Executor:
                 t = self.journal.orders.get(parsed[0])
         return t
 
-    async def on_report(self, r: ExecReport, flags: int = 0) -> None:
-        """One execution report from the user data stream."""
+    async def on_report(self, r: ExecReport | VenueNotice, flags: int = 0) -> None:
+        """One execution report from the user data stream (or a notice the adapter acts on)."""
+        if isinstance(r, VenueNotice):
+            self.spawn(self.x.on_notice(self.rest, r, self.instruments, self.emit))
+            return
         t = self.find(r.cid)
         if t is None:
             if self.adapter.parse_client_id(r.cid) is None:

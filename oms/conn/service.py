@@ -231,7 +231,7 @@ class ConnectorService:
                         self.rest,
                         self.x[m].ws_url,
                         self.ex.on_report,
-                        self.recon.run,
+                        self._on_connected,
                         self._on_user,
                         keepalive_s=st.listen_key_keepalive_s,
                         heartbeat_s=st.ws_heartbeat_s,
@@ -285,6 +285,18 @@ class ConnectorService:
             self.write_stats()
         await self.close()
         return 0
+
+    async def _on_connected(self, market: str) -> None:
+        """A user data stream (re)connected: reconcile orders, then let the adapter report what else the
+        venue holds for the engine (e.g. leverage and margin settings of each served symbol)."""
+        await self.recon.run(market)
+        try:
+            syms = set(self.x[market].symbols) or None
+            await self.adapter.execution.after_connect(
+                self.rest, market, self.instruments, self.ex.emit, syms
+            )
+        except OmsError as e:
+            _log.warning("%s: venue settings not read (%s); the next reconnect retries", market, e)
 
     async def _commands(self) -> None:
         last_beat = 0.0

@@ -23,7 +23,7 @@ from oms import log
 from oms.conn.backoff import Backoff
 from oms.conn.rest import VenueRest
 from oms.errors import OmsError
-from oms.venues.interface import AccountUpdate, ExecReport, StreamControl, VenueAdapter
+from oms.venues.interface import AccountUpdate, ExecReport, StreamControl, VenueAdapter, VenueNotice
 
 _log = log.get(__name__)
 
@@ -142,6 +142,8 @@ class UserStream:
             if isinstance(m, ExecReport):
                 self.stats.reports += 1
                 await self.on_report(m)
+            elif isinstance(m, VenueNotice):
+                await self.on_report(m)  # type: ignore[arg-type]
             elif isinstance(m, AccountUpdate):
                 self.stats.balances.update(m.balances)
                 self.stats.positions.update(m.positions)

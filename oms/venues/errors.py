@@ -38,6 +38,21 @@ def table(venue: str) -> ErrorTable:
     return _TABLES[venue]
 
 
+def code_name(venue: str, code: int | str) -> str:
+    """The venue's name for an error code, from its table (`-4048` → the name before any note), e.g.
+    "MARGIN_TYPE_CANNOT_BE_CHANGED_IF_THERE_EXISTS_POSITION"; "venue error <code>" when the table lacks it."""
+    try:
+        row = table(venue).exact.get(str(code))
+    except Rejected:
+        row = None
+    if row is None:
+        return f"venue error {code}"
+    note = row[1]
+    for sep in (":", " (", " /"):
+        note = note.split(sep, 1)[0]
+    return note.strip()
+
+
 def meaning_of(t: ErrorTable, code: int | str | None, msg: str = "") -> str | None:
     """The table's meaning for one (code, message), or None when the table does not know the code."""
     key = str(code) if code is not None else ""

@@ -199,7 +199,16 @@ class StreamControl:
     reason: str
 
 
-UserMessage = ExecReport | AccountUpdate | StreamControl
+@dataclass(frozen=True)
+class VenueNotice:
+    """A venue-specific user-stream message the adapter itself acts on (`ExecutionClient.on_notice`), e.g.
+    a leverage change made elsewhere."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+UserMessage = ExecReport | AccountUpdate | StreamControl | VenueNotice
 MarketMessage = DepthDiff | MarkUpdate | TradeTick
 
 
@@ -303,6 +312,17 @@ class ExecutionClient(Protocol):
     async def user_stream_keepalive(self, rest: RestGate, market: str, token: str) -> None: ...
 
     def parse_user(self, market: str, msg: dict[str, Any]) -> list[UserMessage]: ...
+
+    # venue controls beyond orders (e.g. leverage, margin mode): `emit(rec)` sends EVENT rows to the engine
+    async def control(
+        self, rest: RestGate, cmd: Any, instruments: Any, emit: Any
+    ) -> bool: ...  # False: not ours
+
+    async def on_notice(self, rest: RestGate, notice: VenueNotice, instruments: Any, emit: Any) -> None: ...
+
+    async def after_connect(
+        self, rest: RestGate, market: str, instruments: Any, emit: Any, symbols: set[str] | None
+    ) -> None: ...  # after each user-stream (re)connect and reconciliation
 
 
 @runtime_checkable

@@ -20,7 +20,7 @@ from typing import Any
 
 from oms.errors import OmsError, Rejected
 from oms.shm import records as R
-from oms.venues.binance import parse
+from oms.venues.binance import futures_controls, parse
 from oms.venues.binance.errors import ERRORS
 from oms.venues.errors import classify
 from oms.venues.interface import (
@@ -33,6 +33,7 @@ from oms.venues.interface import (
     RestGate,
     StreamControl,
     UserMessage,
+    VenueNotice,
 )
 
 E_BAD_TYPE = -1116
@@ -343,6 +344,24 @@ class BinanceExecution:
         else:
             await rest.call("usdm", "futures_stream_keepalive", weight=1, signed=False, listenKey=token)
 
+    async def control(self, rest: RestGate, cmd: Any, instruments: Any, emit: Any) -> bool:
+        if int(cmd["kind"]) not in (R.SET_LEVERAGE, R.SET_MARGIN_MODE):
+            return False
+        await futures_controls.handle(cmd, rest.call, instruments, emit)
+        return True
+
+    async def on_notice(self, rest: RestGate, notice: VenueNotice, instruments: Any, emit: Any) -> None:
+        if notice.kind == "account_config":
+            await futures_controls.on_config_update(notice.data, rest.call, instruments, emit)
+
+    async def after_connect(
+        self, rest: RestGate, market: str, instruments: Any, emit: Any, symbols: set[str] | None
+    ) -> None:
+        """USD-M: report the venue's leverage, margin type, liquidation price and margin of each served
+        symbol, so the engine's margin check uses the venue's leverage after every start and reconnect."""
+        if market == futures_controls.MARKET:
+            await futures_controls.report_all(rest.call, instruments, emit, symbols)
+
     def parse_user(self, market: str, msg: dict[str, Any]) -> list[UserMessage]:
         if "data" in msg and isinstance(msg["data"], dict):
             msg = msg["data"]
@@ -363,6 +382,8 @@ class BinanceExecution:
                     positions={p["s"]: p["pa"] for p in a.get("P", [])},
                 )
             ]
+        if e == "ACCOUNT_CONFIG_UPDATE" and isinstance(msg.get("ac"), dict):
+            return [VenueNotice("account_config", msg["ac"])]  # leverage changed (here or elsewhere)
         if e == "listenKeyExpired":
             return [StreamControl("listen key expired")]
         return []
