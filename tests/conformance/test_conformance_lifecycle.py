@@ -220,6 +220,8 @@ def test_book_gap_resyncs_to_the_venue_book(kit: ModuleType, live: tuple) -> Non
     def gaps() -> int:  # the dropped diffs may belong to any of the venue's books
         return sum(m["gaps"] for m in c.stats()["market_data"].values())
 
+    # books in sync first (an earlier test may have dropped the streams): a gap needs a stream to miss
+    eventually(lambda: all(m["synced"] for m in c.stats()["market_data"].values()), what="books in sync")
     before = gaps()
     v.fault(depth_gap=3)
     v.step_books(4)
