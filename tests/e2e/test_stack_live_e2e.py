@@ -42,10 +42,14 @@ def _live_config(root: Path, prefix: str, url: str, ws: str) -> Path:
     return cfg
 
 
-def _add_keys(root: Path) -> None:
+def _add_keys(root: Path, cfg_path: Path) -> None:
+    from oms.config import load
+
+    cfg = load(str(cfg_path))
+    names = {x.credentials.key for x in cfg.exchanges.values() if x.venue == "binance" and x.enabled}
     ks = LocalKeyStore(root / "ks.json", LockedBuffer.from_str(PASS), scrypt_n=2**14)
     try:
-        for name in ("binance_spot", "binance_usdm"):
+        for name in names:  # the names the exchange files give
             ks.put(
                 name,
                 KEY,
@@ -80,7 +84,7 @@ def test_live_mode_without_the_key_refuses_to_start(venue: Any, tmp_path: Path) 
 def live_stack(venue: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("live")
     cfg = _live_config(root, f"lv{os.getpid() % 10000}", venue.url, venue.ws_url)
-    _add_keys(root)
+    _add_keys(root, cfg)
     up = _oms("up", "--root", str(root), "--config", str(cfg), "--monitor-port", "0", timeout=240)
     paths = StackPaths(root)
     try:
