@@ -8,8 +8,8 @@ is given, /dev/shm rings through `RingWatcher` (read-only), the alert webhooks, 
 |-----------------------|----------------------------------------------------------------------|
 | GET  /metrics         | Prometheus text format 0.0.4                                         |
 | GET  /health          | JSON; 200 ok/degraded, 503 when every exchange is down              |
-| GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown (lists known); `binance`|
-|                       | = worst of binance_spot and binance_usdm, each under `markets`       |
+| GET  /health/{exch}   | JSON; 200 up/degraded, 503 down, 404 unknown (lists known); a venue  |
+|                       | name = worst of its markets, each under `markets`                    |
 | GET  /api/summary     | JSON for `oms top`                                                   |
 | POST /ingest          | msgpack StatsFrame → 204, or 400 naming the bad field                |
 

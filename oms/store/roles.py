@@ -26,7 +26,7 @@ GRANTS: dict[str, str] = {
 
 
 def role_name(program: str) -> str:
-    """`oms_<program>` with '-' as '_' (conn-binance → oms_conn_binance)."""
+    """`oms_<program>` with '-' as '_' (conn-<venue> → oms_conn_<venue>)."""
     return "oms_" + program.replace("-", "_")
 
 
