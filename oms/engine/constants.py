@@ -114,6 +114,7 @@ R_LATE_EVENT = 28  # venue event for an order already past that state (kept for 
 R_EXPIRED_LOCAL = 29  # emulated order reached its expire_ns
 R_KILL_SWITCH = 30  # canceled because trading state went HALTED
 R_INSUFFICIENT_MARGIN = 31  # initial margin at the venue-confirmed leverage would exceed equity
+R_ADOPTED = 32  # an order the venue reported (reconciliation) that the engine did not know: taken over
 VENUE_REASON_BASE = 1000
 
 REASON_NAMES: dict[int, str] = {
@@ -149,6 +150,7 @@ REASON_NAMES: dict[int, str] = {
     R_EXPIRED_LOCAL: "expired_local",
     R_KILL_SWITCH: "kill_switch",
     R_INSUFFICIENT_MARGIN: "risk.insufficient_margin",
+    R_ADOPTED: "adopted_from_venue",
 }
 
 

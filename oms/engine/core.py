@@ -390,6 +390,7 @@ class Engine:
             "duplicate_fills": int(m[S.M_DUP_FILLS]),
             "overfills": int(m[S.M_OVERFILL]),
             "unknown_order_events": int(m[S.M_UNKNOWN]),
+            "adopted_orders": int(m[S.M_ADOPTED]),
             "late_events": int(m[S.M_LATE]),
             "triggers": int(m[S.M_TRIGGERS]),
             "event_seq": int(m[S.M_EVSEQ]),

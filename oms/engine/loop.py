@@ -9,9 +9,11 @@ Touches the rings handed to it (oms/shm/ring.py functions on `.ctrl`/`.buf`), th
     (tick-to-order is one record's work plus one ring push);
  3. then, fairly, up to `batch` records from each exec ring, then the gateway and bridge command rings
     (round robin, each ring read in place: available/read_seq, process, release);
- 4. after every input batch, staged events go to eng.events.bridge (blocking: the audit trail is never
-    short) and eng.events.gw (a full gateway ring drops and counts: the gateway resyncs by query), and
-    staged commands go to eng.cmd.<venue> (blocking) by the venue's ring index (VENUE.out);
+ 4. after every input batch (and before its slots are released), staged events are appended to the
+    write-ahead event log (oms/engine/wal.py, one commit per batch), then go to eng.events.bridge
+    (blocking: the audit trail is never short) and eng.events.gw (a full gateway ring drops and
+    counts: the gateway resyncs by query), and staged
+    commands go to eng.cmd.<venue> (blocking) by the venue's ring index (VENUE.out);
  5. no input: one wait step of oms.shm.wait (spin → yield → sleep, or pure spin on an owned core).
 A pending cancel-all (kill switch) is finished, flushing as it goes, before new input is read.
 The loop ends when meta[M_STOP] != 0 (set from the main thread on SIGTERM) or after max_iters.
@@ -87,6 +89,10 @@ class LoopRings(NamedTuple):
         )
 
 
+WAL_COUNT = 2  # oms/engine/wal.py H_COUNT
+WAL_VALID = 3  # oms/engine/wal.py H_VALID
+
+
 @njit(cache=True, _nrt=False)
 def _push_all(ctrl, buf, src, n, wstate, meta, block):
     k = 0
@@ -101,11 +107,26 @@ def _push_all(ctrl, buf, src, n, wstate, meta, block):
 
 
 @njit(cache=True, _nrt=False)
+def _log_append(h, log, src, n, wstate, meta):
+    """Write-ahead: copy the batch into the mapped event log, then commit it with one store of the count
+    (oms/engine/wal.py). Waits while the main thread has not yet allocated room."""
+    cnt = h[WAL_COUNT]
+    while cnt + np.uint64(n) > h[WAL_VALID]:
+        meta[S.M_BLOCKED] += 1
+        W.backoff_idle(wstate)
+    for j in range(n):
+        log[cnt + np.uint64(j)] = src[j]
+    h[WAL_COUNT] = cnt + np.uint64(n)
+
+
+@njit(cache=True, _nrt=False)
 def flush(s, io, wstate):
+    """Staged events into the write-ahead log first; only then to the bridge and the gateway, and the
+    staged commands to the connectors (callers release input slots after this returns)."""
     n = s.meta[S.M_NEV]
     if n > 0:
-        if len(s.journal_b) > 1:  # the engine's own event log (drained to disk by the main thread)
-            _push_all(s.journal_c, s.journal_b, s.evq, n, wstate, s.meta, True)
+        if len(s.journal_b) > 1:
+            _log_append(s.journal_c, s.journal_b, s.evq, n, wstate, s.meta)
         _push_all(io.ebr_c, io.ebr_b, s.evq, n, wstate, s.meta, True)
         k = _push_all(io.egw_c, io.egw_b, s.evq, n, wstate, s.meta, False)
         s.meta[S.M_GW_DROPS] += n - k
@@ -160,8 +181,8 @@ def _commands(s, ctrl, buf, batch, use_bbo, io, wstate):
         while s.meta[S.M_CA_ACTIVE] != 0:
             flush(s, io, wstate)
             K.cancel_all_step(s)
-    RG.release(ctrl, n)
     flush(s, io, wstate)
+    RG.release(ctrl, n)  # after the log has the batch's events: a crash before this re-reads the slots
     return n
 
 
@@ -207,8 +228,8 @@ def run(s, io, wstate, batch, max_iters, use_bbo):
                     while s.meta[S.M_CA_ACTIVE] != 0:
                         flush(s, io, wstate)
                         K.cancel_all_step(s)
-                RG.release(ctrl, n)
                 flush(s, io, wstate)
+                RG.release(ctrl, n)
                 work += n
         # commands: gateway, then bridge
         work += _commands(s, io.gw_c, io.gw_b, batch, use_bbo, io, wstate)

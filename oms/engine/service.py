@@ -2,14 +2,15 @@
 
 Touches the engine's rings of one shm prefix (oms/shm/names.py: consumes gw.cmd, bridge.cmd,
 conn.<venue>.exec, md.engine; produces eng.events.gw, eng.events.bridge, eng.cmd.<venue>), the BBO
-table when it exists (read only), and its own event log file (append-only EVENT records). Whichever
+table when it exists (read only), and its own write-ahead event log (oms/engine/wal.py). Whichever
 side starts first creates a ring; the other attaches.
 
 Start: load the snapshot (if it matches the configured sizes) and replay the event log after it (or
-the whole log), then run `loop.run` in a nogil thread. The main thread drains the in-process journal
-ring into the log file, heartbeats the output rings and waits; `stop()` sets meta[M_STOP], joins the
-thread and drains the journal; the program then writes a snapshot (state as of the log's length) so
-the next start replays only what came after it.
+the whole log), then run `loop.run` in a nogil thread, which appends every event to the log before
+anything leaves the engine. The main thread keeps room allocated ahead of the log's writer, fsyncs it
+every tick, heartbeats the output rings and waits; `stop()` sets meta[M_STOP] and joins the thread; the
+program then writes a snapshot (state as of the log's count) so the next start replays only what came
+after it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from oms import log
 from oms.engine import loop as LP
 from oms.engine import state as S
 from oms.engine.core import Engine
+from oms.engine.recovery import resend_unsent
+from oms.engine.wal import WriteAheadLog
 from oms.errors import OmsError
 from oms.shm import names
 from oms.shm import records as R
-from oms.shm import ring as RG
 from oms.shm.ring import Ring, open_ring
 from oms.shm.wait import Backoff
 
@@ -76,35 +78,6 @@ class EngineRings:
     def close(self) -> None:
         for ring in self.all():
             ring.close()
-
-
-class EventLog:
-    """Append-only file of EVENT records (the engine's own journal; replayed on start)."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "ab")  # noqa: SIM115 - kept open for the process lifetime
-
-    def read(self) -> np.ndarray:
-        size = self.path.stat().st_size if self.path.exists() else 0
-        whole = size - size % R.EVENT.itemsize
-        if whole != size:
-            _log.warning(
-                "event log %s ends with a torn record (%d bytes); ignoring it", self.path, size - whole
-            )
-        return np.fromfile(self.path, dtype=R.EVENT, count=whole // R.EVENT.itemsize)
-
-    def append(self, events: np.ndarray) -> None:
-        self._f.write(events.tobytes())
-
-    def flush(self) -> None:
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
 
 
 _SNAP_SKIP = ("evq", "cmdq", "clock", "journal_c", "journal_b", "limits", "ven")
@@ -190,13 +163,16 @@ class EngineService:
         self.rings = EngineRings.open(prefix, venues, ring_capacity)
         for k, v in enumerate(venues):
             engine.s.ven[ids.venue_id(v)]["out"] = k
-        self.log = EventLog(event_log) if event_log else None
+        self.log = WriteAheadLog(event_log) if event_log else None
+        self._attach_log()
+        self._synced = 0
         self.backoff = backoff or Backoff()
         self._thread: threading.Thread | None = None
-        self._jbuf = np.zeros(4096, R.EVENT)
         self.processed = 0
         self.replayed = 0
         self.snapshot_events = 0
+        self.resent = 0  # commands the log had and the connector rings lacked at start
+        self._log_tail = np.zeros(0, R.EVENT)
         self.error: BaseException | None = None
         self._bbo = LP.no_bbo()
         self._use_bbo = False
@@ -221,11 +197,13 @@ class EngineService:
         if self.log is None:
             return 0
         events = self.log.read()
+        self._attach_log()
         start = load_snapshot(self.engine, self.snapshot_path, events) if self.snapshot_path else -1
         tail = events[max(start, 0) :]
         if len(tail):
             self.engine.replay(tail)
         self.replayed = len(tail)
+        self._log_tail = events[-len(self.engine.s.evq) :].copy()
         self.snapshot_events = max(start, 0)
         _log.info(
             "engine state restored: snapshot covering %d events + %d replayed from %s",
@@ -239,8 +217,8 @@ class EngineService:
         """Write a snapshot (call with the loop stopped and the journal drained)."""
         if self.log is None or self.snapshot_path is None or self.alive():
             return
-        self.log.flush()
-        n = self.log.path.stat().st_size // R.EVENT.itemsize
+        self.log.sync()
+        n = self.log.count
         save_snapshot(self.engine, self.snapshot_path, n)
 
     def _run(self, max_iters: int = 0) -> None:
@@ -256,6 +234,12 @@ class EngineService:
         self.engine.s.meta[S.M_STOP] = 0
         for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
             ring.register_producer()
+        if len(self._log_tail):
+            from oms import ids
+
+            out = {ids.venue_id(v): r for v, r in self.rings.cmd.items()}
+            self.resent = resend_unsent(self.engine.s, self._log_tail, out)
+            self._log_tail = self._log_tail[:0]
         self._run(max_iters=1)  # compiles (or loads) the loop here, so "started" means "serving"
         self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
         self._thread.start()
@@ -263,25 +247,23 @@ class EngineService:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def drain_journal(self) -> int:
-        s = self.engine.s
-        if len(s.journal_b) <= 1:
-            return 0
-        total = 0
-        while True:
-            n = int(RG.pop_batch(s.journal_c, s.journal_b, self._jbuf, len(self._jbuf)))
-            if n == 0:
-                break
-            if self.log is not None:
-                self.log.append(self._jbuf[:n])
-            total += n
-        if total and self.log is not None:
-            self.log.flush()
-        return total
+    def _attach_log(self) -> None:
+        """The loop appends to the mapped log itself (journal_c = its header, journal_b = its records);
+        without a log it gets a one-record dummy (no journal)."""
+        if self.log is not None:
+            hdr, recs = self.log.header, self.log.records
+        else:
+            hdr, recs = np.zeros(64, np.uint64), np.zeros(1, R.EVENT)
+        self.engine.s = self.engine.s._replace(journal_c=hdr, journal_b=recs)
 
     def tick(self) -> None:
-        """Main-thread housekeeping: journal to disk, heartbeats."""
-        self.drain_journal()
+        """Main-thread housekeeping: room ahead of the log's writer, the log to disk, heartbeats."""
+        if self.log is not None:
+            self.log.ensure_room()
+            n = self.log.count
+            if n != self._synced:
+                self.log.sync()
+                self._synced = n
         for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
             ring.heartbeat()
 
@@ -296,13 +278,16 @@ class EngineService:
         if self._thread is not None:
             deadline = time.monotonic() + timeout
             while self._thread.is_alive() and time.monotonic() < deadline:
-                self.drain_journal()  # a loop blocked on a full journal can finish
+                if self.log is not None:
+                    self.log.ensure_room()  # a loop waiting for room in the log can finish
                 self._thread.join(0.01)
-        self.drain_journal()
 
     def close(self) -> None:
         if self.log is not None:
-            self.log.close()
+            log_ = self.log
+            self.log = None
+            self._attach_log()  # nothing may point into the mapping once it is gone
+            log_.close()
         if self._bbo_table is not None:
             self._bbo_table.close()
         self.rings.close()

@@ -2,7 +2,8 @@
 
 Touches only EngineState. `on_exec` applies one EVENT from a connector's exec ring to the order
 state machine (rules for late/duplicate/out-of-order events in orders.py's docstring and
-docs/engine.md); `on_market` updates the instrument's prices, re-marks positions, checks the daily
+docs/engine.md), adopting an order a reconciliation report (FLAG_REPLAY) names that the engine
+lacks; `on_market` updates the instrument's prices, re-marks positions, checks the daily
 loss limit and runs the conditional-order triggers for that instrument.
 """
 
@@ -105,6 +106,48 @@ def _end(s, slot, ev, st, tr, kind):
 
 
 @njit(cache=True, _nrt=False)
+def _adopt(s, ev, acct, coid):
+    """Take over an order the venue knows and the engine does not (the connector's reconciliation
+    replays it with FLAG_REPLAY after an engine restart, or one placed outside the OMS): created as
+    ACCEPTED and logged as OrderSubmitted (reason adopted_from_venue) so a restart rebuilds it.
+    Returns the slot, or -1 when the report lacks what an order needs."""
+    if (ev.flags & R.FLAG_REPLAY) == 0 or s.meta[S.M_REPLAY] != 0:
+        return -1
+    if ev.kind != R.ORDER_ACCEPTED and ev.kind != R.ORDER_FILLED:
+        return -1
+    if ev.instrument <= 0 or ev.instrument >= len(s.inst) or acct <= 0 or acct >= len(s.acct):
+        return -1
+    if ev.qty <= 0 or (ev.side != 1 and ev.side != -1):
+        return -1
+    slot = B.alloc_slot(s)
+    if slot < 0:
+        return -1
+    o = s.orders[slot]
+    o.client_order_id = coid
+    o.venue_order_id = ev.venue_order_id
+    o.account = acct
+    o.instrument = ev.instrument
+    o.venue = ev.venue
+    o.market = ev.market
+    o.side = ev.side
+    o.order_type = ev.order_type if ev.order_type != 0 else R.ORD_LIMIT
+    o.tif = R.TIF_GTC
+    o.qty = ev.qty if ev.kind == R.ORDER_ACCEPTED else (ev.cum_qty + ev.leaves_qty)
+    if o.qty < ev.qty:
+        o.qty = ev.qty
+    o.price = ev.price if o.order_type == R.ORD_LIMIT else 0
+    o.risk_px = ev.price
+    o.ts_created = s.meta[S.M_NOW]
+    o.ts_updated = s.meta[S.M_NOW]
+    B.idx_insert(s, o.client_order_id, slot)
+    B.set_status(s, slot, C.ST_ACCEPTED, C.TR_ACCEPT)
+    B.set_leaves(s, o, o.qty)
+    X.ev_submitted(s, R.ORDER_SUBMITTED, o, C.R_ADOPTED, 0)
+    s.meta[S.M_ADOPTED] += 1
+    return slot
+
+
+@njit(cache=True, _nrt=False)
 def on_exec(s, ev):
     """One EVENT from a connector's exec ring."""
     s.meta[S.M_EXEC_COUNT] += 1
@@ -120,6 +163,10 @@ def on_exec(s, ev):
     if acct == 0:
         acct = ev.account
     slot = B.idx_lookup(s, acct, coid) if acct != 0 else B.idx_lookup_any(s, coid)
+    if slot < 0 and coid != 0:
+        slot = _adopt(s, ev, acct, coid)
+        if slot >= 0 and ev.kind == R.ORDER_ACCEPTED:
+            return C.K_OK  # the accept is the adoption itself
     if slot < 0 or ev.client_order_id == 0:
         s.meta[S.M_UNKNOWN] += 1
         _forward(s, ev, C.R_UNKNOWN_ORDER, C.ST_NONE)
