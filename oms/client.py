@@ -94,6 +94,8 @@ def order_request(
     post_only: bool = False,
     client_order_id: int = 0,
     trailing_offset: str = "",
+    wait_for_venue: bool = False,
+    venue_wait_ms: int = 0,
 ) -> pb.SubmitOrder:
     try:
         s, t = SIDES[side.lower()], TYPES[order_type.lower()]
@@ -118,6 +120,8 @@ def order_request(
         post_only=post_only,
         client_order_id=client_order_id,
         trailing_offset=trailing_offset,
+        wait_for_venue=wait_for_venue,
+        venue_wait_ms=venue_wait_ms,
     )
 
 

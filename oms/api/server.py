@@ -42,6 +42,7 @@ class Gateway:
     prefix: str = "oms"
     bbo: Any = None  # BboTable or None
     reload_instruments: Any = None  # () -> registry: re-read the shared file when a symbol is unknown
+    event_log: str = ""  # the engine's event log (same host): views rebuilt from it at start
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -76,6 +77,11 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
+        if self.event_log:
+            from oms.api.state import rebuild
+
+            n = rebuild(self.link.state, self.event_log)
+            _log.info("gateway views rebuilt from %d engine events (%s)", n, self.event_log)
         self.link.open()
         await self.link.start()
         opts = [

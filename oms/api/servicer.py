@@ -10,6 +10,7 @@ is logged and answered INTERNAL without killing the server (the fuzz tests hold 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,11 +24,23 @@ from oms.api.engine_link import FUTURE_SINK, EngineLink
 from oms.api.gen.oms.v1 import gateway_pb2 as gw
 from oms.api.gen.oms.v1 import gateway_pb2_grpc as gw_grpc
 from oms.api.gen.oms.v1 import types_pb2 as pb
-from oms.api.state import E_ACCOUNT, E_INSTRUMENT, E_VENUE
+from oms.api.state import E_ACCOUNT, E_COID, E_INSTRUMENT, E_KIND, E_VENUE
 from oms.api.status import ApiError, abort, invalid
 from oms.api.validation import Resolver
+from oms.errors import OmsError
+from oms.shm import records as R
 
 _log = log.get(__name__)
+# the venue's first word on a new order (SubmitOrder with wait_for_venue)
+_VENUE_ANSWERS = frozenset(
+    (
+        R.ORDER_ACCEPTED,
+        R.ORDER_REJECTED,
+        R.ORDER_FILLED,
+        R.ORDER_CANCELED,
+        R.ORDER_EXPIRED,
+    )
+)
 MAX_INFLIGHT = 16_384  # default bound of a stream's commands awaiting the engine's ack
 MAX_BUFFERED = 65_536  # default bound of acks+events queued for a stream's client
 
@@ -121,6 +134,7 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         self.max_pending = max_pending
         self.max_buffered = max_buffered
         self.streams_cut = 0
+        self._bbo_retry_at = 0.0  # GetBbo attaches a table that appears later
 
     # ---- single commands -----------------------------------------------------------------------
     async def _one(self, row: list[Any]) -> pb.OrderAck:
@@ -131,9 +145,47 @@ class GatewayServicer(gw_grpc.GatewayServicer):
         return convert.ack(0, row[6], seq, await fut)
 
     async def SubmitOrder(self, request: pb.SubmitOrder, context: Any) -> pb.OrderAck:
+        if request.wait_for_venue:
+            return await guarded(context, self._submit_wait_venue(request))
         return await guarded(
             context, self._call(lambda: validation.submit(request, self.rs, self.link.next_coid))
         )
+
+    async def _submit_wait_venue(self, request: pb.SubmitOrder) -> pb.OrderAck:
+        """SubmitOrder answered with the venue's first word on the order (docs/gateway.md, acks)."""
+        wait_s = (request.venue_wait_ms or 10_000) / 1000.0
+        if wait_s > 60:
+            raise invalid("venue_wait_ms", f"is {request.venue_wait_ms}; use 0..60000")
+        row = validation.submit(request, self.rs, self.link.next_coid)
+        coid = row[6]
+        loop = asyncio.get_running_loop()
+        venue_said: asyncio.Future[tuple] = loop.create_future()
+
+        def watch(e: tuple) -> None:
+            if (
+                e[E_COID] == coid
+                and e[E_ACCOUNT] == row[4]
+                and e[E_KIND] in _VENUE_ANSWERS
+                and not venue_said.done()
+            ):
+                venue_said.set_result(e)
+
+        unsubscribe = self.link.subscribe(watch)  # before publishing: the answer cannot slip past
+        try:
+            first = await self._one(row)
+            if first.kind != pb.EVENT_KIND_ORDER_SUBMITTED:
+                return first  # rejected by the OMS (named reason) or emulated by the engine
+            try:
+                e = await asyncio.wait_for(venue_said, wait_s)
+            except TimeoutError:
+                raise ApiError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the venue did not answer order {coid} within {wait_s:g}s; the OMS has it "
+                    "(accepted and logged): GetOrder shows where it is",
+                ) from None
+            return convert.ack(0, coid, first.command_seq, e)
+        finally:
+            unsubscribe()
 
     async def ModifyOrder(self, request: pb.ModifyOrder, context: Any) -> pb.OrderAck:
         return await guarded(context, self._call(lambda: validation.modify(request, self.rs)))
@@ -496,8 +548,25 @@ class GatewayServicer(gw_grpc.GatewayServicer):
             unsubscribe()
 
     # ---- market data ---------------------------------------------------------------------------
+    def _attach_bbo(self) -> None:
+        """The BBO table appeared after this gateway started (its writer started later): attach now,
+        at most once a second. A table whose writer died stays the one it re-attaches to."""
+        now = time.monotonic()
+        if now < self._bbo_retry_at or not getattr(self.link, "prefix", ""):
+            return
+        self._bbo_retry_at = now + 1.0
+        try:
+            from oms.shm.names import bbo_table
+            from oms.shm.table import BboTable
+
+            self.bbo = BboTable.attach(bbo_table(self.link.prefix), allow_stale=True, timeout=0.05)
+        except OmsError:
+            self.bbo = None
+
     def _bbo_row(self, venue: str, market: str, symbol: str) -> tuple[Any, Any]:
         res = self.rs.resolve(venue, market, symbol, "")
+        if self.bbo is None:
+            self._attach_bbo()
         if self.bbo is None:
             raise ApiError(
                 grpc.StatusCode.UNAVAILABLE,

@@ -7,6 +7,8 @@ is kept exact (integer tick*lot units) and shown with the instrument's precision
 change from fills this gateway has seen since it started (spot: base and quote; derivatives: realized
 PnL in the settle asset), not the venue's absolute balance — the store room's cache holds that.
 The table is bounded: beyond `max_orders`, the oldest terminal orders are dropped (then the oldest open).
+At start `rebuild` replays the engine's event log (read only) so a restarted gateway forgets nothing;
+an event about no order the engine knows (status none) never creates an order view.
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ class OrderState:
         key = (e[E_ACCOUNT], coid)
         o = self.orders.get(key)
         if o is None:
-            if e[E_STATUS] == ec.ST_NONE and kind in _REFUSALS:
-                return  # a refusal about an order this account does not have: nothing to show
+            if e[E_STATUS] == ec.ST_NONE:
+                return  # about no order the engine knows (a refusal, an unknown id's venue event): no ghost
             o = OrderView(e[E_ACCOUNT], e[E_INSTRUMENT], coid, e[E_SIDE], e[E_OTYPE], 0, 0)
             self.orders[key] = o
             self._trim()
@@ -185,3 +187,20 @@ class OrderState:
             self.orders.popitem(last=False)
             self.dropped_open += 1
             excess -= 1
+
+
+def rebuild(state: OrderState, event_log: str) -> int:
+    """Orders and positions as they were before this gateway (re)started: every committed event of the
+    engine's write-ahead log (oms/engine/wal.py, same host, read only) through `apply`, before the live
+    events. An event also still in the gateway ring is applied twice harmlessly (statuses are absolute,
+    fills de-duplicated by trade id). Returns how many events were read."""
+    from oms.engine.wal import read_committed
+
+    start = 0
+    while True:
+        ev = read_committed(event_log, start, 1 << 20)
+        if not len(ev):
+            return start
+        for e in ev.tolist():
+            state.apply(e)
+        start += len(ev)

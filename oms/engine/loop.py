@@ -193,7 +193,7 @@ def run(s, io, wstate, batch, max_iters, use_bbo):
     it = 0
     md_c, md_b = io.md_c, io.md_b
     md_mask = len(md_b) - 1
-    while s.meta[S.M_STOP] == 0 and (max_iters <= 0 or it < max_iters):
+    while s.meta[S.M_STOP] == 0 and s.meta[S.M_PAUSE] == 0 and (max_iters <= 0 or it < max_iters):
         it += 1
         s.meta[S.M_ITER] += 1
         KN.tick_clock(s)

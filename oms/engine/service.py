@@ -176,15 +176,9 @@ class EngineService:
         self.error: BaseException | None = None
         self._bbo = LP.no_bbo()
         self._use_bbo = False
-        try:
-            from oms.shm.table import BboTable
-
-            t = BboTable.attach(names.bbo_table(prefix), timeout=0.05)
-            self._bbo_table = t
-            self._bbo = (t.ctrl, t.rows, np.zeros(1, R.BBO))
-            self._use_bbo = True
-        except OmsError:
-            self._bbo_table = None
+        self._bbo_table = None
+        self._bbo_retry_at = 0.0
+        self._attach_bbo()
         self._io = LP.LoopRings.of(self.rings, self._bbo)
 
     @property
@@ -232,6 +226,7 @@ class EngineService:
 
     def start(self) -> None:
         self.engine.s.meta[S.M_STOP] = 0
+        self.engine.s.meta[S.M_PAUSE] = 0
         for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
             ring.register_producer()
         if len(self._log_tail):
@@ -267,9 +262,44 @@ class EngineService:
         for ring in (self.rings.events_gw, self.rings.events_bridge, *self.rings.cmd.values()):
             ring.heartbeat()
 
+    def _attach_bbo(self) -> bool:
+        """Attach the shared BBO table; one whose writer (the connector) died is still the table it
+        re-attaches to when it restarts (oms/conn/service.py open_bbo), so stale is accepted."""
+        from oms.shm.table import BboTable
+
+        try:
+            t = BboTable.attach(names.bbo_table(self.prefix), allow_stale=True, timeout=0.05)
+        except OmsError:
+            return False
+        self._bbo_table = t
+        self._bbo = (t.ctrl, t.rows, np.zeros(1, R.BBO))
+        self._use_bbo = True
+        return True
+
+    def _late_bbo(self) -> None:
+        """A BBO table that appeared after the engine started: pause the loop between iterations,
+        hand it the table, resume (checked once a second)."""
+        now = time.monotonic()
+        if self._use_bbo or now < self._bbo_retry_at or not self.alive():
+            return
+        self._bbo_retry_at = now + 1.0
+        if not self._attach_bbo():
+            return
+        self.engine.s.meta[S.M_PAUSE] = 1  # unlike M_STOP, never cuts a blocking push short
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self.tick()
+            self._thread.join(0.01)
+        self._io = LP.LoopRings.of(self.rings, self._bbo)
+        self.engine.s.meta[S.M_PAUSE] = 0
+        self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
+        self._thread.start()
+        _log.info("BBO table attached after start: reference prices from it from now on")
+
     def serve(self, stop: threading.Event, period_s: float = 0.01) -> None:
         while not stop.wait(period_s):
             self.tick()
+            self._late_bbo()
             if not self.alive():
                 raise OmsError(f"engine loop thread ended unexpectedly: {self.error!r}")
 

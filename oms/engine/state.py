@@ -194,6 +194,7 @@ M_NO_ROUTE = 41  # commands for a venue without an output ring
 M_BUSY = 42  # loop iterations that found work
 M_BLOCKED = 43  # waits on a full blocking output ring
 M_ADOPTED = 35  # orders taken over from reconciliation reports (venue knew them, the engine did not)
+M_PAUSE = 36  # the loop returns at the top of its next iteration (the main thread swaps what it reads)
 M_SIZE = 64
 
 META_SLOTS: dict[int, str] = {}

@@ -77,6 +77,28 @@ def _legacy_records(path: Path) -> np.ndarray | None:
     return np.fromfile(path, dtype=R.EVENT, count=whole // R.EVENT.itemsize)
 
 
+def read_committed(path: str | os.PathLike[str], start: int = 0, limit: int = -1) -> np.ndarray:
+    """The committed events of a log, read-only (another process may be appending: only what the
+    header's count covered when it was read is returned). Old header-less logs are read as they are."""
+    p = Path(path)
+    if not p.exists():
+        return np.zeros(0, R.EVENT)
+    legacy = _legacy_records(p)
+    if legacy is not None:
+        return legacy[start : None if limit < 0 else start + limit]
+    with open(p, "rb") as f:
+        head = np.frombuffer(f.read(HEADER_BYTES), np.uint64)
+        if len(head) <= H_COUNT:
+            return np.zeros(0, R.EVENT)
+        n = int(head[H_COUNT]) - start
+        if limit >= 0:
+            n = min(n, limit)
+        if n <= 0:
+            return np.zeros(0, R.EVENT)
+        f.seek(HEADER_BYTES + start * R.EVENT.itemsize)
+        return np.fromfile(f, dtype=R.EVENT, count=n)
+
+
 class WriteAheadLog:
     """The mapped event log. `header` and `records` are what the loop gets (state journal_c/journal_b)."""
 

@@ -60,12 +60,25 @@ def instruments(path: str) -> tuple[Any, Any]:
     return reg, reload
 
 
+def engine_event_log(cfg: Any) -> str:
+    """The engine's write-ahead log path ([risk].event_log), for rebuilding the views at start."""
+    from oms.engine import settings as ES
+
+    try:
+        st = cfg.section(ES.SECTION)
+    except (OmsError, KeyError) as e:
+        _log.info("no engine settings (%s): views start empty", e)
+        return ""
+    return str(cfg.resolve_path(st.event_log)) if st.event_log else ""
+
+
 def bbo_table(prefix: str) -> Any:
     try:
         from oms.shm.names import bbo_table as name
         from oms.shm.table import BboTable
 
-        return BboTable.attach(name(prefix), timeout=0.1)
+        # stale = its writer (the connector) is down: still the table it re-attaches to on restart
+        return BboTable.attach(name(prefix), allow_stale=True, timeout=0.1)
     except OmsError as e:
         _log.info("no BBO table yet (%s); GetBbo answers UNAVAILABLE until marketdata runs", e)
         return None
@@ -105,7 +118,14 @@ async def serve(args: argparse.Namespace) -> None:
         raise ConfigError("; ".join(f"[gateway].{k} = {v!r} {why}" for k, v, why in problems))
     reg_path = args.instruments or str(cfg.resolve_path(f"{cfg.node.var_dir}/instruments.json"))
     registry, reload = instruments(reg_path)
-    gw = Gateway(settings, registry, prefix=prefix, bbo=bbo_table(prefix), reload_instruments=reload)
+    gw = Gateway(
+        settings,
+        registry,
+        prefix=prefix,
+        bbo=bbo_table(prefix),
+        reload_instruments=reload,
+        event_log=engine_event_log(cfg),
+    )
     gw.auth.alert = alert_path(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

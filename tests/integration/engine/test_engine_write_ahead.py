@@ -155,3 +155,34 @@ def test_adopts_an_order_the_venue_reports_and_keeps_it_across_restart(engine_pr
 
     f2 = eventually(filled, 20, message="the adopted order's second fill after a restart")
     assert f2["status"] == C.ST_FILLED and f2["reason"] == C.R_NONE
+
+
+def test_bbo_table_that_appears_after_start_is_attached(engine_proc):
+    from oms.shm import names
+    from oms.shm.table import BboTable
+
+    ep = engine_proc
+    ep.start()
+    ep.gw.publish(_submit_rec(1)[0])
+    assert ep.wait_event(R.ORDER_REJECTED, 1)["reason"] == C.R_NO_REFERENCE_PRICE
+    table = BboTable.create(names.bbo_table(ep.prefix), 16)
+    try:
+        table.write(1, PX, 1, PX + 100, 1, 0, time.time_ns())
+        coid = [2]
+
+        def submitted():
+            ep.poll()
+            if any(e["kind"] == R.ORDER_SUBMITTED for e in ep.events):
+                return True
+            ep.gw.publish(_submit_rec(coid[0])[0])
+            coid[0] += 1
+            return None
+
+        eventually(
+            submitted, 15, interval=0.3, max_interval=0.3, message="an order priced from the late BBO table"
+        )
+    finally:
+        table.close()
+        from oms.shm import segment
+
+        segment.unlink(names.bbo_table(ep.prefix))
