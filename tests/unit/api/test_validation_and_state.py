@@ -13,6 +13,7 @@ from oms.api.gen.oms.v1 import types_pb2 as pb
 from oms.api.instruments import DecimalError, Precision, demo_registry
 from oms.api.state import OrderState
 from oms.api.status import ApiError
+from oms.engine import constants as ec
 from oms.shm import records as r
 
 RS = validation.Resolver(demo_registry())
@@ -92,6 +93,7 @@ def test_positions_average_cost_and_realized() -> None:
     def fill(side: int, px: int, qty: int, trade: int) -> None:
         e = [0] * 25
         e[0], e[4], e[5], e[6], e[8], e[9], e[13], e[18] = r.ORDER_FILLED, 7, 3, trade, px, qty, trade, side
+        e[21] = ec.ST_FILLED  # the engine's fill of an order it knows (status none = unknown: ignored)
         s.apply(tuple(e))
 
     fill(1, 100, 2, 1)
@@ -129,3 +131,14 @@ def test_unknown_symbol_rereads_the_shared_registry() -> None:
     rs2 = validation.Resolver(StaticRegistry([]), reload=lambda: StaticRegistry([]), reload_every_s=0.0)
     with pytest.raises(ApiError, match="unknown symbol"):
         validation.submit(order(), rs2, _coid)
+
+
+def test_events_about_no_known_order_create_no_view() -> None:
+    """A refusal or a forwarded venue event for an id the engine does not know (status none)."""
+    s = OrderState()
+    for kind in (r.CANCEL_REJECTED, r.ORDER_FILLED, r.ORDER_ACCEPTED):
+        e = [0] * 25
+        e[0], e[4], e[5], e[6], e[8], e[9], e[13], e[18] = kind, 1, 1, 999, 100, 1, 5, 1
+        e[17] = ec.R_UNKNOWN_ORDER
+        s.apply(tuple(e))
+    assert not s.orders and not s.positions
