@@ -43,6 +43,7 @@ class RestStats:
     errors: int = 0
     outcome_unknown: int = 0
     throttled_waits: int = 0
+    order_rate_rejects: int = 0  # orders refused because the budget would hold them > max_order_wait_s
     http_429: int = 0
     http_418: int = 0
     resync_1021: int = 0  # clock resyncs forced by an error the venue's table calls "clock"
@@ -77,8 +78,10 @@ class VenueRest:
         max_inflight: int = 256,
         rate_safety: float = 0.9,
         max_429_retries: int = 5,
+        max_order_wait_s: float = 2.0,
     ) -> None:
         self.adapter = adapter
+        self.max_order_wait_s = max_order_wait_s  # an order never waits longer for the rate budget
         self.venue = adapter.name
         self.transport = transport
         self.recv_window_ms = recv_window_ms
@@ -205,12 +208,26 @@ class VenueRest:
     async def _raw(self, market: str, op: str, params: dict[str, Any], weight: int, orders: int) -> Any:
         budget = self.budgets.get(market)
         if budget is not None:
+            waited = 0.0
             while True:
                 wait = budget.acquire(weight, orders)
                 if wait <= 0:
                     break
+                if orders and waited + wait > self.max_order_wait_s:
+                    # backpressure: never an unbounded queue behind the venue's order rate
+                    self.stats.order_rate_rejects += 1
+                    raise Transient(
+                        f"{op}: the venue's order rate budget ({market}) is used up for {wait:.2f}s more "
+                        f"(waited {waited:.2f}s, bound max_order_wait_s = {self.max_order_wait_s:g}s); "
+                        "order not sent: slow down or retry later",
+                        code="-1003",
+                        venue=self.venue,
+                        retry_after=wait,
+                    )
                 self.stats.throttled_waits += 1
-                await asyncio.sleep(min(wait, 1.0))
+                step = min(wait, 1.0)
+                waited += step
+                await asyncio.sleep(step)
         if self._cautious.get(market):
             # after a 429 one request at a time probes until one succeeds: requests already in
             # flight when the venue says "slow down" are what turns a 429 into a 418 ban

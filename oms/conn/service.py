@@ -150,6 +150,7 @@ class ConnectorService:
             timeout_s=st.request_timeout_s,
             max_inflight=st.max_inflight,
             rate_safety=st.rate_safety,
+            max_order_wait_s=st.max_order_wait_s,
         )
         self.cmd = open_ring(
             names.engine_commands_to_venue(venue, prefix), R.COMMAND, st.ring_capacity, producer=False

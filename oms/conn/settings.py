@@ -25,6 +25,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     request_timeout_s: float = 5.0  # a REST call without an answer after this is OutcomeUnknown
     max_inflight: int = 16  # concurrent REST requests per process (more only opens more connections)
     rate_safety: float = 0.9  # fraction of each venue limit the shared budget lets us use
+    max_order_wait_s: float = 2.0  # an order the rate budget would hold longer: rejected (-1003)
     recv_window_ms: int = 0  # 0 = take recv_window_ms from the exchange file
     listen_key_keepalive_s: float = 1800.0  # user-stream keep-alive (a listen key expires in 60 min)
     ws_heartbeat_s: float = 20.0  # WS ping interval; no pong within it = dead connection
@@ -56,6 +57,8 @@ def validate(s: Settings) -> list[tuple[str, object, str]]:
         bad.append(("batch", s.batch, "must be 1..4096"))
     if not 1 <= s.max_inflight <= 10_000:
         bad.append(("max_inflight", s.max_inflight, "must be 1..10000"))
+    if not 0 < s.max_order_wait_s <= 60:
+        bad.append(("max_order_wait_s", s.max_order_wait_s, "must be in (0, 60] seconds"))
     if not 0 < s.rate_safety <= 1:
         bad.append(("rate_safety", s.rate_safety, "must be in (0, 1]"))
     if not 0 <= s.recv_window_ms <= 60000:
