@@ -10,7 +10,7 @@ PROTO_SRC := $(shell find proto -name '*.proto' 2>/dev/null)
 PROTO_STAMP := oms/api/gen/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install tools deploy-tools proto run test bench lint clean down
+.PHONY: all install tools deploy-tools proto run test chaos bench lint clean down
 
 all: test
 
@@ -65,6 +65,11 @@ run: install
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The long chaos run: kill -9 of engine, connector and gateway under load, OMS_CHAOS_ROUNDS rounds;
+# prints a table of faults, recovery times and findings (tests/chaos/).
+chaos: install
+	OMS_CHAOS_ROUNDS=$${OMS_CHAOS_ROUNDS:-5} $(PY) -m pytest -q -s -p no:cacheprovider tests/chaos
 
 # Benchmarks also install the optional peers (NautilusTrader for bench/engine.py).
 BENCH_STAMP := $(VENV)/.oms-bench-$(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
