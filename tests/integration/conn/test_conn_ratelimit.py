@@ -50,6 +50,10 @@ def test_429_storm_never_418(storm_sim: SimThread, tmp_path: Path) -> None:
             "OMS_CONNECTOR__MARKETS": '["spot"]',
             "OMS_CONNECTOR__MARKET_DATA": "false",
             "OMS_CONNECTOR__RECV_WINDOW_MS": "5000",
+            # this test is about waiting out the venue's minute without a 418, so orders may wait for
+            # the budget that long here; the default bound (2 s, reject) is tested in
+            # tests/unit/conn/test_conn_order_backpressure.py
+            "OMS_CONNECTOR__MAX_ORDER_WAIT_S": "60",
         },
     )
     neighbour = Client(KEY, SECRET, ping=False)
