@@ -90,6 +90,8 @@ class UpbitEvents:
 
     def order(self, o: Order, exec_type: str, fill: Fill | None) -> None:
         self.hub.my_order(o, fill)
+        if exec_type == "NEW" and o.locked:  # Upbit pushes the balance an accepted order locks
+            self.hub.my_asset(o.account, {o.lock_asset})
 
     def balances(self, account: Account, assets: set[str], symbols: set[str], reason: str) -> None:
         self.hub.my_asset(account, assets)
