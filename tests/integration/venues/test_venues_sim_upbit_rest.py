@@ -317,6 +317,10 @@ def test_faults_from_the_kit(st: SimThread) -> None:
     st.call(st.sim.faults.set, error_5xx=1)
     assert requests.get(st.url + "/v1/market/all", timeout=10).status_code == 503
     assert requests.get(st.url + "/v1/market/all", timeout=10).status_code == 200
+    st.call(st.sim.faults.set, ban_seconds=1)
+    assert error_of(call(st, "GET", "/v1/accounts"))[:2] == (418, "too_many_requests")
+    time.sleep(1.05)
+    assert call(st, "GET", "/v1/accounts").status_code == 200
     st.call(st.sim.faults.set, maintenance=True)
     try:
         bid, _ = top()

@@ -323,6 +323,8 @@ class UpbitSim(SimServer):
                 req.key = self.authenticate(request.headers.get("Authorization", ""), cands)
                 who = str(req.account.uid)
             lim = self.limits[group]
+            if who != ip:
+                self.minute.charge(ip, 0, now)  # an IP block (the `ban_seconds` fault) covers every key
             try:
                 self.minute.charge(who, 1, now)
                 lim.charge(f"{who}|{group}", 1, now)
