@@ -199,8 +199,8 @@ def create_order(req: Req) -> tuple[int, dict[str, Any]]:
         orig_type=otype,
         limit=limit,
         post_only=tif == "post_only",
+        upbit_tif=tif,
     )
-    o.upbit_tif = tif  # type: ignore[attr-defined]
     try:
         core.submit(o)
     except SimError as e:

@@ -12,13 +12,15 @@ import binascii
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
 from oms.venues.sim.kit.errors import SimError
-from oms.venues.sim.kit.orders import Fill, Order
+from oms.venues.sim.kit.orders import Fill
+from oms.venues.sim.kit.orders import Order as KitOrder
 
 NAMES = [
     "validation_error",
@@ -93,6 +95,13 @@ ERRORS = {
     "modify_qty_too_small": (NAMES.index("validation_error"), "orders cannot be amended"),
     "modify_unchanged": (NAMES.index("validation_error"), "orders cannot be amended"),
 }
+
+
+@dataclass(eq=False)
+class Order(KitOrder):
+    """`type` is Upbit's ord_type (limit / price / market / best); `upbit_tif` its time_in_force."""
+
+    upbit_tif: str | None = None
 
 
 # ---------------------------------------------------------------- JWT

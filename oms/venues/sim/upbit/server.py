@@ -94,6 +94,7 @@ class UpbitSim(SimServer):
             maker_fee=self.cfg.fee,
             taker_fee=self.cfg.fee,
         )
+        self.core.order_class = rules.Order
         self.uuid_of: dict[int, str] = {}
         self.id_of: dict[str, int] = {}
         self.identifiers: set[tuple[int, str]] = set()
@@ -186,7 +187,7 @@ class UpbitSim(SimServer):
             "executed_funds": num(o.cum_quote),
             "trades_count": len(fills),
         }
-        tif = getattr(o, "upbit_tif", None)
+        tif = getattr(o, "upbit_tif", None)  # the flow's own orders are kit orders
         if tif:
             row["time_in_force"] = tif
         if o.client_id:
