@@ -177,3 +177,24 @@ async def test_private_my_order_and_my_asset(sim: UpbitSim) -> None:
         await order(http, sim, market="KRW-BTC", side="bid", ord_type="price", price="100000")
         m = await recv(ws, lambda m: m.get("ty") == "myOrder")
         assert m["cd"] == "KRW-BTC" and m["ab"] == "BID"
+
+
+async def test_flow_moves_the_book_and_the_private_stream_drops_on_the_fault() -> None:
+    async with UpbitSim(seed=4, flow=True) as sim, aiohttp.ClientSession() as http:
+        sim.add_api_key(ACCESS, SECRET)
+        async with http.ws_connect(sim.ws_url + "/websocket/v1") as pub:
+            await pub.send_str(json.dumps([{"ticket": "f"}, {"type": "trade", "codes": ["KRW-USDT"]}]))
+            t = await recv(pub, lambda m: m.get("type") == "trade", timeout=10)  # the seeded flow trades
+            assert D(str(t["trade_price"])) % krw_tick(D(str(t["trade_price"]))) == 0
+        async with http.ws_connect(sim.ws_url + "/websocket/v1/private", headers=bearer()) as ws:
+            await ws.send_str(json.dumps([{"ticket": "p"}, {"type": "myOrder"}, {"type": "myAsset"}]))
+            await asyncio.sleep(0.05)
+            sim.faults.set(drop_user_ws_after=2)
+            await order(http, sim, market="KRW-BTC", side="bid", ord_type="price", price="1000000")
+            got = []
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), 5)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                got.append(json.loads(msg.data))
+            assert len(got) == 2 and ws.closed  # dropped in the middle of the fill's pushes
