@@ -130,6 +130,13 @@ def test_pyupbit_market_buy_by_krw_and_market_sell(st: SimThread) -> None:
     assert D(str(up.get_balance("KRW-BTC"))) > btc0 and D(str(up.get_balance("KRW"))) < krw0
     sold = up.sell_market_order("KRW-BTC", 0.001)
     assert up.get_individual_order(sold["uuid"])["executed_volume"] == "0.001"
+    ticks = requests.get(
+        st.url + "/v1/trades/ticks", params={"market": "KRW-BTC", "count": 50}, timeout=10
+    ).json()
+    assert ticks and {t["ask_bid"] for t in ticks} == {"BID", "ASK"}  # our buy and our sell
+    assert ticks[0]["sequential_id"] > ticks[-1]["sequential_id"]  # newest first
+    prices = pyupbit.get_current_price(["KRW-BTC", "KRW-ETH"])
+    assert set(prices) == {"KRW-BTC", "KRW-ETH"} and prices["KRW-BTC"] == ticks[0]["trade_price"]
     rows = {r["currency"]: r for r in up.get_balances()}
     assert rows["KRW"]["unit_currency"] == "KRW" and set(rows) >= {"KRW", "BTC", "ETH", "USDT"}
 
