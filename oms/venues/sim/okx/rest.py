@@ -1,0 +1,690 @@
+"""OKX simulator room: v5 REST handlers (public instruments / books / tickers / time, trade order,
+amend, cancel, batches, algo orders, cancel-all-after, account balance / positions / leverage) and the
+endpoint table.
+
+Touches nothing outside this simulator. A handler takes a `Req` and returns the `data` list of OKX's
+envelope, or raises `SimError` (code 51xxx, the envelope's `sCode`). Batch handlers return per-item rows
+with their own `sCode` / `sMsg`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from oms.venues.sim.kit.accounts import Account, ApiKey
+from oms.venues.sim.kit.errors import SimError
+from oms.venues.sim.kit.matching import MarketCore
+from oms.venues.sim.kit.orders import AlgoOrder, triggered
+from oms.venues.sim.kit.spec import SymbolSpec
+from oms.venues.sim.okx import rules
+from oms.venues.sim.okx.rules import Order, order_row, param_error
+
+ZERO = Decimal(0)
+PUBLIC, PRIVATE = "PUBLIC", "PRIVATE"
+TRADE, READ = "trade", "read"
+
+
+@dataclass
+class Req:
+    params: dict[str, Any]
+    now: int
+    svc: Any
+    key: ApiKey | None = None
+    cores: dict[str, MarketCore] = field(default_factory=dict)
+
+    @property
+    def account(self) -> Account:
+        assert self.key is not None
+        return self.key.account
+
+    def get(self, name: str) -> Any:
+        v = self.params.get(name)
+        return None if v is None or v == "" else v
+
+    def need(self, name: str) -> Any:
+        v = self.get(name)
+        if v is None:
+            raise param_error(name, "it is required")
+        return v
+
+    def inst(self, name: str = "instId") -> tuple[MarketCore, SymbolSpec]:
+        inst = str(self.need(name))
+        for core in self.cores.values():
+            if inst in core.specs:
+                if core.status[inst] != "TRADING":
+                    raise SimError(51001, "Instrument ID does not exist.", 200)
+                return core, core.specs[inst]
+        raise SimError(51001, "Instrument ID does not exist.", 200)
+
+    def dec(self, name: str) -> Decimal | None:
+        v = self.get(name)
+        if v is None:
+            return None
+        try:
+            d = Decimal(str(v))
+        except InvalidOperation:
+            raise param_error(name) from None
+        if not d.is_finite():
+            raise param_error(name)
+        return d
+
+    def ct(self, spec: SymbolSpec) -> Decimal:
+        return self.svc.ct_val(spec)
+
+
+# ---------------------------------------------------------------- filters (OKX's codes)
+def to_lots(req: Req, spec: SymbolSpec, sz: Decimal, name: str = "sz") -> int:
+    """`sz` in OKX units (base for SPOT, contracts for SWAP) → kit lots."""
+    ct = req.ct(spec)
+    if sz <= 0:
+        raise param_error(name)
+    base = sz * ct if ct else sz
+    lots = base / spec.step
+    if lots != lots.to_integral_value():
+        raise SimError(51121, "Order quantity must be a multiple of the lot size.", 200)
+    if base < spec.min_qty:
+        raise SimError(51020, "Your order should meet or exceed the minimum order amount.", 200)
+    if base > spec.max_qty:
+        raise SimError(51202, "Market order amount exceeds the maximum amount.", 200)
+    return int(lots)
+
+
+def to_ticks(spec: SymbolSpec, p: Decimal, name: str = "px") -> int:
+    ticks = p / spec.tick
+    if p <= 0 or ticks != ticks.to_integral_value():
+        raise SimError(
+            51006, f"Order price is out of the price limit or not a multiple of tickSz ({name}).", 200
+        )
+    if p > spec.max_price:
+        raise SimError(51006, "Order price is out of the price limit.", 200)
+    return int(ticks)
+
+
+def last_ticks(core: MarketCore, spec: SymbolSpec) -> int:
+    return core.last_px.get(spec.symbol) or int(core.ref_price(spec.symbol) / spec.tick)
+
+
+# ---------------------------------------------------------------- public
+def server_time(req: Req) -> list[dict[str, Any]]:
+    return [{"ts": str(req.now)}]
+
+
+def instruments(req: Req) -> list[dict[str, Any]]:
+    kind = req.need("instType")
+    if kind not in req.cores:
+        raise param_error("instType", "SPOT or SWAP")
+    core = req.cores[kind]
+    specs = list(core.specs.values())
+    if req.get("instId"):
+        specs = [s for s in specs if s.symbol == req.get("instId")]
+        if not specs:
+            raise SimError(51001, "Instrument ID does not exist.", 200)
+    return [
+        rules.instrument_row(s, core.status[s.symbol], req.ct(s), req.svc.cfg.max_leverage) for s in specs
+    ]
+
+
+def book_rows(req_or_svc: Any, core: MarketCore, spec: SymbolSpec, side: int, n: int) -> list[list[str]]:
+    ct = req_or_svc.ct_val(spec)
+    book = core.books[spec.symbol]
+    queues = book.bids if side > 0 else book.asks
+    return [
+        [rules.px(spec, p), rules.contracts(spec, ct, q), "0", str(len(queues.get(p, ())) or 1)]
+        for p, q in book.levels(side, n)
+    ]
+
+
+def books(req: Req) -> list[dict[str, Any]]:
+    core, spec = req.inst()
+    n = int(req.get("sz") or 1)
+    if not 1 <= n <= 400:
+        raise param_error("sz", "1..400")
+    return [
+        {
+            "asks": book_rows(req.svc, core, spec, -1, n),
+            "bids": book_rows(req.svc, core, spec, 1, n),
+            "ts": str(req.now),
+        }
+    ]
+
+
+def ticker_row(svc: Any, core: MarketCore, spec: SymbolSpec, now: int) -> dict[str, Any]:
+    ct = svc.ct_val(spec)
+    book = core.books[spec.symbol]
+    b = book.levels(1, 1) or [(0, 0)]
+    a = book.levels(-1, 1) or [(0, 0)]
+    return {
+        "instType": spec.market,
+        "instId": spec.symbol,
+        "last": rules.px(spec, last_ticks(core, spec)),
+        "lastSz": "0",
+        "bidPx": rules.px(spec, b[0][0]),
+        "bidSz": rules.contracts(spec, ct, b[0][1]),
+        "askPx": rules.px(spec, a[0][0]),
+        "askSz": rules.contracts(spec, ct, a[0][1]),
+        "ts": str(now),
+    }
+
+
+def tickers(req: Req) -> list[dict[str, Any]]:
+    kind = req.need("instType")
+    if kind not in req.cores:
+        raise param_error("instType", "SPOT or SWAP")
+    core = req.cores[kind]
+    return [ticker_row(req.svc, core, s, req.now) for s in core.specs.values()]
+
+
+def ticker(req: Req) -> list[dict[str, Any]]:
+    core, spec = req.inst()
+    return [ticker_row(req.svc, core, spec, req.now)]
+
+
+# ---------------------------------------------------------------- orders
+def _modes(sub: Req, core: MarketCore) -> str:
+    td = sub.need("tdMode")
+    if core.market == "SPOT" and td != "cash":
+        raise param_error("tdMode", "SPOT trades with tdMode cash")
+    if core.market == "SWAP" and td not in ("cross", "isolated"):
+        raise param_error("tdMode", "SWAP trades with tdMode cross or isolated")
+    if (sub.get("posSide") or "net") != "net":
+        raise SimError(51000, "Parameter posSide error: the account is in net (one-way) mode", 200)
+    return str(td)
+
+
+def build_order(req: Req, item: dict[str, Any]) -> tuple[MarketCore, Order]:
+    sub = Req(item, req.now, req.svc, req.key, req.cores)
+    core, spec = sub.inst()
+    td = _modes(sub, core)
+    side_s = sub.need("side")
+    if side_s not in ("buy", "sell"):
+        raise param_error("side")
+    side = 1 if side_s == "buy" else -1
+    otype = sub.need("ordType")
+    if otype not in rules.ORDER_TYPES:
+        raise param_error("ordType")
+    sz = sub.dec("sz")
+    if sz is None:
+        raise param_error("sz", "it is required")
+    ticks = 0
+    if otype != "market":
+        p = sub.dec("px")
+        if p is None:
+            raise param_error("px", "it is required")
+        ticks = to_ticks(spec, p)
+    tgt = str(sub.get("tgtCcy") or "")
+    quote_qty, lots = ZERO, 0
+    if core.market == "SPOT" and otype == "market" and side > 0 and tgt != "base_ccy":
+        quote_qty = sz  # a spot market buy is sized in the quote currency unless tgtCcy=base_ccy
+        lots = int(spec.max_qty / spec.step)
+    else:
+        lots = to_lots(sub, spec, sz)
+    cl = str(sub.get("clOrdId") or "")
+    if len(cl) > 32 or (cl and not cl.isalnum()):
+        raise param_error("clOrdId", "up to 32 letters and digits")
+    o = Order(
+        order_id=core.new_id(),
+        market=core.market,
+        spec=spec,
+        account=req.account,
+        client_id=cl,
+        side=side,
+        type=otype,
+        tif=rules.ORDER_TYPES[otype],
+        price=ticks,
+        qty=lots,
+        time=req.now,
+        reduce_only=sub.get("reduceOnly") in (True, "true"),
+        quote_order_qty=quote_qty,
+        td_mode=td,
+        tgt_ccy=tgt,
+    )
+    return core, o
+
+
+def _place(req: Req, item: dict[str, Any]) -> dict[str, Any]:
+    core, o = build_order(req, item)
+    core.submit(o)
+    if o.quote_order_qty and not o.is_open and o.executed:
+        o.qty, o.status = o.executed, "FILLED"
+    return {"ordId": str(o.order_id), "clOrdId": o.client_id, "tag": "", "ts": str(req.now)}
+
+
+def _items(req: Req) -> list[dict[str, Any]]:
+    items = req.params.get("_list")
+    if not isinstance(items, list) or not items:
+        raise param_error("body", "a JSON array of orders is required")
+    if len(items) > req.svc.cfg.batch_max:
+        raise SimError(51000, f"Parameter batch size error: at most {req.svc.cfg.batch_max} orders", 200)
+    return [i if isinstance(i, dict) else {} for i in items]
+
+
+def per_item(
+    req: Req, items: list[dict[str, Any]], one: Callable[[Req, dict[str, Any]], dict[str, Any]]
+) -> list:
+    out = []
+    for item in items:
+        try:
+            row = one(req, item)
+            out.append({**row, "sCode": "0", "sMsg": "Order placed" if one is _place else ""})
+        except SimError as e:
+            out.append(
+                {
+                    "ordId": str(item.get("ordId", "")),
+                    "clOrdId": str(item.get("clOrdId", "")),
+                    "tag": "",
+                    "ts": str(req.now),
+                    "sCode": str(e.code),
+                    "sMsg": e.msg,
+                }
+            )
+    return out
+
+
+def place(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, [req.params], _place)
+
+
+def place_batch(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, _items(req), _place)
+
+
+def _find(req: Req, item: dict[str, Any], fail: tuple[int, str]) -> tuple[MarketCore, Order]:
+    sub = Req(item, req.now, req.svc, req.key, req.cores)
+    core, spec = sub.inst()
+    oid, cl = sub.get("ordId"), sub.get("clOrdId")
+    if oid is None and cl is None:
+        raise param_error("ordId", "ordId or clOrdId is required")
+    try:
+        o = core.find(req.account, spec.symbol, int(oid) if oid is not None else None, cl and str(cl))
+    except ValueError:
+        raise SimError(*fail, 200) from None
+    if not o.is_open:
+        raise SimError(*fail, 200)
+    return core, o  # type: ignore[return-value]
+
+
+def _cancel(req: Req, item: dict[str, Any]) -> dict[str, Any]:
+    core, o = _find(req, item, rules.CANCEL_FAILED)
+    core.cancel(o)
+    return {"ordId": str(o.order_id), "clOrdId": o.client_id, "ts": str(req.now)}
+
+
+def _amend(req: Req, item: dict[str, Any]) -> dict[str, Any]:
+    core, o = _find(req, item, rules.AMEND_FAILED)
+    sub = Req(item, req.now, req.svc, req.key, req.cores)
+    new_sz, new_px = sub.dec("newSz"), sub.dec("newPx")
+    if new_sz is None and new_px is None:
+        raise param_error("newSz", "newSz or newPx is required")
+    if not o.limit:
+        raise SimError(*rules.AMEND_FAILED, 200)
+    lots = to_lots(sub, o.spec, new_sz, "newSz") if new_sz is not None else o.qty
+    ticks = to_ticks(o.spec, new_px, "newPx") if new_px is not None else o.price
+    core.modify(o, ticks, lots)
+    return {
+        "ordId": str(o.order_id),
+        "clOrdId": o.client_id,
+        "reqId": str(item.get("reqId", "")),
+        "ts": str(req.now),
+    }
+
+
+def cancel(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, [req.params], _cancel)
+
+
+def cancel_batch(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, _items(req), _cancel)
+
+
+def amend(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, [req.params], _amend)
+
+
+def amend_batch(req: Req) -> list[dict[str, Any]]:
+    return per_item(req, _items(req), _amend)
+
+
+def get_order(req: Req) -> list[dict[str, Any]]:
+    core, spec = req.inst()
+    oid, cl = req.get("ordId"), req.get("clOrdId")
+    if oid is None and cl is None:
+        raise param_error("ordId", "ordId or clOrdId is required")
+    try:
+        o = core.find(req.account, spec.symbol, int(oid) if oid is not None else None, cl and str(cl))
+    except ValueError:
+        raise SimError(51603, "Order does not exist.", 200) from None
+    return [order_row(o, req.ct(spec))]
+
+
+def pending(req: Req) -> list[dict[str, Any]]:
+    rows = []
+    for core in req.cores.values():
+        if req.get("instType") not in (None, core.market):
+            continue
+        for o in sorted(core.open_orders(req.account, req.get("instId")), key=lambda o: -o.order_id):
+            rows.append(order_row(o, req.ct(o.spec)))
+    return rows
+
+
+# ---------------------------------------------------------------- algo orders (conditional, oco, trigger)
+ALGO_TYPES = ("conditional", "oco", "trigger")
+
+
+def place_algo(req: Req) -> list[dict[str, Any]]:
+    core, spec = req.inst()
+    _modes(req, core)
+    kind = req.need("ordType")
+    if kind not in ALGO_TYPES:
+        raise param_error("ordType", "conditional, oco or trigger")
+    side = {"buy": 1, "sell": -1}.get(req.need("side"))
+    if side is None:
+        raise param_error("side")
+    sz = req.dec("sz")
+    if sz is None:
+        raise param_error("sz", "it is required")
+    lots = to_lots(req, spec, sz)
+    last = last_ticks(core, spec)
+    legs: list[tuple[int, int, str]] = []  # (trigger ticks, order ticks (0 market), name)
+    if kind == "trigger":
+        trig, opx = req.dec("triggerPx"), req.dec("orderPx")
+        if trig is None or opx is None:
+            raise param_error("triggerPx", "triggerPx and orderPx are required")
+        legs.append(
+            (to_ticks(spec, trig, "triggerPx"), 0 if opx == -1 else to_ticks(spec, opx, "orderPx"), "trigger")
+        )
+    else:
+        for name in ("tp", "sl"):
+            trig = req.dec(f"{name}TriggerPx")
+            if trig is None:
+                continue
+            opx = req.dec(f"{name}OrdPx") or Decimal(-1)
+            legs.append(
+                (to_ticks(spec, trig, f"{name}TriggerPx"), 0 if opx == -1 else to_ticks(spec, opx), name)
+            )
+        if not legs or (kind == "oco" and len(legs) != 2):
+            raise param_error("tpTriggerPx", "conditional needs tp or sl, oco needs both")
+    cl = str(req.get("algoClOrdId") or "")
+    group: list[AlgoOrder] = []
+    for trig, opx, name in legs:
+        # a trigger fires on the way to its price; a sell's take-profit on a rise, its stop-loss on a
+        # fall, a buy's the other way
+        direction = (1 if trig > last else -1) if name == "trigger" else (1 if name == "tp" else -1) * -side
+        if triggered(direction, last, trig):
+            if name == "sl":
+                word = "less" if side < 0 else "greater"
+                raise SimError(
+                    51280 if side < 0 else 51279, f"SL trigger price must be {word} than the last price.", 200
+                )
+            if name == "tp":
+                word = "greater" if side < 0 else "less"
+                raise SimError(
+                    51278 if side < 0 else 51277, f"TP trigger price must be {word} than the last price.", 200
+                )
+        a = AlgoOrder(
+            algo_id=core.new_id(),
+            client_algo_id=cl,
+            account=req.account,
+            spec=spec,
+            side=side,
+            order_type=kind,
+            qty=lots,
+            price=opx,
+            trigger=trig,
+            working_type="CONTRACT_PRICE",
+            reduce_only=req.get("reduceOnly") in (True, "true"),
+            close_position=False,
+            tif="GTC",
+            time=req.now,
+            trigger_dir=direction,
+            is_market=opx == 0,
+        )
+        group.append(a)
+    first = group[0]
+    for a in group:
+        a.algo_id = first.algo_id if a is first else a.algo_id
+        core.algos[a.algo_id] = a
+    req.svc.algo_groups[first.algo_id] = (core, group, req.get("tdMode"))
+    return [{"algoId": str(first.algo_id), "algoClOrdId": cl, "sCode": "0", "sMsg": ""}]
+
+
+def algo_row(svc: Any, algo_id: int, group: list[AlgoOrder], td: str) -> dict[str, Any]:
+    a = group[0]
+    spec, ct = a.spec, svc.ct_val(a.spec)
+    states = {
+        "NEW": "live",
+        "TRIGGERED": "effective",
+        "FINISHED": "effective",
+        "CANCELED": "canceled",
+        "EXPIRED": "canceled",
+        "REJECTED": "order_failed",
+    }
+    st = (
+        "live"
+        if all(g.status == "NEW" for g in group)
+        else next(
+            (states[g.status] for g in group if g.status != "NEW" and g.status != "CANCELED"), "canceled"
+        )
+    )
+    row: dict[str, Any] = {
+        "instType": spec.market,
+        "instId": spec.symbol,
+        "algoId": str(algo_id),
+        "algoClOrdId": a.client_algo_id,
+        "ordType": a.order_type,
+        "side": "buy" if a.side > 0 else "sell",
+        "posSide": "net",
+        "tdMode": td,
+        "sz": rules.contracts(spec, ct, a.qty),
+        "state": st,
+        "cTime": str(a.time),
+        "ordId": next((str(g.actual_order_id) for g in group if g.actual_order_id), ""),
+        "tpTriggerPx": "",
+        "tpOrdPx": "",
+        "slTriggerPx": "",
+        "slOrdPx": "",
+        "triggerPx": "",
+        "orderPx": "",
+    }
+    for g in group:
+        opx = "-1" if g.is_market else rules.px(spec, g.price)
+        if a.order_type == "trigger":
+            row["triggerPx"], row["orderPx"] = rules.px(spec, g.trigger), opx
+        else:
+            tp = g.trigger_dir == -g.side
+            name = "tp" if tp else "sl"
+            row[f"{name}TriggerPx"], row[f"{name}OrdPx"] = rules.px(spec, g.trigger), opx
+    return row
+
+
+def algos_pending(req: Req) -> list[dict[str, Any]]:
+    kind = req.need("ordType")
+    rows = []
+    for aid, (_core, group, td) in sorted(req.svc.algo_groups.items(), reverse=True):
+        g0 = group[0]
+        if g0.account is req.account and g0.order_type == kind and all(g.status == "NEW" for g in group):
+            rows.append(algo_row(req.svc, aid, group, td))
+    return rows
+
+
+def cancel_algos(req: Req) -> list[dict[str, Any]]:
+    out = []
+    for item in _items(req):
+        try:
+            aid = int(item.get("algoId", 0))
+        except (TypeError, ValueError):
+            aid = 0
+        entry = req.svc.algo_groups.get(aid)
+        if (
+            entry is None
+            or entry[1][0].account is not req.account
+            or any(g.status != "NEW" for g in entry[1])
+        ):
+            out.append(
+                {"algoId": str(item.get("algoId", "")), "sCode": "51603", "sMsg": "Order does not exist."}
+            )
+            continue
+        core, group, _ = entry
+        for g in group:
+            g.status = "CANCELED"
+            core.algos.pop(g.algo_id, None)
+        out.append({"algoId": str(aid), "sCode": "0", "sMsg": ""})
+    return out
+
+
+# ---------------------------------------------------------------- dead-man switch
+def cancel_all_after(req: Req) -> list[dict[str, Any]]:
+    """timeOut 0 disarms, 10..120 s arms (each call re-arms); when it runs out every open order of the
+    account is cancelled."""
+    try:
+        t = int(req.need("timeOut"))
+    except (TypeError, ValueError):
+        raise param_error("timeOut") from None
+    if t != 0 and not 10 <= t <= 120:
+        raise param_error("timeOut", "0 or 10..120 seconds")
+    uid = req.account.uid
+    old = req.svc.dead_man.pop(uid, None)
+    if old is not None:
+        old.cancel()
+    trigger = 0
+    if t:
+        trigger = req.now + t * 1000
+        req.svc.dead_man[uid] = asyncio.get_running_loop().call_later(t, req.svc.dead_man_fire, req.account)
+    return [{"triggerTime": str(trigger), "tag": "", "ts": str(req.now)}]
+
+
+# ---------------------------------------------------------------- account
+def balance(req: Req) -> list[dict[str, Any]]:
+    a = req.account
+    swap = req.cores["SWAP"]
+    upnl = a.upnl(swap.mark)
+    w0 = req.svc.cfg.swap_wallet
+    rows = []
+    total = ZERO
+    for c in sorted(set(a.spot) | set(a.wallet)):
+        if req.get("ccy") and c not in str(req.get("ccy")).split(","):
+            continue
+        free, locked = a.spot.get(c, [ZERO, ZERO])
+        cash = free + locked + a.wallet.get(c, ZERO) - w0.get(c, ZERO)
+        pnl = upnl if c == "USDT" else ZERO
+        eq = cash + pnl
+        if c == "USDT":
+            total += eq
+        rows.append(
+            {
+                "ccy": c,
+                "eq": rules.dec(eq, 8),
+                "cashBal": rules.dec(cash, 8),
+                "availBal": rules.dec(free, 8),
+                "frozenBal": rules.dec(locked, 8),
+                "ordFrozen": rules.dec(locked, 8),
+                "upl": rules.dec(pnl, 8),
+                "eqUsd": rules.dec(eq, 8) if c == "USDT" else "",
+                "uTime": str(req.now),
+            }
+        )
+    return [
+        {
+            "totalEq": rules.dec(total, 8),
+            "isoEq": "0",
+            "adjEq": rules.dec(total, 8),
+            "imr": rules.dec(a.margin_used(swap.mark), 8),
+            "uTime": str(req.now),
+            "details": rows,
+        }
+    ]
+
+
+def position_row(svc: Any, core: MarketCore, spec: SymbolSpec, a: Account, now: int) -> dict[str, Any]:
+    p = a.position(spec.symbol, core.default_leverage)
+    ct = svc.ct_val(spec)
+    mark = core.mark[spec.symbol]
+    return {
+        "instType": "SWAP",
+        "instId": spec.symbol,
+        "mgnMode": svc.margin_mode.get((a.uid, spec.symbol), "cross"),
+        "posId": f"{a.uid}{spec.symbol.replace('-', '')}",
+        "posSide": "net",
+        "pos": rules.plain(p.amt / ct) if p.amt else "0",
+        "posCcy": "",
+        "availPos": "",
+        "avgPx": rules.plain(p.entry) if p.amt else "",
+        "upl": rules.dec(p.upnl(mark), 8),
+        "lever": str(p.leverage),
+        "markPx": rules.plain(mark),
+        "last": rules.px(spec, last_ticks(core, spec)),
+        "notionalUsd": rules.dec(abs(p.amt) * mark, 8),
+        "imr": rules.dec(abs(p.amt) * mark / p.leverage, 8),
+        "ccy": spec.quote,
+        "liqPx": "",
+        "cTime": str(p.update_time or now),
+        "uTime": str(p.update_time or now),
+    }
+
+
+def positions(req: Req) -> list[dict[str, Any]]:
+    if req.get("instType") not in (None, "SWAP"):
+        raise param_error("instType", "positions are served for SWAP")
+    core = req.cores["SWAP"]
+    if req.get("instId"):
+        _, spec = req.inst()
+        specs = [spec]
+    else:
+        specs = [s for s in core.specs.values() if req.account.position(s.symbol, core.default_leverage).amt]
+    return [position_row(req.svc, core, s, req.account, req.now) for s in specs]
+
+
+def _lever_target(req: Req) -> tuple[MarketCore, SymbolSpec, str]:
+    core, spec = req.inst()
+    if core.market != "SWAP":
+        raise SimError(51000, "Parameter instId error: leverage is set on SWAP instruments here", 200)
+    mode = req.need("mgnMode")
+    if mode not in ("cross", "isolated"):
+        raise param_error("mgnMode")
+    return core, spec, str(mode)
+
+
+def set_leverage(req: Req) -> list[dict[str, Any]]:
+    core, spec, mode = _lever_target(req)
+    lever = req.dec("lever")
+    if lever is None or lever != lever.to_integral_value() or not 1 <= lever <= req.svc.cfg.max_leverage:
+        raise SimError(51000, f"Parameter lever error: 1..{req.svc.cfg.max_leverage}", 200)
+    req.account.position(spec.symbol, core.default_leverage).leverage = int(lever)
+    req.svc.margin_mode[(req.account.uid, spec.symbol)] = mode
+    return [{"lever": str(int(lever)), "mgnMode": mode, "instId": spec.symbol, "posSide": ""}]
+
+
+def get_leverage(req: Req) -> list[dict[str, Any]]:
+    core, spec, mode = _lever_target(req)
+    p = req.account.position(spec.symbol, core.default_leverage)
+    return [{"instId": spec.symbol, "mgnMode": mode, "posSide": "net", "lever": str(p.leverage)}]
+
+
+Handler = Callable[[Req], Any]
+# (method, path) -> (security, limit group, handler)
+ENDPOINTS: dict[tuple[str, str], tuple[str, str, Handler]] = {
+    ("GET", "/api/v5/public/time"): (PUBLIC, READ, server_time),
+    ("GET", "/api/v5/public/instruments"): (PUBLIC, READ, instruments),
+    ("GET", "/api/v5/market/books"): (PUBLIC, READ, books),
+    ("GET", "/api/v5/market/tickers"): (PUBLIC, READ, tickers),
+    ("GET", "/api/v5/market/ticker"): (PUBLIC, READ, ticker),
+    ("POST", "/api/v5/trade/order"): (PRIVATE, TRADE, place),
+    ("POST", "/api/v5/trade/batch-orders"): (PRIVATE, TRADE, place_batch),
+    ("POST", "/api/v5/trade/cancel-order"): (PRIVATE, TRADE, cancel),
+    ("POST", "/api/v5/trade/cancel-batch-orders"): (PRIVATE, TRADE, cancel_batch),
+    ("POST", "/api/v5/trade/amend-order"): (PRIVATE, TRADE, amend),
+    ("POST", "/api/v5/trade/amend-batch-orders"): (PRIVATE, TRADE, amend_batch),
+    ("GET", "/api/v5/trade/order"): (PRIVATE, READ, get_order),
+    ("GET", "/api/v5/trade/orders-pending"): (PRIVATE, READ, pending),
+    ("POST", "/api/v5/trade/order-algo"): (PRIVATE, TRADE, place_algo),
+    ("POST", "/api/v5/trade/cancel-algos"): (PRIVATE, TRADE, cancel_algos),
+    ("GET", "/api/v5/trade/orders-algo-pending"): (PRIVATE, READ, algos_pending),
+    ("POST", "/api/v5/trade/cancel-all-after"): (PRIVATE, TRADE, cancel_all_after),
+    ("GET", "/api/v5/account/balance"): (PRIVATE, READ, balance),
+    ("GET", "/api/v5/account/positions"): (PRIVATE, READ, positions),
+    ("POST", "/api/v5/account/set-leverage"): (PRIVATE, TRADE, set_leverage),
+    ("GET", "/api/v5/account/leverage-info"): (PRIVATE, READ, get_leverage),
+}
