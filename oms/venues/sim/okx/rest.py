@@ -300,7 +300,7 @@ def _find(req: Req, item: dict[str, Any], fail: tuple[int, str]) -> tuple[Market
         raise param_error("ordId", "ordId or clOrdId is required")
     try:
         o = core.find(req.account, spec.symbol, int(oid) if oid is not None else None, cl and str(cl))
-    except ValueError:
+    except (ValueError, SimError):
         raise SimError(*fail, 200) from None
     if not o.is_open:
         raise SimError(*fail, 200)
@@ -355,7 +355,7 @@ def get_order(req: Req) -> list[dict[str, Any]]:
         raise param_error("ordId", "ordId or clOrdId is required")
     try:
         o = core.find(req.account, spec.symbol, int(oid) if oid is not None else None, cl and str(cl))
-    except ValueError:
+    except (ValueError, SimError):
         raise SimError(51603, "Order does not exist.", 200) from None
     return [order_row(o, req.ct(spec))]
 
