@@ -123,7 +123,13 @@ def test_swap_contracts_positions_leverage(c: dict[str, Any]) -> None:
 def test_batch_orders_per_item_codes(c: dict[str, Any]) -> None:
     bid, _ = best(c, "BTC-USDT-SWAP")
     t = c["trade"]
-    good = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "limit", "px": str(bid - 200)}
+    good = {
+        "instId": "BTC-USDT-SWAP",
+        "tdMode": "cross",
+        "side": "buy",
+        "ordType": "limit",
+        "px": str(bid - 200),
+    }
     items = [
         {**good, "sz": "1", "clOrdId": "b1"},
         {**good, "sz": "0.015", "clOrdId": "b2"},  # not a multiple of lotSz 0.01
@@ -150,17 +156,31 @@ def test_algo_orders_oco_conditional_trigger(st: SimThread, c: dict[str, Any]) -
     bid, ask = best(c, "BTC-USDT-SWAP")
     assert t.place_order("BTC-USDT-SWAP", "cross", "buy", "market", "1")["code"] == "0"
     oco = t.place_algo_order(
-        "BTC-USDT-SWAP", "cross", "sell", "oco", "1", reduceOnly="true",
-        tpTriggerPx=str(ask + 5000), tpOrdPx="-1", slTriggerPx=str(bid - 5000), slOrdPx="-1",
+        "BTC-USDT-SWAP",
+        "cross",
+        "sell",
+        "oco",
+        "1",
+        reduceOnly="true",
+        tpTriggerPx=str(ask + 5000),
+        tpOrdPx="-1",
+        slTriggerPx=str(bid - 5000),
+        slOrdPx="-1",
     )
     assert oco["code"] == "0" and oco["data"][0]["sCode"] == "0"
-    cond = t.place_algo_order("BTC-USDT", "cash", "sell", "conditional", "0.001", slTriggerPx=str(bid - 3000), slOrdPx="-1")
+    cond = t.place_algo_order(
+        "BTC-USDT", "cash", "sell", "conditional", "0.001", slTriggerPx=str(bid - 3000), slOrdPx="-1"
+    )
     assert cond["code"] == "0"
-    trig = t.place_algo_order("BTC-USDT", "cash", "buy", "trigger", "0.001", triggerPx=str(ask + 3000), orderPx="-1")
+    trig = t.place_algo_order(
+        "BTC-USDT", "cash", "buy", "trigger", "0.001", triggerPx=str(ask + 3000), orderPx="-1"
+    )
     assert trig["code"] == "0"
     listed = t.order_algos_list(ordType="oco")["data"]
     assert listed[0]["algoId"] == oco["data"][0]["algoId"] and listed[0]["slTriggerPx"] == f"{bid - 5000:.1f}"
-    wrong = t.place_algo_order("BTC-USDT-SWAP", "cross", "sell", "conditional", "1", slTriggerPx=str(ask + 1000), slOrdPx="-1")
+    wrong = t.place_algo_order(
+        "BTC-USDT-SWAP", "cross", "sell", "conditional", "1", slTriggerPx=str(ask + 1000), slOrdPx="-1"
+    )
     assert wrong["code"] == "51280" and wrong["msg"] == "SL trigger price must be less than the last price."
     x = t.cancel_algo_order([{"instId": "BTC-USDT", "algoId": cond["data"][0]["algoId"]}])
     assert x["code"] == "0" and x["data"][0]["sCode"] == "0"
@@ -201,7 +221,9 @@ def test_auth_errors(st: SimThread, c: dict[str, Any]) -> None:
     assert (wrong_pp["code"], wrong_pp["msg"]) == ("50105", "Invalid OK-ACCESS-PASSPHRASE.")
     real = okx_utils.get_timestamp
     try:
-        okx_utils.get_timestamp = lambda: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 45))
+        okx_utils.get_timestamp = lambda: time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 45)
+        )
         skewed = c["account"].get_account_balance()
     finally:
         okx_utils.get_timestamp = real
@@ -223,9 +245,14 @@ def test_demo_header_and_rate_limit() -> None:
         assert codes[:5] == ["0"] * 5 and codes[5:] == ["50011", "50011"]
         r = acc.get("/api/v5/account/positions")
         assert r.status_code == 401  # unsigned: no key header
-        live = Account.AccountAPI(api_key="demo", api_secret_key=SECRET, passphrase=PASS, flag="0", domain=st.url)
+        live = Account.AccountAPI(
+            api_key="demo", api_secret_key=SECRET, passphrase=PASS, flag="0", domain=st.url
+        )
         wrong_env = live.get_positions()
-        assert (wrong_env["code"], wrong_env["msg"]) == ("50101", "APIKey does not match current environment.")
+        assert (wrong_env["code"], wrong_env["msg"]) == (
+            "50101",
+            "APIKey does not match current environment.",
+        )
         raw = acc.get("/api/v5/account/balance", headers={"OK-ACCESS-KEY": "demo"})
         assert raw.status_code == 401 and raw.json()["code"] == "50106"
     time.sleep(0)

@@ -1,0 +1,184 @@
+"""The OKX simulator's WebSockets through a plain aiohttp client following OKX's documented frames
+(python-okx's `WsPrivateAsync` sleeps 5 s after every login, too slow for a unit of this suite):
+`login` (base64 HMAC of timestamp + "GET/users/self/verify") and its refusals, private `orders` pushes
+for orders placed with python-okx, public `books` kept as a local book whose CRC32 checksum matches
+every update (seqId / prevSeqId chained), a corrupted update the checksum catches, `trades`, `tickers`,
+and text ping / pong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from okx import MarketData, Trade
+
+from oms.venues.sim.okx import OkxSim, SimThread, checksum
+
+KEY, SECRET, PASS = "okx-ws-key", "okx-ws-secret-0123456789", "okx-Pass-2"
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def st() -> Iterator[SimThread]:
+    with SimThread(OkxSim(seed=11, flow=True)) as t:
+        t.call(t.sim.add_api_key, KEY, SECRET, PASS)
+        yield t
+
+
+def login_frame(ts: str | None = None, secret: str = SECRET, pp: str = PASS) -> dict[str, Any]:
+    ts = ts or str(int(time.time()))
+    sign = base64.b64encode(
+        hmac.new(secret.encode(), f"{ts}GET/users/self/verify".encode(), hashlib.sha256).digest()
+    )
+    return {
+        "op": "login",
+        "args": [{"apiKey": KEY, "passphrase": pp, "timestamp": ts, "sign": sign.decode()}],
+    }
+
+
+async def recv(ws: aiohttp.ClientWebSocketResponse, pred: Any, timeout: float = 5.0) -> Any:
+    async def loop() -> Any:
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            data = msg.data if msg.data == "pong" else json.loads(msg.data)
+            if pred(data):
+                return data
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def test_login_refusals_and_private_order_pushes(st: SimThread) -> None:
+    trade = Trade.TradeAPI(KEY, SECRET, PASS, flag="1", domain=st.url)
+    bid = D(
+        MarketData.MarketAPI(flag="1", domain=st.url).get_orderbook("BTC-USDT-SWAP", sz=1)["data"][0]["bids"][
+            0
+        ][0]
+    )
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(st.ws_url + "/ws/v5/private") as ws:
+            await ws.send_str(
+                json.dumps({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+            )
+            assert (await recv(ws, lambda d: True))["code"] == "60011"
+            for frame, code in (
+                (login_frame(secret="wrong"), "60007"),
+                (login_frame(ts=str(int(time.time()) - 60)), "60004"),
+                (login_frame(pp="wrong"), "60024"),
+            ):
+                await ws.send_str(json.dumps(frame))
+                assert (await recv(ws, lambda d: True))["code"] == code
+            await ws.send_str(json.dumps(login_frame()))
+            assert await recv(ws, lambda d: True) == {
+                "event": "login",
+                "code": "0",
+                "msg": "",
+                "connId": ws_conn(st),
+            }
+            await ws.send_str(
+                json.dumps({"op": "subscribe", "args": [{"channel": "orders", "instType": "SWAP"}]})
+            )
+            assert (await recv(ws, lambda d: True))["event"] == "subscribe"
+            r = await asyncio.to_thread(
+                trade.place_order,
+                "BTC-USDT-SWAP",
+                "cross",
+                "buy",
+                "limit",
+                "1",
+                px=str(bid - 500),
+                clOrdId="ws1",
+            )
+            oid = r["data"][0]["ordId"]
+            live = await recv(ws, lambda d: "data" in d and d["data"][0]["ordId"] == oid)
+            assert live["arg"]["channel"] == "orders" and live["data"][0]["state"] == "live"
+            assert live["data"][0]["clOrdId"] == "ws1" and live["data"][0]["sz"] == "1"
+            await asyncio.to_thread(trade.cancel_order, "BTC-USDT-SWAP", ordId=oid)
+            gone = await recv(ws, lambda d: "data" in d and d["data"][0]["state"] == "canceled")
+            assert gone["data"][0]["ordId"] == oid
+            m = await asyncio.to_thread(trade.place_order, "BTC-USDT-SWAP", "cross", "buy", "market", "1")
+            fill = await recv(ws, lambda d: "data" in d and d["data"][0]["state"] == "filled")
+            assert fill["data"][0]["ordId"] == m["data"][0]["ordId"] and fill["data"][0]["fillSz"] == "1"
+            assert D(fill["data"][0]["fillPx"]) > 0 and fill["data"][0]["tradeId"]
+            await ws.send_str("ping")
+            assert await recv(ws, lambda d: d == "pong") == "pong"
+
+    asyncio.run(run())
+
+
+def ws_conn(st: SimThread) -> str:
+    conns = st.call(lambda: [c.authed["connId"] for c in st.sim.hub.conns if c.market == "private"])
+    return conns[0]
+
+
+class LocalBook:
+    def __init__(self) -> None:
+        self.bids: dict[str, str] = {}
+        self.asks: dict[str, str] = {}
+
+    def apply(self, data: dict[str, Any]) -> None:
+        for side, rows in ((self.bids, data["bids"]), (self.asks, data["asks"])):
+            for px, sz, *_ in rows:
+                if D(sz) == 0:
+                    side.pop(px, None)
+                else:
+                    side[px] = sz
+
+    def checksum(self) -> int:
+        bids = sorted(self.bids.items(), key=lambda kv: -D(kv[0]))
+        asks = sorted(self.asks.items(), key=lambda kv: D(kv[0]))
+        return checksum([list(b) for b in bids], [list(a) for a in asks])
+
+
+def test_books_checksum_seq_and_corruption(st: SimThread) -> None:
+    async def run() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(st.ws_url + "/ws/v5/public") as ws:
+            args = [{"channel": c, "instId": "BTC-USDT-SWAP"} for c in ("books", "trades", "tickers")]
+            await ws.send_str(json.dumps({"op": "subscribe", "args": args}))
+            snap = await recv(ws, lambda d: isinstance(d, dict) and d.get("action") == "snapshot")
+            book = LocalBook()
+            book.apply(snap["data"][0])
+            assert snap["data"][0]["prevSeqId"] == -1 and book.checksum() == snap["data"][0]["checksum"]
+            seq = snap["data"][0]["seqId"]
+            for _ in range(5):
+                up = await recv(ws, lambda d: isinstance(d, dict) and d.get("action") == "update")
+                d = up["data"][0]
+                assert d["prevSeqId"] == seq
+                seq = d["seqId"]
+                book.apply(d)
+                assert book.checksum() == d["checksum"]
+            st.call(st.sim.corrupt_books, 1)
+            up = await recv(ws, lambda d: isinstance(d, dict) and d.get("action") == "update")
+            book.apply(up["data"][0])
+            assert book.checksum() != up["data"][0]["checksum"]  # the client must resync
+            trade = await recv(
+                ws,
+                lambda d: isinstance(d, dict) and d.get("arg", {}).get("channel") == "trades" and "data" in d,
+            )
+            assert trade["data"][0]["instId"] == "BTC-USDT-SWAP" and D(trade["data"][0]["px"]) > 0
+            tick = await recv(
+                ws,
+                lambda d: (
+                    isinstance(d, dict) and d.get("arg", {}).get("channel") == "tickers" and "data" in d
+                ),
+            )
+            assert D(tick["data"][0]["bidPx"]) < D(tick["data"][0]["askPx"])
+            await ws.send_str(
+                json.dumps({"op": "subscribe", "args": [{"channel": "books", "instId": "NOPE"}]})
+            )
+            assert (await recv(ws, lambda d: isinstance(d, dict) and d.get("event") == "error"))[
+                "code"
+            ] == "60018"
+
+    asyncio.run(run())
