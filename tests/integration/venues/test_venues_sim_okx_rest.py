@@ -214,11 +214,11 @@ def test_cancel_all_after_cancels_when_not_refreshed(st: SimThread, c: dict[str,
 
 def test_auth_errors(st: SimThread, c: dict[str, Any]) -> None:
     bad_sig = clients(st, secret="not-the-secret")["account"].get_account_balance()
-    assert (bad_sig["code"], bad_sig["msg"]) == ("50113", "Invalid Sign.")
+    assert (bad_sig["code"], bad_sig["msg"]) == ("50113", "Invalid Sign")
     unknown = clients(st, key="nobody")["account"].get_account_balance()
-    assert (unknown["code"], unknown["msg"]) == ("50111", "Invalid OK-ACCESS-KEY.")
+    assert (unknown["code"], unknown["msg"]) == ("50111", "Invalid OK-ACCESS-KEY")
     wrong_pp = clients(st, pp="guess")["account"].get_account_balance()
-    assert (wrong_pp["code"], wrong_pp["msg"]) == ("50105", "Invalid OK-ACCESS-PASSPHRASE.")
+    assert (wrong_pp["code"], wrong_pp["msg"]) == ("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect')
     real = okx_utils.get_timestamp
     try:
         okx_utils.get_timestamp = lambda: time.strftime(
@@ -227,7 +227,7 @@ def test_auth_errors(st: SimThread, c: dict[str, Any]) -> None:
         skewed = c["account"].get_account_balance()
     finally:
         okx_utils.get_timestamp = real
-    assert (skewed["code"], skewed["msg"]) == ("50102", "Timestamp request expired.")
+    assert (skewed["code"], skewed["msg"]) == ("50102", "Timestamp request expired")
     unknown_inst = c["trade"].place_order("BTC-XYZ", "cash", "buy", "limit", "1", px="1")
     assert unknown_inst["data"][0]["sCode"] == "51001"
     assert unknown_inst["data"][0]["sMsg"] == "Instrument ID does not exist."
@@ -243,6 +243,8 @@ def test_demo_header_and_rate_limit() -> None:
         acc = clients(st, key="demo")["account"]
         codes = [acc.get_account_balance()["code"] for _ in range(7)]
         assert codes[:5] == ["0"] * 5 and codes[5:] == ["50011", "50011"]
+        over = acc._request_with_params("GET", "/api/v5/account/balance", {})
+        assert over["msg"].startswith("Rate limit reached.")
         r = acc.get("/api/v5/account/positions")
         assert r.status_code == 401  # unsigned: no key header
         live = Account.AccountAPI(
@@ -251,7 +253,7 @@ def test_demo_header_and_rate_limit() -> None:
         wrong_env = live.get_positions()
         assert (wrong_env["code"], wrong_env["msg"]) == (
             "50101",
-            "APIKey does not match current environment.",
+            "APIKey does not match current environment",
         )
         raw = acc.get("/api/v5/account/balance", headers={"OK-ACCESS-KEY": "demo"})
         assert raw.status_code == 401 and raw.json()["code"] == "50106"

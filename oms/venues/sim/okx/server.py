@@ -32,33 +32,26 @@ from oms.venues.sim.kit.orders import AlgoOrder
 from oms.venues.sim.kit.ratelimit import RateLimiter, Window
 from oms.venues.sim.kit.server import SimServer
 from oms.venues.sim.kit.spec import SymbolSpec
+from oms.venues.sim.okx import account as account_api
 from oms.venues.sim.okx import rest
 from oms.venues.sim.okx.config import MARKETS, OkxConfig, default_config
+from oms.venues.sim.okx.endpoints import ENDPOINTS, PER_ITEM
 from oms.venues.sim.okx.rules import ERRORS, Order
 from oms.venues.sim.okx.ws import OkxHub
 
 SKEW_MS = 30_000
-PER_ITEM = {
-    rest.place,
-    rest.place_batch,
-    rest.cancel,
-    rest.cancel_batch,
-    rest.amend,
-    rest.amend_batch,
-    rest.cancel_algos,
-    rest.place_algo,
-}
+RATE_MSG = "Rate limit reached. Please refer to API documentation and throttle requests accordingly."
 
 
 class _LimitErrors:
     def banned(self, ip: str, until_ms: int, retry_s: int) -> SimError:
-        return SimError(50011, "Too Many Requests", 429)
+        return SimError(50011, RATE_MSG, 429)
 
     def too_much_weight(self, ip: str, window: Window, retry_s: int) -> SimError:
-        return SimError(50011, "Too Many Requests", 429)
+        return SimError(50011, RATE_MSG, 429)
 
     def too_many_orders(self, window: Window, retry_s: int, counts: dict[str, int]) -> SimError:
-        return SimError(50011, "Too Many Requests", 429)
+        return SimError(50011, RATE_MSG, 429)
 
 
 def _auth_error(code: int, msg: str) -> SimError:
@@ -143,10 +136,10 @@ class OkxSim(SimServer):
 
     def balance_rows(self, account: Account) -> list[dict[str, Any]]:
         key = next(k for k in self.accounts.keys.values() if k.account is account)
-        return rest.balance(rest.Req({}, self.now(), self, key, self.cores))
+        return account_api.balance(rest.Req({}, self.now(), self, key, self.cores))
 
     def position_row(self, core: MarketCore, spec: SymbolSpec, account: Account) -> dict[str, Any]:
-        return rest.position_row(self, core, spec, account, self.now())
+        return account_api.position_row(self, core, spec, account, self.now())
 
     def ticker_row(self, core: MarketCore, symbol: str) -> dict[str, Any]:
         return rest.ticker_row(self, core, core.specs[symbol], self.now())
@@ -191,16 +184,16 @@ class OkxSim(SimServer):
                     else 50106
                     if name == "OK-ACCESS-SIGN"
                     else 50107,
-                    f"Request header {name} cannot be empty.",
+                    f'Request header "{name}" cannot be empty.',
                 )
         api_key = h["OK-ACCESS-KEY"]
         key = self.accounts.keys.get(api_key)
         if key is None or key.revoked:
-            raise _auth_error(50111, "Invalid OK-ACCESS-KEY.")
+            raise _auth_error(50111, "Invalid OK-ACCESS-KEY")
         demo = self.demo.get(api_key)
         flag = h.get("x-simulated-trading", "0") == "1"
         if demo is not None and demo != flag:
-            raise _auth_error(50101, "APIKey does not match current environment.")
+            raise _auth_error(50101, "APIKey does not match current environment")
         ts = h["OK-ACCESS-TIMESTAMP"]
         try:
             when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
@@ -211,20 +204,20 @@ class OkxSim(SimServer):
                 50112, "Invalid OK-ACCESS-TIMESTAMP (ISO 8601 UTC, e.g. 2020-12-08T09:08:57.715Z)."
             ) from None
         if abs(when.timestamp() * 1000 - now) > SKEW_MS:
-            raise _auth_error(50102, "Timestamp request expired.")
+            raise _auth_error(50102, "Timestamp request expired")
         if not hmac.compare_digest(self.passphrases.get(api_key, ""), h["OK-ACCESS-PASSPHRASE"]):
-            raise _auth_error(50105, "Invalid OK-ACCESS-PASSPHRASE.")
+            raise _auth_error(50105, 'Request header "OK-ACCESS-PASSPHRASE" incorrect')
         prehash = f"{ts}{request.method.upper()}{request.raw_path}{body}"
         want = base64.b64encode(
             hmac.new(key.secret.encode(), prehash.encode(), hashlib.sha256).digest()
         ).decode()
         if not hmac.compare_digest(want, h["OK-ACCESS-SIGN"]):
-            raise _auth_error(50113, "Invalid Sign.")
+            raise _auth_error(50113, "Invalid Sign")
         return key
 
     async def _rest(self, request: web.Request) -> web.Response:
         method, path = request.method, request.path
-        entry = rest.ENDPOINTS.get((method, path))
+        entry = ENDPOINTS.get((method, path))
         body = (await request.read()).decode("utf-8", "replace")
         data: Any = []
         status = 200
