@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from okx import MarketData, Trade
 
-from oms.venues.sim.okx import OkxSim, SimThread, checksum
+from oms.venues.sim.okx import OkxSim, SimThread, checksum, default_config
 
 KEY, SECRET, PASS = "okx-ws-key", "okx-ws-secret-0123456789", "okx-Pass-2"
 D = Decimal
@@ -182,3 +182,30 @@ def test_books_checksum_seq_and_corruption(st: SimThread) -> None:
             ] == "60018"
 
     asyncio.run(run())
+
+
+def test_idle_socket_closed_ping_keeps_alive_and_depth_gap() -> None:
+    cfg = default_config()
+    cfg.ws_idle_s = 0.6
+    with SimThread(OkxSim(seed=2, config=cfg, flow=True)) as st:
+
+        async def run() -> None:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.ws_connect(st.ws_url + "/ws/v5/public") as idle,
+                s.ws_connect(st.ws_url + "/ws/v5/public") as alive,
+            ):
+                for _ in range(5):
+                    await alive.send_str("ping")
+                    assert await recv(alive, lambda d: d == "pong") == "pong"
+                    await asyncio.sleep(0.3)
+                closed = await asyncio.wait_for(idle.receive(), 2)
+                assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                arg = {"channel": "books", "instId": "BTC-USDT"}
+                await alive.send_str(json.dumps({"op": "subscribe", "args": [arg]}))
+                snap = await recv(alive, lambda d: isinstance(d, dict) and d.get("action") == "snapshot")
+                st.call(st.sim.faults.set, depth_gap=1)
+                up = await recv(alive, lambda d: isinstance(d, dict) and d.get("action") == "update")
+                assert up["data"][0]["prevSeqId"] > snap["data"][0]["seqId"]  # one update never came
+
+        asyncio.run(run())

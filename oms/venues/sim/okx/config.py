@@ -36,6 +36,7 @@ class OkxConfig:
     book_interval_ms: int = 100  # OKX `books`: updates every 100 ms
     book_levels: int = 20
     book_depth: int = 400  # levels a `books` subscription carries
+    ws_idle_s: float = 30.0  # a socket with nothing pushed (not even a pong) this long is closed
 
 
 def _spec(market: str, inst: str, price: str, tick: str, step: str, min_qty: str, max_qty: str) -> SymbolSpec:

@@ -301,7 +301,7 @@ class OkxSim(SimServer):
         app.router.add_route("*", "/api/v5/{tail:.*}", self._rest)
 
     def ticks(self) -> list[tuple[int, Callable[[], None]]]:
-        out = [(self.cfg.book_interval_ms, self.hub.flush_books)]
+        out = [(self.cfg.book_interval_ms, self.hub.flush_books), (200, self.hub.close_idle)]
         if self.cfg.flow:
             out.append((self.cfg.flow_interval_ms, self.flow.step))
         return out

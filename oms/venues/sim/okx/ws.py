@@ -8,12 +8,16 @@ Touches nothing outside this simulator.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +28,18 @@ from oms.venues.sim.kit.matching import MarketCore
 from oms.venues.sim.kit.orders import Fill, Order, Print
 from oms.venues.sim.kit.ws import Conn, WsHubBase
 from oms.venues.sim.okx import rules
+
+
+@dataclass(eq=False)
+class OkxConn(Conn):
+    """A connection that remembers when anything last went out (OKX's 30 s idle rule)."""
+
+    last_push: float = 0.0
+
+    def put(self, frame: Any) -> None:
+        self.last_push = time.monotonic()
+        super().put(frame)
+
 
 PUBLIC_CHANNELS = ("books", "trades", "tickers")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
@@ -57,7 +73,7 @@ class OkxHub(WsHubBase):
         conn_id = uuid.uuid4().hex[:8]
 
         def make(ws: web.WebSocketResponse) -> Conn:
-            c = Conn(ws, kind)
+            c = OkxConn(ws, kind, last_push=time.monotonic())
             c.authed = {"connId": conn_id}
             return c
 
@@ -128,6 +144,15 @@ class OkxHub(WsHubBase):
             return self._err(conn, 60007, "Invalid sign")
         conn.user = (key.account.uid, "private")
         return {"event": "login", "code": "0", "msg": "", "connId": conn.authed["connId"]}
+
+    def close_idle(self) -> None:
+        """OKX closes a connection that has had nothing pushed (not even a `pong`) for `ws_idle_s`."""
+        cutoff = time.monotonic() - self.svc.cfg.ws_idle_s
+        for c in list(self.conns):
+            if isinstance(c, OkxConn) and not c.closed and c.last_push < cutoff:
+                c.closed = True
+                with contextlib.suppress(asyncio.QueueFull):
+                    c.queue.put_nowait(None)
 
     # ------------------------------------------------------------ books
     def _levels(self, inst: str) -> dict[tuple[int, int], int]:
