@@ -258,3 +258,22 @@ def test_demo_header_and_rate_limit() -> None:
         raw = acc.get("/api/v5/account/balance", headers={"OK-ACCESS-KEY": "demo"})
         assert raw.status_code == 401 and raw.json()["code"] == "50106"
     time.sleep(0)
+
+
+def test_faults_outcome_unknown_and_maintenance(st: SimThread, c: dict[str, Any]) -> None:
+    t = c["trade"]
+    bid, _ = best(c, "BTC-USDT")
+    st.call(st.sim.faults.set, error_5xx=1, execute_before_5xx=True)
+    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit", "sz": "0.001"}
+    body.update(px=str(bid - 400), clOrdId="lost1")
+    with pytest.raises(ValueError):  # python-okx cannot parse the 503 page: the outcome is unknown
+        t.place_order(**body)
+    found = t.get_order("BTC-USDT", clOrdId="lost1")["data"][0]
+    assert found["state"] == "live"  # the order took effect before the answer was lost
+    t.cancel_order("BTC-USDT", clOrdId="lost1")
+    st.call(st.sim.faults.set, maintenance=True)
+    try:
+        r = t.place_order("BTC-USDT", "cash", "buy", "limit", "0.001", px=str(bid - 400))
+        assert r["data"][0]["sCode"] == "51001"
+    finally:
+        st.call(st.sim.faults.set, maintenance=False)
