@@ -113,6 +113,23 @@ def test_login_refusals_and_private_order_pushes(st: SimThread) -> None:
             assert D(fill["data"][0]["fillPx"]) > 0 and fill["data"][0]["tradeId"]
             await ws.send_str("ping")
             assert await recv(ws, lambda d: d == "pong") == "pong"
+            # account and positions: the current state on subscribe, then a push per change
+            subs = [{"channel": "account"}, {"channel": "positions", "instType": "SWAP"}]
+            await ws.send_str(json.dumps({"op": "subscribe", "args": subs}))
+            acct = await recv(ws, lambda d: d.get("arg", {}).get("channel") == "account" and "data" in d)
+            assert {r["ccy"] for r in acct["data"][0]["details"]} >= {"USDT", "BTC"}
+            pos0 = await recv(ws, lambda d: d.get("arg", {}).get("channel") == "positions" and "data" in d)
+            assert pos0["data"][0]["pos"] == "1" and pos0["data"][0]["instId"] == "BTC-USDT-SWAP"
+            await asyncio.to_thread(trade.place_order, "BTC-USDT-SWAP", "cross", "buy", "market", "2")
+            pos = await recv(
+                ws,
+                lambda d: (
+                    d.get("arg", {}).get("channel") == "positions"
+                    and d["data"]
+                    and d["data"][0]["pos"] == "3"
+                ),
+            )
+            assert D(pos["data"][0]["avgPx"]) > 0 and pos["data"][0]["posSide"] == "net"
 
     asyncio.run(run())
 

@@ -119,7 +119,21 @@ class OkxHub(WsHubBase):
             conn.put({"event": op, "arg": arg, "connId": conn.authed["connId"]})
             if op == "subscribe" and ch == "books":
                 conn.put(self._snapshot(arg))
+            elif op == "subscribe" and conn.user is not None and ch in ("account", "positions"):
+                conn.put({"arg": {**arg, "uid": str(conn.user[0])}, "data": self._initial(ch, conn.user[0])})
         return None
+
+    def _initial(self, channel: str, uid: int) -> list[dict[str, Any]]:
+        """What OKX pushes right after subscribing `account` / `positions`: the current state."""
+        account = self.accounts.accounts[uid]
+        if channel == "account":
+            return list(self.svc.balance_rows(account))
+        core = self.cores["SWAP"]
+        return [
+            self.svc.position_row(core, spec, account)
+            for spec in core.specs.values()
+            if account.position(spec.symbol, core.default_leverage).amt
+        ]
 
     def _login(self, conn: Conn, args: list[Any]) -> dict[str, Any]:
         if conn.market != "private" or len(args) != 1 or not isinstance(args[0], dict):
