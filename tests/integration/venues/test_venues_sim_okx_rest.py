@@ -193,6 +193,17 @@ def test_algo_orders_oco_conditional_trigger(st: SimThread, c: dict[str, Any]) -
 
     st.call(crash)
     assert t.order_algos_list(ordType="oco")["data"] == []
+    assert t.order_algos_list(ordType="trigger")["data"][0]["algoId"] == trig["data"][0]["algoId"]
+
+    def spike() -> None:  # the spot price rises through the trigger: a market buy goes in
+        core = st.sim.cores["SPOT"]
+        core.last_px["BTC-USDT"] = int((ask + 3500) / D("0.1"))
+        core._check_triggers("BTC-USDT")
+
+    st.call(spike)
+    assert t.order_algos_list(ordType="trigger")["data"] == []
+    fired = st.call(lambda: st.sim.algo_groups[int(trig["data"][0]["algoId"])][1][0].actual_order_id)
+    assert t.get_order("BTC-USDT", ordId=str(fired))["data"][0]["state"] == "filled"
     pos = c["account"].get_positions("SWAP", "BTC-USDT-SWAP")["data"][0]
     assert pos["pos"] == "0"
 
@@ -228,6 +239,11 @@ def test_auth_errors(st: SimThread, c: dict[str, Any]) -> None:
     finally:
         okx_utils.get_timestamp = real
     assert (skewed["code"], skewed["msg"]) == ("50102", "Timestamp request expired")
+    st.call(st.sim.faults.set, clock_skew_ms=45_000)  # the venue's clock runs ahead: the same 50102
+    try:
+        assert c["account"].get_account_balance()["code"] == "50102"
+    finally:
+        st.call(st.sim.faults.set, clock_skew_ms=0)
     unknown_inst = c["trade"].place_order("BTC-XYZ", "cash", "buy", "limit", "1", px="1")
     assert unknown_inst["data"][0]["sCode"] == "51001"
     assert unknown_inst["data"][0]["sMsg"] == "Instrument ID does not exist."
