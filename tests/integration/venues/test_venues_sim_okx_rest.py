@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from okx import Account, MarketData, PublicData, Trade
 from okx import utils as okx_utils
@@ -293,3 +294,16 @@ def test_faults_outcome_unknown_and_maintenance(st: SimThread, c: dict[str, Any]
         assert r["data"][0]["sCode"] == "51001"
     finally:
         st.call(st.sim.faults.set, maintenance=False)
+
+
+def test_admin_keys_and_revoke(st: SimThread) -> None:
+    admin = httpx.Client(base_url=st.url)
+    r = admin.post("/_sim/keys", json={"key": "adm", "secret": "adm-secret", "passphrase": "adm-pp"})
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    missing = admin.post("/_sim/keys", json={"key": "x", "secret": "s"})
+    assert missing.status_code == 400 and "passphrase" in missing.text
+    acc = clients(st, key="adm", secret="adm-secret", pp="adm-pp")["account"]
+    assert acc.get_account_balance()["code"] == "0"
+    assert admin.post("/_sim/revoke", json={"key": "adm"}).json() == {"ok": True}
+    assert acc.get_account_balance()["code"] == "50111"
+    assert admin.post("/_sim/corrupt_books", json={"n": 0}).json() == {"ok": True}

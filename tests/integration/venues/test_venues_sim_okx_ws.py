@@ -1,5 +1,6 @@
 """The OKX simulator's WebSockets through a plain aiohttp client following OKX's documented frames
-(python-okx's `WsPrivateAsync` sleeps 5 s after every login, too slow for a unit of this suite):
+(python-okx's WebSocketFactory always passes an SSL context, which `websockets` refuses for the
+simulator's loopback ws:// URL; its `WsPrivateAsync` also sleeps 5 s after every login):
 `login` (base64 HMAC of timestamp + "GET/users/self/verify") and its refusals, private `orders` pushes
 for orders placed with python-okx, public `books` kept as a local book whose CRC32 checksum matches
 every update (seqId / prevSeqId chained), a corrupted update the checksum catches, `trades`, `tickers`,
