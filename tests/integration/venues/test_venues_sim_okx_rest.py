@@ -291,7 +291,7 @@ def test_faults_outcome_unknown_and_maintenance(st: SimThread, c: dict[str, Any]
     st.call(st.sim.faults.set, maintenance=True)
     try:
         r = t.place_order("BTC-USDT", "cash", "buy", "limit", "0.001", px=str(bid - 400))
-        assert r["data"][0]["sCode"] == "51001"
+        assert r["code"] == "1" and r["data"][0]["sCode"] == "50001"
     finally:
         st.call(st.sim.faults.set, maintenance=False)
 

@@ -53,8 +53,8 @@ class Req:
         inst = str(self.need(name))
         for core in self.cores.values():
             if inst in core.specs:
-                if core.status[inst] != "TRADING":
-                    raise SimError(51001, "Instrument ID does not exist.", 200)
+                if core.status[inst] != "TRADING":  # maintenance
+                    raise SimError(50001, "Service temporarily unavailable. Please try again later.", 503)
                 return core, core.specs[inst]
         raise SimError(51001, "Instrument ID does not exist.", 200)
 
@@ -355,7 +355,7 @@ def get_order(req: Req) -> list[dict[str, Any]]:
         o = core.find(req.account, spec.symbol, int(oid) if oid is not None else None, cl and str(cl))
     except (ValueError, SimError):
         raise SimError(51603, "Order does not exist.", 200) from None
-    return [order_row(o, req.ct(spec))]
+    return [order_row(o, req.ct(spec), core.default_leverage)]
 
 
 def pending(req: Req) -> list[dict[str, Any]]:
@@ -364,5 +364,5 @@ def pending(req: Req) -> list[dict[str, Any]]:
         if req.get("instType") not in (None, core.market):
             continue
         for o in sorted(core.open_orders(req.account, req.get("instId")), key=lambda o: -o.order_id):
-            rows.append(order_row(o, req.ct(o.spec)))
+            rows.append(order_row(o, req.ct(o.spec), core.default_leverage))
     return rows

@@ -18,7 +18,7 @@ from oms.venues.sim.kit.spec import SymbolSpec
 
 ZERO = Decimal(0)
 ERRORS: ErrorTable = {
-    "market_closed": (51001, "Instrument ID does not exist."),
+    "market_closed": (50001, "Service temporarily unavailable. Please try again later."),
     "duplicate_client_id": (51016, "Duplicated clOrdId"),
     "max_open_orders": (51004, "Order failed. The number of pending orders exceeds the limit."),
     "trigger_immediately": (51280, "SL trigger price must be less than the last price."),
@@ -85,8 +85,6 @@ def contracts(spec: SymbolSpec, ct_val: Decimal, lots: int) -> str:
 
 
 def state(o: KitOrder) -> str:
-    if o.status in ("CANCELED", "EXPIRED", "EXPIRED_IN_MATCH") and o.type == "fok" and not o.executed:
-        return "canceled"
     return STATES[o.status]
 
 
@@ -94,8 +92,11 @@ def inst_type(spec: SymbolSpec) -> str:
     return spec.market
 
 
-def order_row(o: KitOrder, ct_val: Decimal) -> dict[str, Any]:
+def order_row(o: KitOrder, ct_val: Decimal, default_leverage: int = 0) -> dict[str, Any]:
+    """`default_leverage`: the SWAP core's, for a symbol whose leverage was never set."""
     spec = o.spec
+    pos = o.account.positions.get(spec.symbol)
+    lever = "" if spec.market == "SPOT" else str(pos.leverage if pos else default_leverage)
     done = o.lots(o.executed)
     avg = o.cum_quote / done if done else ZERO
     fee = sum((f.fee for f in o.fills), ZERO)
@@ -123,7 +124,7 @@ def order_row(o: KitOrder, ct_val: Decimal) -> dict[str, Any]:
         "execType": ("M" if last.maker else "T") if last else "",
         "avgPx": plain(avg) if done else "",
         "state": state(o),
-        "lever": "" if spec.market == "SPOT" else str(o.account.position(spec.symbol, 10).leverage),
+        "lever": lever,
         "fee": "-" + dec(fee, 8) if fee else "0",
         "feeCcy": (o.fills[0].fee_asset if o.fills else spec.quote),
         "pnl": dec(o.realized_pnl, 8),

@@ -265,7 +265,7 @@ class OkxEvents:
         self.core = hub.cores[market]
 
     def order(self, o: Order, exec_type: str, fill: Fill | None) -> None:
-        row = rules.order_row(o, self.hub.svc.ct_val(o.spec))
+        row = rules.order_row(o, self.hub.svc.ct_val(o.spec), self.core.default_leverage)
         if fill is None:  # a push without a fill carries no fill fields
             row.update({"fillPx": "", "fillSz": "0", "fillTime": "", "tradeId": "", "fillFee": "0"})
         self.hub.push_private(o.account, "orders", self.market, [row])
