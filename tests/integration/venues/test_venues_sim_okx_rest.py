@@ -307,3 +307,22 @@ def test_admin_keys_and_revoke(st: SimThread) -> None:
     assert admin.post("/_sim/revoke", json={"key": "adm"}).json() == {"ok": True}
     assert acc.get_account_balance()["code"] == "50111"
     assert admin.post("/_sim/corrupt_books", json={"n": 0}).json() == {"ok": True}
+
+
+def test_history_fills_and_account_config(c: dict[str, Any]) -> None:
+    t = c["trade"]
+    m = t.place_order("BTC-USDT-SWAP", "cross", "buy", "market", "1", clOrdId="hist1")
+    oid = m["data"][0]["ordId"]
+    t.place_order("BTC-USDT-SWAP", "cross", "sell", "market", "1", reduceOnly="true")
+    hist = t.get_orders_history("SWAP")["data"]
+    assert hist[1]["ordId"] == oid and hist[1]["clOrdId"] == "hist1" and hist[1]["state"] == "filled"
+    assert int(hist[0]["ordId"]) > int(hist[1]["ordId"])  # newest first
+    older = t.get_orders_history("SWAP", after=hist[0]["ordId"], limit="1")["data"]
+    assert [o["ordId"] for o in older] == [oid]
+    fills = t.get_fills(instType="SWAP", ordId=oid)["data"]
+    assert fills and fills[0]["clOrdId"] == "hist1" and fills[0]["execType"] == "T"
+    assert sum(D(f["fillSz"]) for f in fills) == 1 and fills[0]["fee"].startswith("-")
+    bad = t.get_orders_history("SWAP", limit="500")
+    assert bad["code"] == "51000" and "limit" in bad["msg"]
+    conf = c["account"].get_account_config()["data"][0]
+    assert conf["posMode"] == "net_mode" and conf["acctLv"] == "2"

@@ -125,3 +125,23 @@ def get_leverage(req: Req) -> list[dict[str, Any]]:
     core, spec, mode = _lever_target(req)
     p = req.account.position(spec.symbol, core.default_leverage)
     return [{"instId": spec.symbol, "mgnMode": mode, "posSide": "net", "lever": str(p.leverage)}]
+
+
+def config(req: Req) -> list[dict[str, Any]]:
+    """The account's configuration as OKX reports it: single-currency margin, net (one-way) mode."""
+    return [
+        {
+            "uid": str(req.account.uid),
+            "mainUid": str(req.account.uid),
+            "acctLv": "2",
+            "posMode": "net_mode",
+            "autoLoan": False,
+            "greeksType": "PA",
+            "level": "Lv1",
+            "levelTmp": "",
+            "ctIsoMode": "automatic",
+            "mgnIsoMode": "automatic",
+            "label": "",
+            "perm": "read_only,trade",
+        }
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from oms.venues.sim.okx import account, algo
+from oms.venues.sim.okx import account, algo, history
 from oms.venues.sim.okx.rest import (
     PRIVATE,
     PUBLIC,
@@ -50,6 +50,9 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, str, Handler]] = {
     ("POST", "/api/v5/trade/cancel-algos"): (PRIVATE, TRADE, algo.cancel_algos),
     ("GET", "/api/v5/trade/orders-algo-pending"): (PRIVATE, READ, algo.algos_pending),
     ("POST", "/api/v5/trade/cancel-all-after"): (PRIVATE, TRADE, algo.cancel_all_after),
+    ("GET", "/api/v5/trade/orders-history"): (PRIVATE, READ, history.orders_history),
+    ("GET", "/api/v5/trade/fills"): (PRIVATE, READ, history.fills),
+    ("GET", "/api/v5/account/config"): (PRIVATE, READ, account.config),
     ("GET", "/api/v5/account/balance"): (PRIVATE, READ, account.balance),
     ("GET", "/api/v5/account/positions"): (PRIVATE, READ, account.positions),
     ("POST", "/api/v5/account/set-leverage"): (PRIVATE, TRADE, account.set_leverage),
