@@ -255,6 +255,7 @@ def test_auth_errors(st: SimThread, c: dict[str, Any]) -> None:
 def test_demo_header_and_rate_limit() -> None:
     cfg = default_config()
     cfg.read_per_2s = 5
+    cfg.trade_per_2s = 2
     with SimThread(OkxSim(seed=1, config=cfg, flow=False)) as st:
         st.call(st.sim.add_api_key, "demo", SECRET, PASS, True)
         acc = clients(st, key="demo")["account"]
@@ -262,6 +263,10 @@ def test_demo_header_and_rate_limit() -> None:
         assert codes[:5] == ["0"] * 5 and codes[5:] == ["50011", "50011"]
         over = acc._request_with_params("GET", "/api/v5/account/balance", {})
         assert over["msg"].startswith("Rate limit reached.")
+        trade = clients(st, key="demo")["trade"]
+        spot = [trade.cancel_order("BTC-USDT", ordId="1")["code"] for _ in range(3)]
+        assert spot == ["1", "1", "50011"]  # two tries, then the instrument's budget is spent
+        assert trade.cancel_order("BTC-USDT-SWAP", ordId="1")["code"] == "1"  # another instrument's is not
         r = acc.get("/api/v5/account/positions")
         assert r.status_code == 401  # unsigned: no key header
         live = Account.AccountAPI(

@@ -168,6 +168,7 @@ def test_books_checksum_seq_and_corruption(st: SimThread) -> None:
             book = LocalBook()
             book.apply(snap["data"][0])
             assert snap["data"][0]["prevSeqId"] == -1 and book.checksum() == snap["data"][0]["checksum"]
+            assert all(int(r[3]) >= 1 for r in snap["data"][0]["bids"] + snap["data"][0]["asks"])  # numOrders
             seq = snap["data"][0]["seqId"]
             for _ in range(5):
                 up = await recv(ws, lambda d: isinstance(d, dict) and d.get("action") == "update")

@@ -234,7 +234,9 @@ class OkxSim(SimServer):
             req = rest.Req(params, now, self, None, self.cores)
             if security == rest.PRIVATE:
                 req.key = self._authenticate(request, body if method == "POST" else "", now)
-                self.limits[group].charge(f"{req.key.account.uid}|{path}", 1, now)
+                # OKX counts trade calls per account and instrument, reads per account
+                inst = params.get("instId", "") if group == rest.TRADE else ""
+                self.limits[group].charge(f"{req.key.account.uid}|{path}|{inst}", 1, now)
             data = handler(req)
             if lose_after:
                 return web.Response(text="upstream error", status=self.faults.error_status)

@@ -177,10 +177,15 @@ class OkxHub(WsHubBase):
         return out
 
     def _rows(self, inst: str, levels: dict[tuple[int, int], int], side: int) -> list[list[str]]:
-        spec = self.svc.cores_by_inst[inst].specs[inst]
+        core = self.svc.cores_by_inst[inst]
+        spec, book = core.specs[inst], core.books[inst]
+        queues = book.bids if side > 0 else book.asks
         ct = self.svc.ct_val(spec)
         rows = sorted(((p, q) for (s, p), q in levels.items() if s == side), reverse=side > 0)
-        return [[rules.px(spec, p), rules.contracts(spec, ct, q), "0", "1" if q else "0"] for p, q in rows]
+        return [
+            [rules.px(spec, p), rules.contracts(spec, ct, q), "0", str(len(queues.get(p, ())) if q else 0)]
+            for p, q in rows
+        ]
 
     def _snapshot(self, arg: dict[str, Any]) -> dict[str, Any]:
         inst = arg["instId"]
