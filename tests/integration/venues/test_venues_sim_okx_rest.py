@@ -331,3 +331,17 @@ def test_history_fills_and_account_config(c: dict[str, Any]) -> None:
     assert bad["code"] == "51000" and "limit" in bad["msg"]
     conf = c["account"].get_account_config()["data"][0]
     assert conf["posMode"] == "net_mode" and conf["acctLv"] == "2"
+
+
+def test_another_account_cannot_see_or_touch_orders(st: SimThread, c: dict[str, Any]) -> None:
+    st.call(st.sim.add_api_key, "other", "other-secret", "other-pp")
+    other = clients(st, key="other", secret="other-secret", pp="other-pp")
+    bid, _ = best(c, "BTC-USDT")
+    r = c["trade"].place_order("BTC-USDT", "cash", "buy", "limit", "0.001", px=str(bid - 700), clOrdId="mine")
+    oid = r["data"][0]["ordId"]
+    assert other["trade"].get_order("BTC-USDT", ordId=oid)["code"] == "51603"
+    assert other["trade"].cancel_order("BTC-USDT", ordId=oid)["data"][0]["sCode"] == "51400"
+    assert other["trade"].amend_order("BTC-USDT", ordId=oid, newSz="0.01")["data"][0]["sCode"] == "51503"
+    assert oid not in [o["ordId"] for o in other["trade"].get_order_list()["data"]]
+    assert c["trade"].get_order("BTC-USDT", ordId=oid)["data"][0]["state"] == "live"
+    c["trade"].cancel_order("BTC-USDT", ordId=oid)
