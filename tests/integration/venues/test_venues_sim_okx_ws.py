@@ -36,14 +36,16 @@ def st() -> Iterator[SimThread]:
         yield t
 
 
-def login_frame(ts: str | None = None, secret: str = SECRET, pp: str = PASS) -> dict[str, Any]:
+def login_frame(
+    ts: str | None = None, secret: str = SECRET, pp: str = PASS, key: str = KEY
+) -> dict[str, Any]:
     ts = ts or str(int(time.time()))
     sign = base64.b64encode(
         hmac.new(secret.encode(), f"{ts}GET/users/self/verify".encode(), hashlib.sha256).digest()
     )
     return {
         "op": "login",
-        "args": [{"apiKey": KEY, "passphrase": pp, "timestamp": ts, "sign": sign.decode()}],
+        "args": [{"apiKey": key, "passphrase": pp, "timestamp": ts, "sign": sign.decode()}],
     }
 
 
@@ -228,3 +230,22 @@ def test_idle_socket_closed_ping_keeps_alive_and_depth_gap() -> None:
                 assert up["data"][0]["prevSeqId"] > snap["data"][0]["seqId"]  # one update never came
 
         asyncio.run(run())
+
+
+def test_private_pushes_stay_with_their_account(st: SimThread) -> None:
+    st.call(st.sim.add_api_key, "spy", "spy-secret", "spy-pp")
+    trade = Trade.TradeAPI(KEY, SECRET, PASS, flag="1", domain=st.url)
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(st.ws_url + "/ws/v5/private") as spy:
+            await spy.send_str(json.dumps(login_frame(secret="spy-secret", pp="spy-pp", key="spy")))
+            assert (await recv(spy, lambda d: True))["code"] == "0"
+            subs = [{"channel": "orders", "instType": "ANY"}, {"channel": "positions", "instType": "SWAP"}]
+            await spy.send_str(json.dumps({"op": "subscribe", "args": subs}))
+            own = await recv(spy, lambda d: "data" in d and d["arg"]["channel"] == "positions")
+            assert own["data"] == []  # its own (flat) positions, right after subscribing
+            await asyncio.to_thread(trade.place_order, "BTC-USDT-SWAP", "cross", "buy", "market", "1")
+            with pytest.raises(asyncio.TimeoutError):
+                await recv(spy, lambda d: True, timeout=0.5)  # nothing of the other account's arrives
+
+    asyncio.run(run())
