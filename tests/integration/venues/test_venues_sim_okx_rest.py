@@ -345,3 +345,9 @@ def test_another_account_cannot_see_or_touch_orders(st: SimThread, c: dict[str, 
     assert oid not in [o["ordId"] for o in other["trade"].get_order_list()["data"]]
     assert c["trade"].get_order("BTC-USDT", ordId=oid)["data"][0]["state"] == "live"
     c["trade"].cancel_order("BTC-USDT", ordId=oid)
+
+
+def test_missing_parameter_is_named(c: dict[str, Any]) -> None:
+    r = c["trade"].place_order("BTC-USDT", "cash", "buy", "limit", "0.001")  # no px
+    assert r["data"][0]["sCode"] == "50014" and r["data"][0]["sMsg"] == "Parameter px can not be empty."
+    assert c["market"].get_orderbook("")["code"] == "50014"

@@ -32,7 +32,7 @@ def place_algo(req: Req) -> list[dict[str, Any]]:
         raise param_error("side")
     sz = req.dec("sz")
     if sz is None:
-        raise param_error("sz", "it is required")
+        raise rules.missing("sz")
     lots = to_lots(req, spec, sz)
     last = last_ticks(core, spec)
     legs: list[tuple[int, int, str]] = []  # (trigger ticks, order ticks (0 market), name)

@@ -46,7 +46,7 @@ class Req:
     def need(self, name: str) -> Any:
         v = self.get(name)
         if v is None:
-            raise param_error(name, "it is required")
+            raise rules.missing(name)
         return v
 
     def inst(self, name: str = "instId") -> tuple[MarketCore, SymbolSpec]:
@@ -206,12 +206,12 @@ def build_order(req: Req, item: dict[str, Any]) -> tuple[MarketCore, Order]:
         raise param_error("ordType")
     sz = sub.dec("sz")
     if sz is None:
-        raise param_error("sz", "it is required")
+        raise rules.missing("sz")
     ticks = 0
     if otype != "market":
         p = sub.dec("px")
         if p is None:
-            raise param_error("px", "it is required")
+            raise rules.missing("px")
         ticks = to_ticks(spec, p)
     tgt = str(sub.get("tgtCcy") or "")
     quote_qty, lots = ZERO, 0

@@ -45,6 +45,10 @@ STATES = {
 }
 
 
+def missing(name: str) -> SimError:
+    return SimError(50014, f"Parameter {name} can not be empty.", 400)
+
+
 def param_error(name: str, why: str = "") -> SimError:
     return SimError(51000, f"Parameter {name} error" + (f": {why}" if why else ""), 200)
 
