@@ -249,3 +249,43 @@ def test_private_pushes_stay_with_their_account(st: SimThread) -> None:
                 await recv(spy, lambda d: True, timeout=0.5)  # nothing of the other account's arrives
 
     asyncio.run(run())
+
+
+def test_business_socket_orders_algo(st: SimThread) -> None:
+    trade = Trade.TradeAPI(KEY, SECRET, PASS, flag="1", domain=st.url)
+    ask = D(
+        MarketData.MarketAPI(flag="1", domain=st.url).get_orderbook("BTC-USDT", sz=1)["data"][0]["asks"][0][0]
+    )
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(st.ws_url + "/ws/v5/business") as ws:
+            arg = {"channel": "orders-algo", "instType": "SPOT"}
+            await ws.send_str(json.dumps({"op": "subscribe", "args": [arg]}))
+            assert (await recv(ws, lambda d: True))["code"] == "60011"  # log in first
+            await ws.send_str(json.dumps(login_frame()))
+            assert (await recv(ws, lambda d: True))["code"] == "0"
+            await ws.send_str(
+                json.dumps({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+            )
+            assert (await recv(ws, lambda d: True))["code"] == "60018"  # orders live on /private
+            await ws.send_str(json.dumps({"op": "subscribe", "args": [arg]}))
+            assert (await recv(ws, lambda d: True))["event"] == "subscribe"
+            r = await asyncio.to_thread(
+                trade.place_algo_order,
+                "BTC-USDT",
+                "cash",
+                "buy",
+                "trigger",
+                "0.001",
+                triggerPx=str(ask + 4000),
+                orderPx="-1",
+            )
+            aid = r["data"][0]["algoId"]
+            live = await recv(ws, lambda d: "data" in d and d["data"][0]["algoId"] == aid)
+            assert live["arg"]["channel"] == "orders-algo" and live["data"][0]["state"] == "live"
+            assert live["data"][0]["triggerPx"] == f"{ask + 4000:.1f}"
+            await asyncio.to_thread(trade.cancel_algo_order, [{"instId": "BTC-USDT", "algoId": aid}])
+            gone = await recv(ws, lambda d: "data" in d and d["data"][0]["state"] == "canceled")
+            assert gone["data"][0]["algoId"] == aid
+
+    asyncio.run(run())

@@ -95,6 +95,7 @@ def place_algo(req: Req) -> list[dict[str, Any]]:
         a.algo_id = first.algo_id if a is first else a.algo_id
         core.algos[a.algo_id] = a
     req.svc.algo_groups[first.algo_id] = (core, group, req.get("tdMode"))
+    req.svc.push_algo(first.algo_id)
     return [{"algoId": str(first.algo_id), "algoClOrdId": cl, "sCode": "0", "sMsg": ""}]
 
 
@@ -178,6 +179,7 @@ def cancel_algos(req: Req) -> list[dict[str, Any]]:
         for g in group:
             g.status = "CANCELED"
             core.algos.pop(g.algo_id, None)
+        req.svc.push_algo(aid)
         out.append({"algoId": str(aid), "sCode": "0", "sMsg": ""})
     return out
 

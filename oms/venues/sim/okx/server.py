@@ -33,7 +33,7 @@ from oms.venues.sim.kit.ratelimit import RateLimiter, Window
 from oms.venues.sim.kit.server import SimServer
 from oms.venues.sim.kit.spec import SymbolSpec
 from oms.venues.sim.okx import account as account_api
-from oms.venues.sim.okx import rest
+from oms.venues.sim.okx import algo, rest
 from oms.venues.sim.okx.config import MARKETS, OkxConfig, default_config
 from oms.venues.sim.okx.endpoints import ENDPOINTS, PER_ITEM
 from oms.venues.sim.okx.rules import ERRORS, Order
@@ -123,9 +123,18 @@ class OkxSim(SimServer):
                     if g is not a and g.status == "NEW":
                         g.status = "CANCELED"
                         core.algos.pop(g.algo_id, None)
-            return fire(a)
+            out = fire(a)
+            if group is not None:
+                self.push_algo(group[1][0].algo_id)
+            return out
 
         core.fire_algo = fire_oco  # type: ignore[method-assign]
+
+    def push_algo(self, algo_id: int) -> None:
+        """The `orders-algo` push (business socket) for an algo order whose state changed."""
+        core, group, td = self.algo_groups[algo_id]
+        row = algo.algo_row(self, algo_id, group, td)
+        self.hub.push_private(group[0].account, "orders-algo", core.market, [row])
 
     def dead_man_fire(self, account: Account) -> None:
         self.dead_man.pop(account.uid, None)

@@ -43,6 +43,7 @@ class OkxConn(Conn):
 
 PUBLIC_CHANNELS = ("books", "trades", "tickers")
 PRIVATE_CHANNELS = ("orders", "positions", "account")
+BUSINESS_CHANNELS = ("orders-algo",)
 SKEW_S = 30
 
 
@@ -99,8 +100,8 @@ class OkxHub(WsHubBase):
             if not isinstance(arg, dict):
                 return self._err(conn, 60012, f"Invalid request: {text[:100]}")
             ch = arg.get("channel")
-            if conn.market == "private":
-                if ch not in PRIVATE_CHANNELS:
+            if conn.market in ("private", "business"):
+                if ch not in (PRIVATE_CHANNELS if conn.market == "private" else BUSINESS_CHANNELS):
                     return self._err(
                         conn, 60018, f"Wrong URL or channel:{ch}, instId or instType doesn't exist."
                     )
@@ -136,8 +137,10 @@ class OkxHub(WsHubBase):
         ]
 
     def _login(self, conn: Conn, args: list[Any]) -> dict[str, Any]:
-        if conn.market != "private" or len(args) != 1 or not isinstance(args[0], dict):
-            return self._err(conn, 60012, "Invalid request: login goes to /ws/v5/private with one arg")
+        if conn.market not in ("private", "business") or len(args) != 1 or not isinstance(args[0], dict):
+            return self._err(
+                conn, 60012, "Invalid request: login goes to /ws/v5/private or /business, one arg"
+            )
         a = args[0]
         key = self.accounts.keys.get(str(a.get("apiKey", "")))
         if key is None or key.revoked:
