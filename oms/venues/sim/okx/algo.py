@@ -90,9 +90,8 @@ def place_algo(req: Req) -> list[dict[str, Any]]:
             is_market=opx == 0,
         )
         group.append(a)
-    first = group[0]
+    first = group[0]  # the group's algoId on the wire; each leg keeps its own id inside the core
     for a in group:
-        a.algo_id = first.algo_id if a is first else a.algo_id
         core.algos[a.algo_id] = a
     req.svc.algo_groups[first.algo_id] = (core, group, req.get("tdMode"))
     req.svc.push_algo(first.algo_id)
